@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing kstack needs on a fresh Debian machine,
+# and only what is missing: Debian packages, then Go modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use (none yet beyond the base image; the browser
+# tests of the console will add chromium here).
+APT_PACKAGES=(${KSTACK_APT_PACKAGES:-})
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  if [ -x /usr/local/go/bin/go ]; then
+    export PATH=$PATH:/usr/local/go/bin
+  else
+    echo "Go is not installed: install Go 1.26 or newer (https://go.dev/dl) and run this again" >&2
+    exit 1
+  fi
+fi
+if ! go list -m all >/dev/null 2>&1; then
+  echo "Downloading Go modules"
+  go mod download
+fi

@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kstack/kstack/internal/localcluster"
+	"github.com/kstack/kstack/internal/printer"
+)
+
+func newLocalCmd(o *Options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Create and run local Kubernetes clusters for trying and testing",
+		Long: `Local clusters are real Kubernetes control planes (etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler) whose nodes are simulated by kwok: pods
+are scheduled and reach Running, but no container runs. They are for trying kstack
+and for tests only: 'kubectl exec' into a simulated pod runs the command on this
+host (as the unprivileged user nobody when kstack runs as root).
+
+Each cluster keeps its state, PKI and logs under DATA_DIR/clusters/NAME and runs
+under a small supervisor process that restarts a component that dies.`,
+	}
+	cmd.AddCommand(newLocalCreateCmd(o), newLocalListCmd(o), newLocalKubeconfigCmd(o),
+		newLocalStartCmd(o), newLocalStopCmd(o), newLocalDeleteCmd(o), newLocalSuperviseCmd(o))
+	return cmd
+}
+
+func localManager(o *Options, create bool) (*localcluster.Manager, error) {
+	d, err := openData(o, create)
+	if err != nil {
+		return nil, err
+	}
+	exe, err := executable()
+	if err != nil {
+		return nil, err
+	}
+	return &localcluster.Manager{Data: d, Binary: exe, Progress: os.Stderr}, nil
+}
+
+func newLocalCreateCmd(o *Options) *cobra.Command {
+	var nodes int
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a local cluster and start it",
+		Long: `Creates a local cluster: generates its PKI, picks free loopback ports (kept for
+the cluster's life, so its kubeconfig stays valid), starts its components and
+registers NODES simulated nodes. Returns once every node is Ready; the cluster
+keeps running after the command exits.`,
+		Example: `  kstack local create dev
+  kstack local create big --nodes 10
+  kubectl --kubeconfig $(kstack local kubeconfig dev) get nodes`,
+		Args: exactlyOneName,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := localcluster.ValidateName(args[0]); err != nil {
+				return err
+			}
+			m, err := localManager(o, true)
+			if err != nil {
+				return err
+			}
+			return m.Create(cmd.Context(), args[0], nodes)
+		},
+	}
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of simulated nodes (1-100)")
+	return cmd
+}
+
+func newLocalListCmd(o *Options) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List local clusters",
+		Example: "  kstack local list\n  kstack local list -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := printer.Validate(output); err != nil {
+				return err
+			}
+			m, err := localManager(o, false)
+			if err != nil {
+				return err
+			}
+			list, err := m.List()
+			if err != nil {
+				return err
+			}
+			rows := make([][]string, 0, len(list))
+			for _, c := range list {
+				rows = append(rows, []string{c.Name, c.Phase, strconv.Itoa(c.Nodes), c.Version, c.Server})
+			}
+			return printer.Print(os.Stdout, output, list, []string{"NAME", "PHASE", "NODES", "VERSION", "SERVER"}, rows)
+		},
+	}
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func newLocalKubeconfigCmd(o *Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "kubeconfig NAME",
+		Short: "Print the path of a local cluster's admin kubeconfig",
+		Long: `Prints the path of the cluster's admin kubeconfig file as the only line on
+stdout, so that it composes with kubectl's --kubeconfig.`,
+		Example: "  kubectl --kubeconfig $(kstack local kubeconfig dev) get pods -A",
+		Args:    exactlyOneName,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := localManager(o, false)
+			if err != nil {
+				return err
+			}
+			path, err := m.Kubeconfig(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Println(path)
+			return nil
+		},
+	}
+}
+
+func newLocalStartCmd(o *Options) *cobra.Command {
+	return &cobra.Command{
+		Use:     "start NAME",
+		Short:   "Start a stopped local cluster, with all its objects",
+		Example: "  kstack local start dev",
+		Args:    exactlyOneName,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := localManager(o, false)
+			if err != nil {
+				return err
+			}
+			return m.Start(cmd.Context(), args[0])
+		},
+	}
+}
+
+func newLocalStopCmd(o *Options) *cobra.Command {
+	return &cobra.Command{
+		Use:     "stop NAME",
+		Short:   "Stop a local cluster; returns once all its processes have exited",
+		Example: "  kstack local stop dev",
+		Args:    exactlyOneName,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := localManager(o, false)
+			if err != nil {
+				return err
+			}
+			return m.Stop(cmd.Context(), args[0])
+		},
+	}
+}
+
+func newLocalDeleteCmd(o *Options) *cobra.Command {
+	return &cobra.Command{
+		Use:     "delete NAME",
+		Aliases: []string{"rm"},
+		Short:   "Stop a local cluster and delete all its data",
+		Example: "  kstack local delete dev",
+		Args:    exactlyOneName,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := localManager(o, false)
+			if err != nil {
+				return err
+			}
+			return m.Delete(cmd.Context(), args[0])
+		},
+	}
+}
+
+func newLocalSuperviseCmd(o *Options) *cobra.Command {
+	return &cobra.Command{
+		Use:    "supervise NAME",
+		Short:  "Run a local cluster's components (started by create and start)",
+		Hidden: true,
+		Args:   exactlyOneName,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := localManager(o, false)
+			if err != nil {
+				return err
+			}
+			return m.Supervise(cmd.Context(), args[0])
+		},
+	}
+}
+
+func exactlyOneName(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%s needs exactly one cluster name, e.g. `%s dev`", cmd.CommandPath(), cmd.CommandPath())
+	}
+	return nil
+}

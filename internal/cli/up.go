@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kstack/kstack/internal/platform"
+)
+
+func newUpCmd(o *Options) *cobra.Command {
+	up := platform.UpOptions{Listen: platform.DefaultListen}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the kstack platform on this machine",
+		Long: `Starts the platform's own control plane (embedded etcd and kube-apiserver on
+loopback, Secrets encrypted at rest), installs the platform's APIs, and starts the
+platform process with its HTTPS gateway, the one listener others reach.
+
+Once the gateway answers /readyz, prints exactly two lines on stdout:
+  Console: https://HOST:PORT
+  Admin kubeconfig: PATH
+The admin kubeconfig is the host administrator's break-glass access (full rights,
+loopback only). Component logs go to DATA_DIR/platform/logs. Ctrl-C stops
+everything 'up' started; running it again reuses the PKI and data.`,
+		Example: `  kstack up --demo
+  kstack up --listen 127.0.0.1:9443
+  kstack up --external-url https://kstack.example.com --tls-cert-file tls.crt --tls-key-file tls.key`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := openData(o, true)
+			if err != nil {
+				return err
+			}
+			exe, err := executable()
+			if err != nil {
+				return err
+			}
+			up.Data, up.Binary, up.Stdout, up.Progress = d, exe, os.Stdout, os.Stderr
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return platform.Up(ctx, up)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&up.Listen, "listen", up.Listen, "HOST:PORT the gateway listens on")
+	f.StringVar(&up.ExternalURL, "external-url", "", "https URL the platform advertises, when it is reached through another name or a load balancer")
+	f.StringVar(&up.TLSCertFile, "tls-cert-file", "", "PEM certificate for the gateway, replacing the one signed by the platform's CA")
+	f.StringVar(&up.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	f.BoolVar(&up.Demo, "demo", false, "also run two local demo clusters (demo-1, demo-2) of 3 simulated nodes each")
+	return cmd
+}
+
+func newPlatformCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "platform",
+		Short: "Commands of the platform process itself",
+	}
+	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true}
+	runCmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the platform process (controllers and gateway) against a kube-apiserver",
+		Long: `Runs the platform's controllers (with leader election, so several replicas can
+run for high availability) and its HTTPS gateway against the kube-apiserver named
+by --kubeconfig. 'kstack up' runs this for you; run it yourself to deploy replicas
+against an existing control plane.`,
+		Example: `  kstack platform run --kubeconfig platform.kubeconfig --tls-cert-file gw.crt --tls-key-file gw.key`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return platform.Run(ctx, run)
+		},
+	}
+	f := runCmd.Flags()
+	f.StringVar(&run.Kubeconfig, "kubeconfig", "", "kubeconfig of the kube-apiserver that stores the platform's state (required)")
+	f.StringVar(&run.Listen, "listen", run.Listen, "HOST:PORT the gateway listens on")
+	f.StringVar(&run.TLSCertFile, "tls-cert-file", "", "PEM serving certificate of the gateway (required)")
+	f.StringVar(&run.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file (required)")
+	f.BoolVar(&run.LeaderElect, "leader-elect", run.LeaderElect, "elect one leader among replicas to run the controllers")
+	_ = runCmd.MarkFlagRequired("kubeconfig")
+	_ = runCmd.MarkFlagRequired("tls-cert-file")
+	_ = runCmd.MarkFlagRequired("tls-key-file")
+	cmd.AddCommand(runCmd)
+	return cmd
+}

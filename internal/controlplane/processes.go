@@ -1,0 +1,192 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/kstack/kstack/internal/supervisor"
+)
+
+// Options select the components of a control plane.
+type Options struct {
+	Binary string // the kstack binary, run as `kstack component NAME`
+	Layout Layout
+	Ports  Ports
+	// Kubelets runs the scheduler, kwok and the volume provisioner: a cluster
+	// with (simulated) nodes. The platform's own control plane runs without.
+	Kubelets bool
+	// EncryptSecrets makes the apiserver encrypt Secrets at rest.
+	EncryptSecrets bool
+}
+
+// ServiceCIDR is the Service range of every control plane kstack runs.
+const ServiceCIDR = "10.96.0.0/16"
+
+// Processes returns the supervised processes, in start order.
+func Processes(o Options) []supervisor.Process {
+	l, p := o.Layout, o.Ports
+	comp := func(name string, args ...string) supervisor.Process {
+		return supervisor.Process{
+			Name: name, Path: o.Binary,
+			Args:    append([]string{"component", name}, args...),
+			LogFile: l.Log(name),
+		}
+	}
+	etcd := comp("etcd",
+		"--name=kstack",
+		"--data-dir="+l.EtcdDir(),
+		fmt.Sprintf("--listen-client-url=https://127.0.0.1:%d", p.EtcdClient),
+		fmt.Sprintf("--listen-peer-url=https://127.0.0.1:%d", p.EtcdPeer),
+		"--cert-file="+l.PKI("etcd-server.crt"),
+		"--key-file="+l.PKI("etcd-server.key"),
+		"--trusted-ca-file="+l.PKI("ca.crt"),
+		"--log-file="+l.Log("etcd"),
+	)
+	etcd.Ready = httpsReady(fmt.Sprintf("https://127.0.0.1:%d/health", p.EtcdClient), l, EtcdClient.File)
+
+	apiArgs := []string{
+		"--advertise-address=127.0.0.1",
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(p.APIServer),
+		fmt.Sprintf("--etcd-servers=https://127.0.0.1:%d", p.EtcdClient),
+		"--etcd-cafile=" + l.PKI("ca.crt"),
+		"--etcd-certfile=" + l.PKI(EtcdClient.File+".crt"),
+		"--etcd-keyfile=" + l.PKI(EtcdClient.File+".key"),
+		"--tls-cert-file=" + l.PKI("apiserver.crt"),
+		"--tls-private-key-file=" + l.PKI("apiserver.key"),
+		"--client-ca-file=" + l.PKI("ca.crt"),
+		"--service-account-key-file=" + l.PKI("sa.pub"),
+		"--service-account-signing-key-file=" + l.PKI("sa.key"),
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-cluster-ip-range=" + ServiceCIDR,
+		"--authorization-mode=Node,RBAC",
+		"--allow-privileged=true",
+		"--profiling=false",
+		"--enable-priority-and-fairness=false",
+		"--storage-backend=etcd3",
+		"--v=1",
+	}
+	if o.Kubelets {
+		apiArgs = append(apiArgs,
+			"--kubelet-client-certificate="+l.PKI(KubeletClient.File+".crt"),
+			"--kubelet-client-key="+l.PKI(KubeletClient.File+".key"),
+			"--kubelet-certificate-authority="+l.PKI("ca.crt"),
+			"--kubelet-preferred-address-types=InternalIP",
+		)
+	}
+	if o.EncryptSecrets {
+		apiArgs = append(apiArgs, "--encryption-provider-config="+l.EncryptionConfig())
+	}
+	api := comp("kube-apiserver", apiArgs...)
+	api.Ready = httpsReady(p.APIServerURL()+"/readyz", l, AdminIdentity.File)
+
+	cmKubeconfig := l.Kubeconfig(ControllerManager.File)
+	cm := comp("kube-controller-manager",
+		"--kubeconfig="+cmKubeconfig,
+		"--authentication-kubeconfig="+cmKubeconfig,
+		"--authorization-kubeconfig="+cmKubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(p.ControllerManager),
+		"--cert-dir="+l.Dir+"/run/controller-manager",
+		"--leader-elect=false",
+		"--use-service-account-credentials=true",
+		"--service-account-private-key-file="+l.PKI("sa.key"),
+		"--root-ca-file="+l.PKI("ca.crt"),
+		"--cluster-signing-cert-file="+l.PKI("ca.crt"),
+		"--cluster-signing-key-file="+l.PKI("ca.key"),
+		"--service-cluster-ip-range="+ServiceCIDR,
+		"--profiling=false",
+		"--v=1",
+	)
+	cm.Ready = httpsReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.ControllerManager), l, "")
+	procs := []supervisor.Process{etcd, api, cm}
+	if !o.Kubelets {
+		return procs
+	}
+
+	schedKubeconfig := l.Kubeconfig(Scheduler.File)
+	sched := comp("kube-scheduler",
+		"--kubeconfig="+schedKubeconfig,
+		"--authentication-kubeconfig="+schedKubeconfig,
+		"--authorization-kubeconfig="+schedKubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(p.Scheduler),
+		"--cert-dir="+l.Dir+"/run/scheduler",
+		"--leader-elect=false",
+		"--profiling=false",
+		"--v=1",
+	)
+	sched.Ready = httpsReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.Scheduler), l, "")
+
+	kwok := comp("kwok",
+		"--config="+l.KwokConfig(),
+		"--kubeconfig="+l.Kubeconfig(KwokIdentity.File),
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector="+KwokNodeAnnotation+"=fake",
+		"--node-ip=127.0.0.1",
+		"--node-port="+strconv.Itoa(p.Kwok),
+		fmt.Sprintf("--server-address=127.0.0.1:%d", p.Kwok),
+		"--tls-cert-file="+l.PKI("kubelet-serving.crt"),
+		"--tls-private-key-file="+l.PKI("kubelet-serving.key"),
+		"--node-lease-duration-seconds=40",
+		"--cidr=10.244.0.0/16",
+	)
+	kwok.Ready = httpsReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.Kwok), l, "")
+
+	prov := comp("provisioner",
+		"--kubeconfig="+l.Kubeconfig(AdminIdentity.File),
+		"--volume-dir="+l.VolumeDir(),
+	)
+	return append(procs, sched, kwok, prov)
+}
+
+// KwokNodeAnnotation marks the nodes that kwok simulates (only kstack's own).
+const KwokNodeAnnotation = "kwok.x-k8s.io/node"
+
+// httpsReady probes url until it answers 200, presenting the named client
+// certificate (none when client is empty; then the server is not verified,
+// as the controller-manager and scheduler serve self-signed certificates).
+func httpsReady(url string, l Layout, client string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if client == "" {
+			cfg.InsecureSkipVerify = true //nolint:gosec // loopback health probe of a self-signed component
+		} else {
+			pair, err := tls.LoadX509KeyPair(l.PKI(client+".crt"), l.PKI(client+".key"))
+			if err != nil {
+				return err
+			}
+			caPEM, err := os.ReadFile(l.PKI("ca.crt"))
+			if err != nil {
+				return err
+			}
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(caPEM)
+			cfg.Certificates = []tls.Certificate{pair}
+			cfg.RootCAs = pool
+		}
+		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+		defer c.CloseIdleConnections()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s answered %d: %s", url, resp.StatusCode, body)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,144 @@
+// Package gateway is the platform's one HTTPS listener: health endpoints now,
+// and the platform API, the proxy into member clusters and the console as
+// they arrive. It is the only listener that people and programs reach.
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Check is one readiness check; nil means ready.
+type Check struct {
+	Name string
+	Func func(ctx context.Context) error
+}
+
+// Server is the gateway.
+type Server struct {
+	Listen  string
+	TLS     *tls.Config
+	Checks  []Check
+	Version string
+	Log     *slog.Logger
+
+	mu sync.Mutex
+	ln net.Listener
+}
+
+// Handler returns the gateway's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /{$}", s.home)
+	return securityHeaders(mux)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	failed := false
+	var out []string
+	for _, c := range s.Checks {
+		if err := c.Func(ctx); err != nil {
+			failed = true
+			out = append(out, fmt.Sprintf("[-]%s failed: %v", c.Name, err))
+		} else {
+			out = append(out, fmt.Sprintf("[+]%s ok", c.Name))
+		}
+	}
+	if failed {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	for _, l := range out {
+		fmt.Fprintln(w, l)
+	}
+	if failed {
+		fmt.Fprintln(w, "readyz check failed")
+	} else {
+		fmt.Fprintln(w, "ok")
+	}
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>kstack</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>kstack</h1>
+<p>The platform is running (version {{.}}).</p>
+<p>On the platform's host, use <code>kstack kubectl get clusters</code>.</p>
+</body></html>
+`))
+
+func (s *Server) home(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = homePage.Execute(w, s.Version)
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Bind opens the listener, so that a port already in use is reported before
+// anything else starts.
+func (s *Server) Bind() error {
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("the gateway cannot listen on %s (%v): stop the program using that port or choose another with --listen", s.Listen, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return nil
+}
+
+// Start serves until ctx is done (a controller-runtime Runnable).
+func (s *Server) Start(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Bind(); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		TLSConfig:         s.TLS,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(s.ln, s.TLS)) }()
+	s.Log.Info("gateway serving", "address", s.ln.Addr().String())
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// NeedLeaderElection is false: every replica serves.
+func (s *Server) NeedLeaderElection() bool { return false }

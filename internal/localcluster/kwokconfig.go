@@ -1,0 +1,74 @@
+package localcluster
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	heartbeat "sigs.k8s.io/kwok/kustomize/stage/node/heartbeat-with-lease"
+	nodefast "sigs.k8s.io/kwok/kustomize/stage/node/fast"
+	podfast "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
+
+	"github.com/kstack/kstack/internal/controlplane"
+)
+
+// writeKwokConfig writes kwok's configuration: the stages that bring nodes
+// and pods to life (kwok's own defaults), and the kubelet endpoints:
+// exec runs on the host in a scratch dir (as nobody when kstack runs as root),
+// logs come from a file the supervisor writes, port-forward reaches the
+// supervisor's simulated pod server.
+func writeKwokConfig(l controlplane.Layout, ports controlplane.Ports, scratch string) error {
+	security := ""
+	if os.Geteuid() == 0 {
+		security = fmt.Sprintf("\n      securityContext:\n        runAsUser: %d\n        runAsGroup: %d", execUID, execUID)
+	}
+	endpoints := fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: kstack-exec
+spec:
+  execs:
+  - local:
+      workDir: %s%s
+      envs:
+      - name: PATH
+        value: /usr/local/bin:/usr/bin:/bin
+      - name: HOME
+        value: %s
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: kstack-logs
+spec:
+  logs:
+  - logsFile: %s
+    follow: true
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterPortForward
+metadata:
+  name: kstack-port-forward
+spec:
+  forwards:
+  - target:
+      port: %d
+      address: 127.0.0.1
+`, yamlQuote(scratch), security, yamlQuote(scratch), yamlQuote(l.PodLogFile()), ports.PodServer)
+	docs := []string{
+		nodefast.DefaultNodeInit,
+		heartbeat.DefaultNodeHeartbeatWithLease,
+		podfast.DefaultPodReady,
+		podfast.DefaultPodComplete,
+		podfast.DefaultPodDelete,
+		endpoints,
+	}
+	for i := range docs {
+		docs[i] = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(docs[i]), "---"))
+	}
+	if err := os.MkdirAll(filepath.Dir(l.KwokConfig()), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(l.KwokConfig(), []byte(strings.Join(docs, "\n---\n")+"\n"), 0o600)
+}

@@ -1,0 +1,432 @@
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kstack/kstack/internal/controlplane"
+	"github.com/kstack/kstack/internal/datadir"
+	"github.com/kstack/kstack/internal/netutil"
+	"github.com/kstack/kstack/internal/supervisor"
+)
+
+// ErrNotFound is returned for a cluster name that does not exist.
+var ErrNotFound = errors.New("no such local cluster")
+
+// Manager creates and controls the local clusters of one data dir.
+type Manager struct {
+	Data *datadir.Dir
+	// Binary is the kstack executable that supervisors and components run as.
+	Binary string
+	// Progress receives one line per step of long operations (nil: discard).
+	Progress io.Writer
+	// ReadyTimeout bounds create and start.
+	ReadyTimeout time.Duration
+}
+
+func (m *Manager) progress(format string, args ...any) {
+	if m.Progress != nil {
+		fmt.Fprintf(m.Progress, format+"\n", args...)
+	}
+}
+
+func (m *Manager) paths(name string) paths {
+	return paths{controlplane.Layout{Dir: filepath.Join(m.Data.ClustersDir(), name)}}
+}
+
+// pkiOptions are those of every local cluster.
+var pkiOptions = controlplane.PKIOptions{
+	Clients: []controlplane.Identity{
+		controlplane.AdminIdentity, controlplane.ControllerManager,
+		controlplane.Scheduler, controlplane.KwokIdentity,
+	},
+	KubeletServing: true,
+}
+
+// lookup returns the cluster's metadata, or an error that names the known clusters.
+func (m *Manager) lookup(name string) (*Cluster, paths, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, paths{}, err
+	}
+	p := m.paths(name)
+	c, err := readCluster(p)
+	if errors.Is(err, os.ErrNotExist) {
+		names, _ := m.names()
+		hint := "create it with `kstack local create " + name + "`"
+		if len(names) > 0 {
+			hint = "known clusters: " + strings.Join(names, ", ") + "; or " + hint
+		}
+		return nil, p, fmt.Errorf("%w %q in %s (%s)", ErrNotFound, name, m.Data.Path, hint)
+	}
+	return c, p, err
+}
+
+func (m *Manager) names() ([]string, error) {
+	entries, err := os.ReadDir(m.Data.ClustersDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if ok, _ := exists(filepath.Join(m.Data.ClustersDir(), e.Name(), "cluster.json")); ok && e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// usedPorts are the ports kept by every cluster of the data dir (running or
+// not) and by the platform, so that a new cluster never takes one of them.
+func (m *Manager) usedPorts() map[int]bool {
+	used := map[int]bool{}
+	names, _ := m.names()
+	for _, n := range names {
+		if c, err := readCluster(m.paths(n)); err == nil {
+			for _, p := range c.Ports.All() {
+				used[p] = true
+			}
+		}
+	}
+	for _, p := range ReservedPorts(m.Data) {
+		used[p] = true
+	}
+	return used
+}
+
+// ReservedPorts returns ports that other parts of kstack keep in this data dir
+// (the platform's control plane). Set by the platform package.
+var ReservedPorts = func(*datadir.Dir) []int { return nil }
+
+// Create makes a new cluster with n simulated nodes, starts it and waits until
+// it is ready. A failed create leaves no process or directory behind.
+func (m *Manager) Create(ctx context.Context, name string, nodes int) (err error) {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if nodes < 1 || nodes > 100 {
+		return fmt.Errorf("invalid --nodes %d: a local cluster has 1 to 100 simulated nodes", nodes)
+	}
+	unlock, err := m.Data.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	p := m.paths(name)
+	if ok, err := exists(p.Dir); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("local cluster %q already exists; use it, start it with `kstack local start %s`, or delete it first with `kstack local delete %s`", name, name, name)
+	}
+	start := time.Now()
+	m.progress("Creating local cluster %q with %d simulated nodes", name, nodes)
+	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", p.Dir, err)
+	}
+	defer func() {
+		if err != nil {
+			m.stopProcesses(p)
+			_ = os.RemoveAll(p.Dir)
+		}
+	}()
+	ports, err := netutil.FreePorts(7, m.usedPorts())
+	if err != nil {
+		return err
+	}
+	c := &Cluster{
+		Name: name, Nodes: nodes, KubernetesVersion: defaultVersion(), Created: time.Now().UTC(),
+		Ports: controlplane.Ports{
+			EtcdClient: ports[0], EtcdPeer: ports[1], APIServer: ports[2], ControllerManager: ports[3],
+			Scheduler: ports[4], Kwok: ports[5], PodServer: ports[6],
+		},
+	}
+	m.progress("  generating certificates and keys")
+	if err := controlplane.EnsurePKI(p.Layout, c.Ports, pkiOptions); err != nil {
+		return err
+	}
+	if err := writeJSON(p.meta(), c); err != nil {
+		return err
+	}
+	if err := m.startSupervisor(ctx, c, p); err != nil {
+		return err
+	}
+	m.progress("Local cluster %q is ready (%s). Use it with:\n  kstack kubectl --kubeconfig %s get nodes", name, time.Since(start).Round(100*time.Millisecond), p.AdminKubeconfig())
+	return nil
+}
+
+// Start starts a stopped cluster and waits until it is ready.
+func (m *Manager) Start(ctx context.Context, name string) error {
+	unlock, err := m.Data.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, p, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	if pid := supervisorAlive(p); pid != 0 {
+		st, _ := readStatus(p)
+		if st != nil && st.Phase == PhaseRunning {
+			m.progress("Local cluster %q is already running", name)
+			return nil
+		}
+		return m.waitReady(ctx, p, pid)
+	}
+	if err := controlplane.CheckPKI(p.Layout, pkiOptions); err != nil {
+		return err
+	}
+	start := time.Now()
+	m.progress("Starting local cluster %q", name)
+	if err := m.startSupervisor(ctx, c, p); err != nil {
+		m.stopProcesses(p)
+		return err
+	}
+	m.progress("Local cluster %q is ready (%s)", name, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+func (m *Manager) startSupervisor(ctx context.Context, c *Cluster, p paths) error {
+	for use, port := range c.Ports.All() {
+		if err := netutil.CheckFree("127.0.0.1", port, use+" of local cluster "+c.Name); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(p.LogDir(), 0o700); err != nil {
+		return err
+	}
+	_ = os.Remove(p.status())
+	logf, err := os.OpenFile(p.supervisorLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(m.Binary, "--data-dir", m.Data.Path, "local", "supervise", c.Name)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.Dir = p.Dir
+	// Its own session: the supervisor outlives this command and its terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the supervisor of %q: %w", c.Name, err)
+	}
+	pid := cmd.Process.Pid
+	if err := os.WriteFile(p.supervisorPID(), []byte(fmt.Sprint(pid)), 0o600); err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
+	// Reap it if it dies while we wait; once we return it is init's child.
+	go func() { _ = cmd.Wait() }()
+	return m.waitReady(ctx, p, pid)
+}
+
+func (m *Manager) waitReady(ctx context.Context, p paths, pid int) error {
+	timeout := m.ReadyTimeout
+	if timeout == 0 {
+		timeout = 4 * time.Minute
+	}
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		st, _ := readStatus(p)
+		if st != nil && st.Message != last {
+			last = st.Message
+			m.progress("  %s", st.Message)
+		}
+		if st != nil && st.Phase == PhaseRunning {
+			return nil
+		}
+		if st != nil && st.Phase == PhaseFailed {
+			return fmt.Errorf("local cluster failed to start: %s (logs in %s)", st.Message, p.LogDir())
+		}
+		if !supervisor.Alive(pid) {
+			return fmt.Errorf("the supervisor of the local cluster exited before the cluster was ready; its log ends with:\n%s", tail(p.supervisorLog(), 15))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("local cluster not ready after %s; see the logs in %s", timeout, p.LogDir())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops a cluster and returns once all its processes have exited.
+func (m *Manager) Stop(ctx context.Context, name string) error {
+	unlock, err := m.Data.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, p, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	if supervisorAlive(p) == 0 && len(livePIDs(p)) == 0 {
+		m.progress("Local cluster %q is not running", name)
+		return nil
+	}
+	m.progress("Stopping local cluster %q", name)
+	m.stopProcesses(p)
+	if pids := livePIDs(p); len(pids) > 0 {
+		return fmt.Errorf("processes of local cluster %q are still running: %v", name, pids)
+	}
+	m.progress("Local cluster %q stopped", name)
+	return nil
+}
+
+// stopProcesses stops the supervisor (which stops its components in order)
+// and, if anything outlives the grace period, kills it.
+func (m *Manager) stopProcesses(p paths) {
+	if pid := supervisorAlive(p); pid != 0 {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		deadline := time.Now().Add(60 * time.Second)
+		for supervisor.Alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if supervisor.Alive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	// Components die with their supervisor (Pdeathsig); make sure.
+	deadline := time.Now().Add(20 * time.Second)
+	for len(livePIDs(p)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, pid := range livePIDs(p) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for i := 0; i < 50 && len(livePIDs(p)) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = os.Remove(p.supervisorPID())
+	_ = os.Remove(p.StateFile())
+	if st, err := readStatus(p); err == nil {
+		if st.ScratchDir != "" {
+			_ = os.RemoveAll(st.ScratchDir)
+		}
+		st.Phase, st.Message, st.Updated = PhaseStopped, "stopped", time.Now().UTC()
+		_ = writeJSON(p.status(), st)
+	}
+}
+
+// livePIDs returns the component processes of the cluster that still run.
+func livePIDs(p paths) []int {
+	state, err := supervisor.ReadState(p.StateFile())
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, pid := range state {
+		if supervisor.Alive(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// Delete stops a cluster and removes all its files.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	unlock, err := m.Data.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, p, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	m.progress("Deleting local cluster %q", name)
+	m.stopProcesses(p)
+	if pids := livePIDs(p); len(pids) > 0 {
+		return fmt.Errorf("processes of local cluster %q are still running: %v; nothing was deleted", name, pids)
+	}
+	if err := os.RemoveAll(p.Dir); err != nil {
+		return fmt.Errorf("removing %s: %w", p.Dir, err)
+	}
+	m.progress("Local cluster %q deleted", name)
+	return nil
+}
+
+// Kubeconfig returns the path of the cluster's admin kubeconfig.
+func (m *Manager) Kubeconfig(name string) (string, error) {
+	_, p, err := m.lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return p.AdminKubeconfig(), nil
+}
+
+// Get returns one cluster's row.
+func (m *Manager) Get(name string) (*Info, error) {
+	c, p, err := m.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return m.info(c, p), nil
+}
+
+// List returns every local cluster of the data dir.
+func (m *Manager) List() ([]Info, error) {
+	names, err := m.names()
+	if err != nil {
+		return nil, err
+	}
+	out := []Info{}
+	for _, n := range names {
+		p := m.paths(n)
+		c, err := readCluster(p)
+		if err != nil {
+			out = append(out, Info{Name: n, Phase: PhaseFailed, Message: err.Error()})
+			continue
+		}
+		out = append(out, *m.info(c, p))
+	}
+	return out, nil
+}
+
+func (m *Manager) info(c *Cluster, p paths) *Info {
+	in := &Info{
+		Name: c.Name, Nodes: c.Nodes, Version: c.KubernetesVersion, Server: c.Ports.APIServerURL(),
+		Kubeconfig: p.AdminKubeconfig(), Created: c.Created.Format(time.RFC3339), Phase: PhaseStopped,
+	}
+	if supervisorAlive(p) != 0 {
+		in.Phase = PhaseStarting
+		if st, err := readStatus(p); err == nil {
+			in.Phase, in.Message = st.Phase, st.Message
+		}
+	}
+	return in
+}
+
+// Layout returns the file layout of a cluster (for tests and the platform).
+func (m *Manager) Layout(name string) (controlplane.Layout, error) {
+	_, p, err := m.lookup(name)
+	return p.Layout, err
+}
+
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
+}

@@ -1,0 +1,272 @@
+package localcluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kstack/kstack/internal/controlplane"
+	"github.com/kstack/kstack/internal/supervisor"
+)
+
+// Supervise is the body of the detached `kstack local supervise NAME` process:
+// it runs the cluster's components until it receives SIGTERM.
+func (m *Manager) Supervise(ctx context.Context, name string) error {
+	c, p, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("cluster", name)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := os.WriteFile(p.supervisorPID(), []byte(fmt.Sprint(os.Getpid())), 0o600); err != nil {
+		return err
+	}
+	st := &Status{Phase: PhaseStarting}
+	setStatus := func(phase, msg string) {
+		st.Phase, st.Message, st.Updated = phase, msg, time.Now().UTC()
+		if err := writeJSON(p.status(), st); err != nil {
+			log.Error("writing status", "err", err)
+		}
+	}
+	fail := func(err error) error {
+		log.Error("cluster failed", "err", err)
+		setStatus(PhaseFailed, err.Error())
+		return err
+	}
+
+	scratch, err := makeScratchDir(name)
+	if err != nil {
+		return fail(err)
+	}
+	st.ScratchDir = scratch
+	if err := writeKwokConfig(p.Layout, c.Ports, scratch); err != nil {
+		return fail(fmt.Errorf("writing kwok config: %w", err))
+	}
+	podSrv, err := startPodServer(c.Ports.PodServer)
+	if err != nil {
+		return fail(err)
+	}
+	defer podSrv.Close()
+	go writeContainerLog(ctx, p.PodLogFile())
+
+	procs := controlplane.Processes(controlplane.Options{Binary: m.Binary, Layout: p.Layout, Ports: c.Ports, Kubelets: true})
+	sup := &supervisor.Supervisor{Processes: procs, StateFile: p.StateFile(), Log: log}
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	// Progress for `create`/`start`, written before each component starts.
+	setStatus(PhaseStarting, "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok")
+	startDone := make(chan error, 1)
+	var wait func()
+	go func() {
+		var err error
+		wait, err = sup.Start(runCtx)
+		startDone <- err
+	}()
+	select {
+	case err := <-startDone:
+		if err != nil {
+			return fail(err)
+		}
+	case <-ctx.Done():
+		cancelRun()
+		if err := <-startDone; err == nil {
+			wait()
+		}
+		return nil
+	}
+	defer func() {
+		cancelRun()
+		wait()
+		log.Info("all components stopped")
+	}()
+
+	setStatus(PhaseStarting, fmt.Sprintf("control plane ready; registering %d simulated nodes", c.Nodes))
+	cs, err := adminClient(p.Layout)
+	if err != nil {
+		return fail(err)
+	}
+	if err := ensureNodes(ctx, cs, c); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fail(err)
+	}
+	setStatus(PhaseStarting, "waiting for nodes to be Ready")
+	if err := waitNodesReady(ctx, cs, c); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fail(err)
+	}
+	setStatus(PhaseRunning, "running")
+	log.Info("cluster running", "apiserver", c.Ports.APIServerURL())
+	<-ctx.Done()
+	log.Info("stopping")
+	return nil
+}
+
+func adminClient(l controlplane.Layout) (kubernetes.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", l.AdminKubeconfig())
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// NodeName is the name of the i-th (1-based) simulated node of a cluster.
+func NodeName(cluster string, i int) string { return fmt.Sprintf("%s-node-%d", cluster, i) }
+
+// ensureNodes registers the cluster's simulated nodes; kwok only manages
+// nodes with kstack's annotation, so nodes added by others stay alone.
+func ensureNodes(ctx context.Context, cs kubernetes.Interface, c *Cluster) error {
+	for i := 1; i <= c.Nodes; i++ {
+		name := NodeName(c.Name, i)
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: name,
+				Labels: map[string]string{
+					"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+					"type": "kwok", "kstack.io/local-cluster": c.Name,
+				},
+				Annotations: map[string]string{
+					controlplane.KwokNodeAnnotation: "fake",
+					"node.alpha.kubernetes.io/ttl":  "0",
+				},
+			},
+			Status: corev1.NodeStatus{
+				Capacity:    nodeResources(),
+				Allocatable: nodeResources(),
+			},
+		}
+		_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("registering node %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// nodeResources is the size of one simulated node: a modest real server, so
+// that quotas, scheduling and capacity figures behave as on real hardware.
+func nodeResources() corev1.ResourceList {
+	return corev1.ResourceList{
+		corev1.ResourceCPU:              resource.MustParse("16"),
+		corev1.ResourceMemory:           resource.MustParse("64Gi"),
+		corev1.ResourcePods:             resource.MustParse("110"),
+		corev1.ResourceEphemeralStorage: resource.MustParse("200Gi"),
+	}
+}
+
+func waitNodesReady(ctx context.Context, cs kubernetes.Interface, c *Cluster) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ready := 0
+		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "kstack.io/local-cluster=" + c.Name})
+		if err == nil {
+			for _, n := range nodes.Items {
+				for _, cond := range n.Status.Conditions {
+					if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+						ready++
+					}
+				}
+			}
+			if ready >= c.Nodes {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d nodes became Ready within 2 minutes (see the kwok log)", ready, c.Nodes)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// makeScratchDir makes the directory where `kubectl exec` into a simulated
+// pod runs its command, owned by the unprivileged user the command runs as.
+func makeScratchDir(cluster string) (string, error) {
+	dir, err := os.MkdirTemp("", "kstack-exec-"+cluster+"-")
+	if err != nil {
+		return "", fmt.Errorf("making the exec scratch dir: %w", err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(dir, execUID, execUID); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// execUID is the user (nobody) that simulated exec commands run as when
+// kstack runs as root.
+const execUID = 65534
+
+// startPodServer serves what `kubectl port-forward` to a simulated pod reaches.
+func startPodServer(port int) (*http.Server, error) {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return nil, fmt.Errorf("simulated pod server: %w", err)
+	}
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprintln(w, "Hello from a kstack simulated pod")
+		}),
+	}
+	go func() { _ = srv.Serve(l) }()
+	return srv, nil
+}
+
+// writeContainerLog appends a line in the CRI log format every few seconds,
+// so that `kubectl logs` (and `-f`) of simulated pods show output. The file
+// is cut back when it grows past 1 MiB.
+func writeContainerLog(ctx context.Context, path string) {
+	_ = os.MkdirAll(filepath.Dir(path), 0o700)
+	n := 0
+	line := func(text string) {
+		if st, err := os.Stat(path); err == nil && st.Size() > 1<<20 {
+			_ = os.Truncate(path, 0)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "%s stdout F %s\n", time.Now().UTC().Format(time.RFC3339Nano), text)
+	}
+	line("kstack simulated container started")
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n++
+			line(fmt.Sprintf("kstack simulated container: heartbeat %d", n))
+		}
+	}
+}
+
+// yamlQuote quotes a string for YAML.
+func yamlQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

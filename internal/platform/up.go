@@ -1,0 +1,361 @@
+package platform
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/kstack/kstack/internal/controlplane"
+	"github.com/kstack/kstack/internal/datadir"
+	"github.com/kstack/kstack/internal/localcluster"
+	"github.com/kstack/kstack/internal/netutil"
+	"github.com/kstack/kstack/internal/pki"
+	"github.com/kstack/kstack/internal/supervisor"
+)
+
+// DefaultListen is the gateway's default address. It is fixed so that issued
+// kubeconfigs and bookmarks stay valid across restarts.
+const DefaultListen = ":8443"
+
+// DemoClusters are the local clusters that `kstack up --demo` runs.
+var DemoClusters = []string{"demo-1", "demo-2"}
+
+// UpOptions configure `kstack up`.
+type UpOptions struct {
+	Data        *datadir.Dir
+	Binary      string
+	Listen      string
+	ExternalURL string
+	TLSCertFile string
+	TLSKeyFile  string
+	Demo        bool
+	// Stdout gets the two lines that say where the platform is; Progress the rest.
+	Stdout   io.Writer
+	Progress io.Writer
+	// Ready, if set, is called once the platform is ready (tests, benchmarks).
+	Ready func()
+}
+
+// State is what the platform keeps about its embedded control plane.
+type State struct {
+	Ports controlplane.Ports `json:"ports"`
+}
+
+func layout(dataDir string) controlplane.Layout {
+	return controlplane.Layout{Dir: filepath.Join(dataDir, "platform")}
+}
+
+// AdminKubeconfigPath is the break-glass kubeconfig of the platform in dataDir.
+func AdminKubeconfigPath(dataDir string) string {
+	return layout(dataDir).AdminKubeconfig()
+}
+
+var pkiOptions = controlplane.PKIOptions{
+	Clients:        []controlplane.Identity{controlplane.AdminIdentity, controlplane.ControllerManager, controlplane.PlatformIdentity},
+	EncryptSecrets: true,
+}
+
+func init() {
+	// Local clusters must never take the platform's kept ports.
+	localcluster.ReservedPorts = func(d *datadir.Dir) []int {
+		st, err := readState(layout(d.Path))
+		if err != nil {
+			return nil
+		}
+		var out []int
+		for _, p := range st.Ports.All() {
+			out = append(out, p)
+		}
+		return out
+	}
+}
+
+func statePath(l controlplane.Layout) string { return filepath.Join(l.Dir, "platform.json") }
+
+func readState(l controlplane.Layout) (*State, error) {
+	data, err := os.ReadFile(statePath(l))
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("%s is damaged (%v); restore it or move the data dir aside", statePath(l), err)
+	}
+	return &st, nil
+}
+
+func (o *UpOptions) progress(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format+"\n", args...)
+	}
+}
+
+// Up runs the platform until ctx is done, then stops everything it started.
+func Up(ctx context.Context, o UpOptions) error {
+	start := time.Now()
+	l := layout(o.Data.Path)
+	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
+		return err
+	}
+	release, err := lockPlatform(l)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	host, port, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return fmt.Errorf("invalid --listen %q: want HOST:PORT or :PORT, e.g. :8443 or 127.0.0.1:8443", o.Listen)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("invalid --listen %q: the port must be a number from 1 to 65535", o.Listen)
+	}
+	consoleURL, err := consoleURL(o.ExternalURL, host, port)
+	if err != nil {
+		return err
+	}
+	if err := netutil.CheckFree(host, mustAtoi(port), "the kstack gateway, --listen"); err != nil {
+		return err
+	}
+
+	st, err := readState(l)
+	if errors.Is(err, os.ErrNotExist) {
+		o.progress("Initialising the platform in %s", l.Dir)
+		used := map[int]bool{}
+		for _, p := range localPorts(o.Data) {
+			used[p] = true
+		}
+		ports, err := netutil.FreePorts(3, used)
+		if err != nil {
+			return err
+		}
+		st = &State{Ports: controlplane.Ports{EtcdClient: ports[0], EtcdPeer: ports[1], APIServer: ports[2]}}
+		if err := writeState(l, st); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	for use, p := range st.Ports.All() {
+		if err := netutil.CheckFree("127.0.0.1", p, use+" of the platform's control plane"); err != nil {
+			return err
+		}
+	}
+	o.progress("Checking certificates")
+	if err := controlplane.EnsurePKI(l, st.Ports, pkiOptions); err != nil {
+		return err
+	}
+	if err := controlplane.WriteKubeconfigs(l, st.Ports, pkiOptions.Clients); err != nil {
+		return err
+	}
+	certFile, keyFile := o.TLSCertFile, o.TLSKeyFile
+	if (certFile == "") != (keyFile == "") {
+		return errors.New("--tls-cert-file and --tls-key-file go together: give both, or neither for a certificate signed by the platform's CA")
+	}
+	if certFile != "" {
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			return fmt.Errorf("the TLS certificate given with --tls-cert-file/--tls-key-file cannot be used: %w", err)
+		}
+	} else {
+		u, _ := url.Parse(consoleURL)
+		if err := ensureGatewayCert(l, u.Hostname()); err != nil {
+			return err
+		}
+		certFile, keyFile = l.PKI("gateway.crt"), l.PKI("gateway.key")
+	}
+
+	procs := controlplane.Processes(controlplane.Options{Binary: o.Binary, Layout: l, Ports: st.Ports, EncryptSecrets: true})
+	probeHost := host
+	if probeHost == "" || net.ParseIP(probeHost).IsUnspecified() {
+		probeHost = "127.0.0.1"
+	}
+	plat := supervisor.Process{
+		Name: "platform", Path: o.Binary, LogFile: l.Log("platform"),
+		Args: []string{"platform", "run",
+			"--kubeconfig", l.Kubeconfig(controlplane.PlatformIdentity.File),
+			"--listen", o.Listen, "--tls-cert-file", certFile, "--tls-key-file", keyFile},
+		Ready: readyz("https://" + net.JoinHostPort(probeHost, port) + "/readyz"),
+	}
+	procs = append(procs, plat)
+	o.progress("Starting etcd, kube-apiserver, kube-controller-manager and the platform (logs in %s)", l.LogDir())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if f, err := os.OpenFile(l.Log("up"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+		defer f.Close()
+		log = slog.New(slog.NewTextHandler(f, nil))
+	}
+	sup := &supervisor.Supervisor{Processes: procs, StateFile: l.StateFile(), Log: log}
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-ctx.Done(); cancel() }()
+	wait, err := sup.Start(runCtx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("starting the platform: %w", err)
+	}
+	defer wait()
+	o.progress("Platform ready in %s", time.Since(start).Round(100*time.Millisecond))
+
+	var started []string
+	if o.Demo {
+		m := &localcluster.Manager{Data: o.Data, Binary: o.Binary, Progress: o.Progress}
+		defer func() {
+			for _, name := range started {
+				if err := m.Stop(context.Background(), name); err != nil {
+					o.progress("stopping %s: %v", name, err)
+				}
+			}
+		}()
+		for _, name := range DemoClusters {
+			if _, err := m.Get(name); errors.Is(err, localcluster.ErrNotFound) {
+				err = m.Create(ctx, name, 3)
+				if err != nil {
+					cancel()
+					return fmt.Errorf("creating demo cluster %s: %w", name, err)
+				}
+			} else if err != nil {
+				cancel()
+				return err
+			} else if err := m.Start(ctx, name); err != nil {
+				cancel()
+				return fmt.Errorf("starting demo cluster %s: %w", name, err)
+			}
+			started = append(started, name)
+		}
+	}
+	fmt.Fprintf(o.Stdout, "Console: %s\n", consoleURL)
+	fmt.Fprintf(o.Stdout, "Admin kubeconfig: %s\n", l.AdminKubeconfig())
+	if o.Ready != nil {
+		o.Ready()
+	}
+	<-ctx.Done()
+	o.progress("Stopping kstack")
+	cancel()
+	return nil
+}
+
+func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+func localPorts(d *datadir.Dir) []int {
+	var out []int
+	entries, _ := os.ReadDir(d.ClustersDir())
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(d.ClustersDir(), e.Name(), "cluster.json"))
+		if err != nil {
+			continue
+		}
+		var c localcluster.Cluster
+		if json.Unmarshal(data, &c) == nil {
+			for _, p := range c.Ports.All() {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func writeState(l controlplane.Layout, st *State) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return pki.WriteFile(statePath(l), data)
+}
+
+// consoleURL is what `up` prints: --external-url, or the listen address.
+func consoleURL(external, host, port string) (string, error) {
+	if external != "" {
+		u, err := url.Parse(external)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return "", fmt.Errorf("invalid --external-url %q: want an https URL such as https://kstack.example.com:8443", external)
+		}
+		return u.String(), nil
+	}
+	if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "https://" + net.JoinHostPort(host, port), nil
+}
+
+// ensureGatewayCert issues the gateway's serving certificate from the
+// platform CA, again whenever the advertised host is not among its names.
+func ensureGatewayCert(l controlplane.Layout, advertised string) error {
+	if c, err := pki.LoadCert(l.PKI("gateway.crt")); err == nil {
+		if c.VerifyHostname(advertised) == nil {
+			if _, _, err := pki.LoadPair(l.PKIDir(), "gateway"); err != nil {
+				return err
+			}
+			return nil
+		}
+	}
+	caCert, caKey, err := pki.LoadPair(l.PKIDir(), "ca")
+	if err != nil {
+		return err
+	}
+	spec := pki.CertSpec{CommonName: "kstack-gateway", Server: true,
+		DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		spec.DNSNames = append(spec.DNSNames, h)
+	}
+	if ip := net.ParseIP(advertised); ip != nil {
+		spec.IPs = append(spec.IPs, ip)
+	} else if advertised != "" {
+		spec.DNSNames = append(spec.DNSNames, advertised)
+	}
+	ca := &pki.CA{Cert: caCert, Key: caKey}
+	cert, key, err := ca.Issue(spec)
+	if err != nil {
+		return err
+	}
+	return pki.WritePair(l.PKIDir(), "gateway", cert, key)
+}
+
+// lockPlatform makes sure one `kstack up` runs per data dir.
+func lockPlatform(l controlplane.Layout) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(l.Dir, "up.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("kstack is already running on data dir %s: stop it first (Ctrl-C where it runs), or pass another --data-dir", filepath.Dir(l.Dir))
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+func readyz(u string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback probe of our own gateway
+		}}
+		defer c.CloseIdleConnections()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %d %s", u, resp.StatusCode, body)
+		}
+		return nil
+	}
+}
+
