@@ -17,6 +17,10 @@ import (
 // global flags (--config, -v) are read first into the context, then the command.
 func runKwok(ctx context.Context, args []string) int {
 	setArgs("kwok", args)
+	// Cobra merges pflag.CommandLine into every command; the Kubernetes
+	// components linked into this binary register a non-bool --version there,
+	// which clashes with kwok's. This process runs only kwok, so start clean.
+	pflag.CommandLine = pflag.NewFlagSet("kwok", pflag.ExitOnError)
 	flagset := pflag.NewFlagSet("global", pflag.ContinueOnError)
 	flagset.ParseErrorsAllowlist.UnknownFlags = true
 	flagset.Usage = func() {}

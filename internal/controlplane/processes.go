@@ -71,6 +71,8 @@ func Processes(o Options) []supervisor.Process {
 		"--profiling=false",
 		"--enable-priority-and-fairness=false",
 		"--storage-backend=etcd3",
+		// The Service "kubernetes" cannot point at a loopback address.
+		"--endpoint-reconciler-type=none",
 		"--v=1",
 	}
 	if o.Kubelets {

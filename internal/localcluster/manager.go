@@ -138,7 +138,9 @@ func (m *Manager) Create(ctx context.Context, name string, nodes int) (err error
 	defer func() {
 		if err != nil {
 			m.stopProcesses(p)
-			_ = os.RemoveAll(p.Dir)
+			if os.Getenv("KSTACK_KEEP_FAILED") == "" {
+				_ = os.RemoveAll(p.Dir)
+			}
 		}
 	}()
 	ports, err := netutil.FreePorts(7, m.usedPorts())
@@ -204,8 +206,10 @@ func (m *Manager) startSupervisor(ctx context.Context, c *Cluster, p paths) erro
 			return err
 		}
 	}
-	if err := os.MkdirAll(p.LogDir(), 0o700); err != nil {
-		return err
+	for _, d := range []string{p.LogDir(), p.RunDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
 	}
 	_ = os.Remove(p.status())
 	logf, err := os.OpenFile(p.supervisorLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -252,7 +256,7 @@ func (m *Manager) waitReady(ctx context.Context, p paths, pid int) error {
 			return fmt.Errorf("local cluster failed to start: %s (logs in %s)", st.Message, p.LogDir())
 		}
 		if !supervisor.Alive(pid) {
-			return fmt.Errorf("the supervisor of the local cluster exited before the cluster was ready; its log ends with:\n%s", tail(p.supervisorLog(), 15))
+			return fmt.Errorf("the supervisor of the local cluster exited before the cluster was ready; its log ends with:\n%s", supervisor.Tail(p.supervisorLog(), 15))
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("local cluster not ready after %s; see the logs in %s", timeout, p.LogDir())
@@ -417,16 +421,4 @@ func (m *Manager) info(c *Cluster, p paths) *Info {
 func (m *Manager) Layout(name string) (controlplane.Layout, error) {
 	_, p, err := m.lookup(name)
 	return p.Layout, err
-}
-
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "  " + strings.Join(lines, "\n  ")
 }

@@ -137,11 +137,11 @@ func Up(ctx context.Context, o UpOptions) error {
 		for _, p := range localPorts(o.Data) {
 			used[p] = true
 		}
-		ports, err := netutil.FreePorts(3, used)
+		ports, err := netutil.FreePorts(4, used)
 		if err != nil {
 			return err
 		}
-		st = &State{Ports: controlplane.Ports{EtcdClient: ports[0], EtcdPeer: ports[1], APIServer: ports[2]}}
+		st = &State{Ports: controlplane.Ports{EtcdClient: ports[0], EtcdPeer: ports[1], APIServer: ports[2], ControllerManager: ports[3]}}
 		if err := writeState(l, st); err != nil {
 			return err
 		}

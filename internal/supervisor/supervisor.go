@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -99,7 +100,7 @@ func (s *Supervisor) Start(ctx context.Context) (wait func(), err error) {
 				if ctx.Err() != nil {
 					return startErr(ctx.Err())
 				}
-				return startErr(fmt.Errorf("%s did not become ready within %s: %w (see %s)", p.Name, s.ReadyTimeout, err, p.LogFile))
+				return startErr(fmt.Errorf("%s did not become ready within %s: %w; the end of its log (%s):\n%s", p.Name, s.ReadyTimeout, err, p.LogFile, Tail(p.LogFile, 8)))
 			}
 		}
 		s.Log.Info("component ready", "component", p.Name)
@@ -273,4 +274,22 @@ func Alive(pid int) bool {
 		}
 	}
 	return true
+}
+
+// Tail returns the last n lines of a file, indented, for error messages.
+func Tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "  (no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		if len(l) > 400 {
+			lines[i] = l[:400] + "..."
+		}
+	}
+	return "  " + strings.Join(lines, "\n  ")
 }
