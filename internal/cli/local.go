@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -43,6 +44,7 @@ func localManager(o *Options, create bool) (*localcluster.Manager, error) {
 
 func newLocalCreateCmd(o *Options) *cobra.Command {
 	var nodes int
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a local cluster and start it",
@@ -62,10 +64,12 @@ keeps running after the command exits.`,
 			if err != nil {
 				return err
 			}
+			m.ReadyTimeout = timeout
 			return m.Create(cmd.Context(), args[0], nodes)
 		},
 	}
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of simulated nodes (1-100)")
+	cmd.Flags().DurationVar(&timeout, "timeout", localcluster.DefaultReadyTimeout, "how long to wait for the cluster to be ready; on timeout the create is undone")
 	return cmd
 }
 
@@ -124,7 +128,8 @@ stdout, so that it composes with kubectl's --kubeconfig.`,
 }
 
 func newLocalStartCmd(o *Options) *cobra.Command {
-	return &cobra.Command{
+	var timeout time.Duration
+	cmd := &cobra.Command{
 		Use:     "start NAME",
 		Short:   "Start a stopped local cluster, with all its objects",
 		Example: "  kstack local start dev",
@@ -134,9 +139,12 @@ func newLocalStartCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			m.ReadyTimeout = timeout
 			return m.Start(cmd.Context(), args[0])
 		},
 	}
+	cmd.Flags().DurationVar(&timeout, "timeout", localcluster.DefaultReadyTimeout, "how long to wait for the cluster to be ready")
+	return cmd
 }
 
 func newLocalStopCmd(o *Options) *cobra.Command {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"path/filepath"
 	"strings"
 
@@ -46,6 +48,10 @@ Everything kstack keeps (PKI, data, logs) lives in the data dir: ~/.kstack, or
 
 // Execute runs the CLI and returns the process exit code.
 func Execute(ctx context.Context, args []string) int {
+	// Ctrl-C or SIGTERM cancels the command's context, so that long commands
+	// (create, start, up) undo or stop what they started instead of dying.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	root := NewRoot()
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {

@@ -19,6 +19,9 @@ import (
 	"github.com/kstack/kstack/internal/supervisor"
 )
 
+// DefaultReadyTimeout bounds create and start when no timeout is given.
+const DefaultReadyTimeout = 4 * time.Minute
+
 // ErrNotFound is returned for a cluster name that does not exist.
 var ErrNotFound = errors.New("no such local cluster")
 
@@ -239,7 +242,7 @@ func (m *Manager) startSupervisor(ctx context.Context, c *Cluster, p paths) erro
 func (m *Manager) waitReady(ctx context.Context, p paths, pid int) error {
 	timeout := m.ReadyTimeout
 	if timeout == 0 {
-		timeout = 4 * time.Minute
+		timeout = DefaultReadyTimeout
 	}
 	deadline := time.Now().Add(timeout)
 	last := ""

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kstack/kstack/internal/controlplane"
 	"github.com/kstack/kstack/internal/supervisor"
+	"github.com/kstack/kstack/internal/version"
 )
 
 // Supervise is the body of the detached `kstack local supervise NAME` process:
@@ -152,6 +153,13 @@ func ensureNodes(ctx context.Context, cs kubernetes.Interface, c *Cluster) error
 			Status: corev1.NodeStatus{
 				Capacity:    nodeResources(),
 				Allocatable: nodeResources(),
+				NodeInfo: corev1.NodeSystemInfo{
+					KubeletVersion:          version.Kubernetes,
+					OSImage:                 "kstack simulated node (kwok)",
+					ContainerRuntimeVersion: "kwok://simulated",
+					OperatingSystem:         "linux",
+					Architecture:            "amd64",
+				},
 			},
 		}
 		_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
