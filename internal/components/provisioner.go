@@ -154,7 +154,6 @@ func (p *provisioner) ensureStorageClass(ctx context.Context) error {
 	return fmt.Errorf("creating StorageClass %s: %w", DefaultStorageClass, err)
 }
 
-
 func (p *provisioner) syncClaim(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {

@@ -228,4 +228,3 @@ func WriteKubeconfig(path, name, server, caFile, certFile, keyFile string) error
 	}
 	return pki.WriteFile(path, data)
 }
-

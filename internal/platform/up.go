@@ -358,4 +358,3 @@ func readyz(u string) func(context.Context) error {
 		return nil
 	}
 }
-

@@ -323,4 +323,3 @@ func (p *Platform) Stop() error {
 	})
 	return p.stopErr
 }
-
