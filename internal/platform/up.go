@@ -105,16 +105,7 @@ func (o *UpOptions) progress(format string, args ...any) {
 // Up runs the platform until ctx is done, then stops everything it started.
 func Up(ctx context.Context, o UpOptions) error {
 	start := time.Now()
-	l := layout(o.Data.Path)
-	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
-		return err
-	}
-	release, err := lockPlatform(l)
-	if err != nil {
-		return err
-	}
-	defer release()
-
+	// Check every flag before writing anything.
 	host, port, err := net.SplitHostPort(o.Listen)
 	if err != nil {
 		return fmt.Errorf("invalid --listen %q: want HOST:PORT or :PORT, e.g. :8443 or 127.0.0.1:8443", o.Listen)
@@ -126,9 +117,28 @@ func Up(ctx context.Context, o UpOptions) error {
 	if err != nil {
 		return err
 	}
+	certFile, keyFile := o.TLSCertFile, o.TLSKeyFile
+	if (certFile == "") != (keyFile == "") {
+		return errors.New("--tls-cert-file and --tls-key-file go together: give both, or neither for a certificate signed by the platform's CA")
+	}
+	if certFile != "" {
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			return fmt.Errorf("the TLS certificate given with --tls-cert-file/--tls-key-file cannot be used: %w", err)
+		}
+	}
 	if err := netutil.CheckFree(host, mustAtoi(port), "the kstack gateway, --listen"); err != nil {
 		return err
 	}
+
+	l := layout(o.Data.Path)
+	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
+		return err
+	}
+	release, err := lockPlatform(l)
+	if err != nil {
+		return err
+	}
+	defer release()
 
 	st, err := readState(l)
 	if errors.Is(err, os.ErrNotExist) {
@@ -160,15 +170,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	if err := controlplane.WriteKubeconfigs(l, st.Ports, pkiOptions.Clients); err != nil {
 		return err
 	}
-	certFile, keyFile := o.TLSCertFile, o.TLSKeyFile
-	if (certFile == "") != (keyFile == "") {
-		return errors.New("--tls-cert-file and --tls-key-file go together: give both, or neither for a certificate signed by the platform's CA")
-	}
-	if certFile != "" {
-		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
-			return fmt.Errorf("the TLS certificate given with --tls-cert-file/--tls-key-file cannot be used: %w", err)
-		}
-	} else {
+	if certFile == "" {
 		u, _ := url.Parse(consoleURL)
 		if err := ensureGatewayCert(l, u.Hostname()); err != nil {
 			return err
