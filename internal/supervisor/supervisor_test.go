@@ -1,0 +1,112 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func shProcess(dir, name, script string) Process {
+	return Process{Name: name, Path: "/bin/sh", Args: []string{"-c", script}, LogFile: filepath.Join(dir, name+".log")}
+}
+
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRestartAndOrderedStop(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "first-ready")
+	first := shProcess(dir, "first", "touch "+marker+"; exec sleep 600")
+	first.Ready = func(context.Context) error {
+		if _, err := os.Stat(marker); err != nil {
+			return err
+		}
+		return nil
+	}
+	second := shProcess(dir, "second", "echo started; exec sleep 600")
+	second.Ready = func(context.Context) error {
+		if log, _ := os.ReadFile(second.LogFile); !strings.Contains(string(log), "started") {
+			return errors.New("not started")
+		}
+		return nil
+	}
+	s := &Supervisor{Processes: []Process{first, second}, StateFile: filepath.Join(dir, "state.json"), MaxBackoff: time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	wait, err := s.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := s.PIDs()
+	if pids["first"] == 0 || pids["second"] == 0 {
+		t.Fatalf("pids %v", pids)
+	}
+	state, err := ReadState(s.StateFile)
+	if err != nil || state["second"] != pids["second"] {
+		t.Fatalf("state file %v %v", state, err)
+	}
+
+	old := pids["second"]
+	syscall.Kill(old, syscall.SIGKILL)
+	waitFor(t, "a restart", func() bool { p := s.PIDs()["second"]; return p != 0 && p != old })
+	waitFor(t, "the restarted process to log", func() bool {
+		log, _ := os.ReadFile(second.LogFile)
+		return strings.Count(string(log), "started") == 2
+	})
+
+	all := s.PIDs()
+	cancel()
+	wait()
+	for name, pid := range all {
+		if Alive(pid) {
+			t.Errorf("%s (pid %d) still alive after stop", name, pid)
+		}
+	}
+}
+
+func TestReadyTimeoutStopsEverything(t *testing.T) {
+	dir := t.TempDir()
+	ok := shProcess(dir, "ok", "exec sleep 600")
+	never := shProcess(dir, "never", "echo 'listening failed: port in use'; exec sleep 600")
+	never.Ready = func(context.Context) error { return errors.New("not serving") }
+	s := &Supervisor{Processes: []Process{ok, never}, ReadyTimeout: 500 * time.Millisecond}
+	_, err := s.Start(context.Background())
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"never did not become ready", "not serving", "port in use"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if len(s.PIDs()) != 0 {
+		t.Fatalf("processes left: %v", s.PIDs())
+	}
+}
+
+func TestStartFailure(t *testing.T) {
+	s := &Supervisor{Processes: []Process{{Name: "x", Path: "/nonexistent/binary", LogFile: filepath.Join(t.TempDir(), "x.log")}}}
+	if _, err := s.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "starting x") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestTail(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "log")
+	os.WriteFile(f, []byte("1\n2\n3\n4\n"), 0o600)
+	if got := Tail(f, 2); got != "  3\n  4" {
+		t.Fatalf("got %q", got)
+	}
+}
