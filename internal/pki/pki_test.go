@@ -46,7 +46,10 @@ func TestCorruptFiles(t *testing.T) {
 	c1, k1, _ := ca.Issue(CertSpec{CommonName: "one", Server: true})
 	_, k2, _ := ca.Issue(CertSpec{CommonName: "two", Server: true})
 	cases := map[string]func(){
-		"garbage cert": func() { WritePair(dir, "x", c1, k1); os.WriteFile(filepath.Join(dir, "x.crt"), []byte("garbage"), 0o600) },
+		"garbage cert": func() {
+			WritePair(dir, "x", c1, k1)
+			os.WriteFile(filepath.Join(dir, "x.crt"), []byte("garbage"), 0o600)
+		},
 		"bad der": func() {
 			WritePair(dir, "x", c1, k1)
 			os.WriteFile(filepath.Join(dir, "x.crt"), []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600)
@@ -73,4 +76,3 @@ func TestCorruptFiles(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
