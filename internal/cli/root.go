@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kstack/kstack/internal/datadir"
 	"github.com/kstack/kstack/internal/printer"
@@ -52,6 +53,10 @@ func Execute(ctx context.Context, args []string) int {
 	// (create, start, up) undo or stop what they started instead of dying.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The Kubernetes packages linked into kstack register flags (a non-bool
+	// --version) on pflag.CommandLine, which cobra merges into every command.
+	// The CLI wants none of them.
+	pflag.CommandLine = pflag.NewFlagSet("kstack", pflag.ExitOnError)
 	root := NewRoot()
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {

@@ -49,8 +49,21 @@ func TestUnknownCluster(t *testing.T) {
 		k.MustKubectl(kc, "get", "nodes")
 	})
 
-	t.Run("a corrupt PKI file", func(t *testing.T) {
+	t.Run("a kept port taken by another program", func(t *testing.T) {
 		k.MustRun("local", "stop", "known")
+		server := strings.TrimSpace(k.MustKubectl(kubeconfigOf(t, k, "known"), "config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"))
+		l, err := net.Listen("tcp", strings.TrimPrefix(server, "https://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		wantError(t, k.MustFail("local", "start", "known"), "is already in use by another program", "kube-apiserver of local cluster known")
+		if pids := k.Processes(); len(pids) > 0 {
+			t.Errorf("a failed start left processes: %v", pids)
+		}
+	})
+
+	t.Run("a corrupt PKI file", func(t *testing.T) {
 		ca := filepath.Join(k.DataDir, "clusters", "known", "pki", "ca.crt")
 		if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -152,4 +165,8 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+func kubeconfigOf(t *testing.T, k *framework.Kstack, name string) string {
+	return strings.TrimSpace(k.MustRun("local", "kubeconfig", name))
 }

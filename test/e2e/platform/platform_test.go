@@ -3,11 +3,17 @@ package platform_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -249,4 +255,41 @@ func hexAddr(h string) string {
 		return net.IP(b[:]).String()
 	}
 	return "ipv6:" + h
+}
+
+// TestUpUserCertificate: a user-supplied certificate replaces the generated
+// one, and --external-url is what up advertises.
+func TestUpUserCertificate(t *testing.T) {
+	k := framework.New(t)
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "user-ca"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kstack.test"}, DNSNames: []string{"kstack.test"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+
+	listen := freeAddr(t)
+	_, port, _ := net.SplitHostPort(listen)
+	external := "https://kstack.test:" + port
+	p := k.Up(3*time.Minute, "--listen", listen, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--external-url", external)
+	if p.ConsoleURL != external {
+		t.Fatalf("console URL %q, want %q", p.ConsoleURL, external)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "kstack.test"},
+	}}
+	if code, _ := get(t, c, "https://"+listen+"/readyz"); code != 200 {
+		t.Fatalf("/readyz with the user's certificate: %d", code)
+	}
 }
