@@ -5,11 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/kstack/kstack/internal/supervisor"
 )
@@ -156,39 +153,24 @@ const KwokNodeAnnotation = "kwok.x-k8s.io/node"
 // certificate (none when client is empty; then the server is not verified,
 // as the controller-manager and scheduler serve self-signed certificates).
 func httpsReady(url string, l Layout, client string) func(context.Context) error {
-	return func(ctx context.Context) error {
+	return supervisor.HTTPProbe(url, func() (*tls.Config, error) {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 		if client == "" {
 			cfg.InsecureSkipVerify = true //nolint:gosec // loopback health probe of a self-signed component
-		} else {
-			pair, err := tls.LoadX509KeyPair(l.PKI(client+".crt"), l.PKI(client+".key"))
-			if err != nil {
-				return err
-			}
-			caPEM, err := os.ReadFile(l.PKI("ca.crt"))
-			if err != nil {
-				return err
-			}
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(caPEM)
-			cfg.Certificates = []tls.Certificate{pair}
-			cfg.RootCAs = pool
+			return cfg, nil
 		}
-		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
-		defer c.CloseIdleConnections()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		pair, err := tls.LoadX509KeyPair(l.PKI(client+".crt"), l.PKI(client+".key"))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		resp, err := c.Do(req)
+		caPEM, err := os.ReadFile(l.PKI("ca.crt"))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s answered %d: %s", url, resp.StatusCode, body)
-		}
-		return nil
-	}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		cfg.Certificates = []tls.Certificate{pair}
+		cfg.RootCAs = pool
+		return cfg, nil
+	})
 }

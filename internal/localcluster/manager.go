@@ -55,6 +55,21 @@ var pkiOptions = controlplane.PKIOptions{
 	KubeletServing: true,
 }
 
+// lockAndLookup takes the data dir lock and finds the cluster; on error the
+// lock is already released.
+func (m *Manager) lockAndLookup(name string) (func(), *Cluster, paths, error) {
+	unlock, err := m.Data.Lock()
+	if err != nil {
+		return nil, nil, paths{}, err
+	}
+	c, p, err := m.lookup(name)
+	if err != nil {
+		unlock()
+		return nil, nil, paths{}, err
+	}
+	return unlock, c, p, nil
+}
+
 // lookup returns the cluster's metadata, or an error that names the known clusters.
 func (m *Manager) lookup(name string) (*Cluster, paths, error) {
 	if err := ValidateName(name); err != nil {
@@ -173,15 +188,11 @@ func (m *Manager) Create(ctx context.Context, name string, nodes int) (err error
 
 // Start starts a stopped cluster and waits until it is ready.
 func (m *Manager) Start(ctx context.Context, name string) error {
-	unlock, err := m.Data.Lock()
+	unlock, c, p, err := m.lockAndLookup(name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, p, err := m.lookup(name)
-	if err != nil {
-		return err
-	}
 	if pid := supervisorAlive(p); pid != 0 {
 		st, _ := readStatus(p)
 		if st != nil && st.Phase == PhaseRunning {
@@ -274,15 +285,11 @@ func (m *Manager) waitReady(ctx context.Context, p paths, pid int) error {
 
 // Stop stops a cluster and returns once all its processes have exited.
 func (m *Manager) Stop(ctx context.Context, name string) error {
-	unlock, err := m.Data.Lock()
+	unlock, _, p, err := m.lockAndLookup(name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	_, p, err := m.lookup(name)
-	if err != nil {
-		return err
-	}
 	if supervisorAlive(p) == 0 && len(livePIDs(p)) == 0 {
 		m.progress("Local cluster %q is not running", name)
 		return nil
@@ -348,15 +355,11 @@ func livePIDs(p paths) []int {
 
 // Delete stops a cluster and removes all its files.
 func (m *Manager) Delete(ctx context.Context, name string) error {
-	unlock, err := m.Data.Lock()
+	unlock, _, p, err := m.lockAndLookup(name)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	_, p, err := m.lookup(name)
-	if err != nil {
-		return err
-	}
 	m.progress("Deleting local cluster %q", name)
 	m.stopProcesses(p)
 	if pids := livePIDs(p); len(pids) > 0 {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -188,7 +187,9 @@ func Up(ctx context.Context, o UpOptions) error {
 		Args: []string{"platform", "run",
 			"--kubeconfig", l.Kubeconfig(controlplane.PlatformIdentity.File),
 			"--listen", o.Listen, "--tls-cert-file", certFile, "--tls-key-file", keyFile},
-		Ready: readyz("https://" + net.JoinHostPort(probeHost, port) + "/readyz"),
+		Ready: supervisor.HTTPProbe("https://"+net.JoinHostPort(probeHost, port)+"/readyz", func() (*tls.Config, error) {
+			return &tls.Config{InsecureSkipVerify: true}, nil //nolint:gosec // loopback probe of our own gateway
+		}),
 	}
 	procs = append(procs, plat)
 	o.progress("Starting etcd, kube-apiserver, kube-controller-manager and the platform (logs in %s)", l.LogDir())
@@ -336,27 +337,4 @@ func lockPlatform(l controlplane.Layout) (func(), error) {
 		return nil, fmt.Errorf("kstack is already running on data dir %s: stop it first (Ctrl-C where it runs), or pass another --data-dir", filepath.Dir(l.Dir))
 	}
 	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-}
-
-func readyz(u string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback probe of our own gateway
-		}}
-		defer c.CloseIdleConnections()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %d %s", u, resp.StatusCode, body)
-		}
-		return nil
-	}
 }

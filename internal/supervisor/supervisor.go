@@ -5,6 +5,9 @@ package supervisor
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -292,4 +295,31 @@ func Tail(path string, n int) string {
 		}
 	}
 	return "  " + strings.Join(lines, "\n  ")
+}
+
+// HTTPProbe returns a readiness check that passes when url answers 200
+// over TLS with cfg.
+func HTTPProbe(url string, cfg func() (*tls.Config, error)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		tc, err := cfg()
+		if err != nil {
+			return err
+		}
+		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
+		defer c.CloseIdleConnections()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s answered %d: %s", url, resp.StatusCode, body)
+		}
+		return nil
+	}
 }

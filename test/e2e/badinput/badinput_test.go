@@ -143,7 +143,7 @@ func TestUpBadInput(t *testing.T) {
 	wantError(t, k.MustFail("up", "--listen", taken), "already in use", "--listen")
 	wantError(t, k.MustFail("up", "--listen", "nonsense"), `invalid --listen "nonsense"`)
 	wantError(t, k.MustFail("up", "--listen", "127.0.0.1:99999"), "port must be a number from 1 to 65535")
-	free := freeAddr(t)
+	free := framework.FreeAddr(t)
 	wantError(t, k.MustFail("up", "--listen", free, "--external-url", "http://plain"), "invalid --external-url")
 	wantError(t, k.MustFail("up", "--listen", free, "--tls-cert-file", "/nonexistent.crt"), "go together")
 	bad := filepath.Join(t.TempDir(), "bad.pem")
@@ -158,14 +158,6 @@ func TestUpBadInput(t *testing.T) {
 	wantError(t, k.MustFail("local", "list", "-o", "xml"), "unknown output format", "table, json, yaml")
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func kubeconfigOf(t *testing.T, k *framework.Kstack, name string) string {
 	return strings.TrimSpace(k.MustRun("local", "kubeconfig", name))

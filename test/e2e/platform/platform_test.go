@@ -27,14 +27,6 @@ import (
 	"github.com/kstack/kstack/test/e2e/framework"
 )
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // platformClient trusts only the platform's CA from the data dir.
 func platformClient(t *testing.T, dataDir string) *http.Client {
@@ -60,7 +52,7 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 
 func TestUp(t *testing.T) {
 	k := framework.New(t)
-	listen := freeAddr(t)
+	listen := framework.FreeAddr(t)
 	p := k.Up(3*time.Minute, "--listen", listen)
 
 	if want := "Console: https://" + listen + "\nAdmin kubeconfig: " + p.Kubeconfig + "\n"; p.Stdout.String() != want {
@@ -127,7 +119,7 @@ func TestUp(t *testing.T) {
 	caBefore, _ := os.ReadFile(filepath.Join(k.DataDir, "platform", "pki", "ca.crt"))
 
 	t.Run("a second up on the same data dir is refused while one runs", func(t *testing.T) {
-		stderr := k.MustFail("up", "--listen", freeAddr(t))
+		stderr := k.MustFail("up", "--listen", framework.FreeAddr(t))
 		if !strings.Contains(stderr, "already running on data dir") {
 			t.Fatalf("got %q", stderr)
 		}
@@ -191,7 +183,7 @@ func etcdGet(t *testing.T, dataDir string, port int, key string) []byte {
 
 func TestUpDemo(t *testing.T) {
 	k := framework.New(t)
-	p := k.Up(5*time.Minute, "--listen", freeAddr(t), "--demo")
+	p := k.Up(5*time.Minute, "--listen", framework.FreeAddr(t), "--demo")
 	var infos []struct {
 		Name, Phase string
 		Nodes       int
@@ -277,7 +269,7 @@ func TestUpUserCertificate(t *testing.T) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 
-	listen := freeAddr(t)
+	listen := framework.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(listen)
 	external := "https://kstack.test:" + port
 	p := k.Up(3*time.Minute, "--listen", listen, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--external-url", external)
