@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -8,6 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/apiclient"
+	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/localcluster"
 	"github.com/kstack/kstack/internal/printer"
 )
@@ -45,6 +49,7 @@ func localManager(o *Options, create bool) (*localcluster.Manager, error) {
 func newLocalCreateCmd(o *Options) *cobra.Command {
 	var nodes int
 	var timeout time.Duration
+	var doImport bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a local cluster and start it",
@@ -65,9 +70,30 @@ keeps running after the command exits.`,
 				return err
 			}
 			m.ReadyTimeout = timeout
-			return m.Create(cmd.Context(), args[0], nodes)
+			var api *apiclient.Client
+			if doImport {
+				// Check that there is a platform to import into before creating.
+				if api, err = newAPIClient(o); err != nil {
+					return err
+				}
+			}
+			if err := m.Create(cmd.Context(), args[0], nodes); err != nil {
+				return err
+			}
+			if !doImport {
+				return nil
+			}
+			cls, err := importLocal(cmd.Context(), api, m, args[0])
+			if err != nil {
+				// Nothing half-made: the cluster goes if it cannot be imported.
+				_ = m.Delete(context.Background(), args[0])
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "Imported into the platform as %s\n", cls.Name)
+			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&doImport, "import", false, "also import the cluster into the platform of this data dir (which must be running)")
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of simulated nodes (1-100)")
 	cmd.Flags().DurationVar(&timeout, "timeout", localcluster.DefaultReadyTimeout, "how long to wait for the cluster to be ready; on timeout the create is undone")
 	return cmd
@@ -201,4 +227,19 @@ func exactlyOneName(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("%s needs exactly one cluster name, e.g. `%s dev`", cmd.CommandPath(), cmd.CommandPath())
 	}
 	return nil
+}
+
+// importLocal imports a local cluster into the platform by its admin kubeconfig.
+func importLocal(ctx context.Context, api *apiclient.Client, m *localcluster.Manager, name string) (*platformv1.Cluster, error) {
+	kc, err := m.Kubeconfig(name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(kc)
+	if err != nil {
+		return nil, err
+	}
+	req := gateway.ImportRequest{Kubeconfig: string(data), Type: platformv1.ClusterLocal}
+	req.DisplayName = name
+	return api.Import(ctx, req)
 }

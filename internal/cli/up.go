@@ -81,6 +81,8 @@ against an existing control plane.`,
 	f.StringVar(&run.TLSCertFile, "tls-cert-file", "", "PEM serving certificate of the gateway (required)")
 	f.StringVar(&run.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file (required)")
 	f.BoolVar(&run.LeaderElect, "leader-elect", run.LeaderElect, "elect one leader among replicas to run the controllers")
+	f.StringVar(&run.ClientCAFile, "client-ca-file", "", "PEM CA whose client certificates the gateway accepts (the admin kubeconfig's)")
+	f.StringVar(&run.AdminTokenFile, "admin-token-file", "", "file holding the administrator's bearer token")
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")
 	_ = runCmd.MarkFlagRequired("tls-key-file")

@@ -29,6 +29,9 @@ type Server struct {
 	Checks  []Check
 	Version string
 	Log     *slog.Logger
+	Auth    *Authenticator
+	Targets Targets
+	Import  Importer
 
 	mu sync.Mutex
 	ln net.Listener
@@ -43,7 +46,20 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", s.home)
-	return securityHeaders(mux)
+	return securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Health and the home page are open; everything else is authenticated
+		// and routed on the raw path, before any cleaning, so that the proxy
+		// sees (and can refuse) exactly what was asked.
+		if p := r.URL.Path; r.Method == http.MethodGet && (p == "/healthz" || p == "/readyz" || p == "/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		if s.Auth == nil {
+			writeStatus(w, http.StatusNotFound, "NotFound", "no such path")
+			return
+		}
+		s.authenticated(w, r)
+	}))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -5,7 +5,11 @@
 package platform
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"net/url"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,9 +28,13 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/clustercache"
+	"github.com/kstack/kstack/internal/clusterimport"
+	clustercontroller "github.com/kstack/kstack/internal/controllers/cluster"
 	"github.com/kstack/kstack/internal/controllers/globalcluster"
 	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/version"
@@ -41,6 +50,10 @@ type RunOptions struct {
 	TLSCertFile string
 	TLSKeyFile  string
 	LeaderElect bool
+	// ClientCAFile verifies client certificates presented to the gateway.
+	ClientCAFile string
+	// AdminTokenFile holds the administrator's bearer token.
+	AdminTokenFile string
 }
 
 // Scheme knows the built-in kinds and kstack's own.
@@ -63,11 +76,32 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return fmt.Errorf("loading the gateway's TLS certificate (%s, %s): %w", o.TLSCertFile, o.TLSKeyFile, err)
 	}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if o.ClientCAFile != "" {
+		pem, err := os.ReadFile(o.ClientCAFile)
+		if err != nil {
+			return fmt.Errorf("reading --client-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--client-ca-file %s holds no PEM certificate", o.ClientCAFile)
+		}
+		tlsCfg.ClientCAs, tlsCfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	auth := &gateway.Authenticator{}
+	if o.AdminTokenFile != "" {
+		tok, err := os.ReadFile(o.AdminTokenFile)
+		if err != nil {
+			return fmt.Errorf("reading --admin-token-file: %w", err)
+		}
+		auth.AdminTokenHash = sha256.Sum256(bytes.TrimSpace(tok))
+	}
 	gw := &gateway.Server{
 		Listen:  o.Listen,
-		TLS:     &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLS:     tlsCfg,
 		Version: version.Version,
 		Log:     log.With("component", "gateway"),
+		Auth:    auth,
 	}
 	if err := gw.Bind(); err != nil {
 		return err
@@ -81,6 +115,9 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	if err := InstallCRDs(ctx, cfg); err != nil {
+		return err
+	}
+	if err := ensureAdminsBinding(ctx, cs); err != nil {
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -105,6 +142,18 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	if err := (&globalcluster.Reconciler{Client: mgr.GetClient(), Discovery: dc}).SetupWithManager(mgr); err != nil {
 		return err
+	}
+	cache := clustercache.New(nil)
+	if err := (&clustercontroller.Reconciler{Client: mgr.GetClient(), Cache: cache}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	global, err := gateway.TransportTarget(cfg, true)
+	if err != nil {
+		return err
+	}
+	gw.Targets = targets{global: global, cache: cache, client: mgr.GetClient()}
+	gw.Import = func(ctx context.Context, r *clusterimport.Request, t platformv1.ClusterType) (*platformv1.Cluster, error) {
+		return clusterimport.Import(ctx, mgr.GetClient(), r, t)
 	}
 	gw.Checks = []gateway.Check{
 		{Name: "kube-apiserver", Func: func(ctx context.Context) error {
@@ -144,6 +193,47 @@ func bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 		}
 	}
 	return nil
+}
+
+// ensureAdminsBinding lets administrators' proxied requests to the global
+// cluster (which carry gateway.AdminsGroup) do everything.
+func ensureAdminsBinding(ctx context.Context, cs kubernetes.Interface) error {
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "kstack-admins", Labels: map[string]string{platformv1.LabelManagedBy: platformv1.ManagedByValue}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: gateway.AdminsGroup}},
+	}
+	_, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating ClusterRoleBinding kstack-admins: %w", err)
+	}
+	return nil
+}
+
+// targets resolves cluster names for the gateway's proxy.
+type targets struct {
+	global *gateway.Target
+	cache  *clustercache.Cache
+	client client.Client
+}
+
+func (t targets) Target(name string) (*gateway.Target, error) {
+	if name == platformv1.GlobalClusterName {
+		return t.global, nil
+	}
+	var cls platformv1.Cluster
+	if err := t.client.Get(context.Background(), client.ObjectKey{Name: name}, &cls); err != nil {
+		return nil, fmt.Errorf("no cluster %q on the platform", name)
+	}
+	e, ok := t.cache.Get(name)
+	if !ok {
+		return nil, fmt.Errorf("cluster %s is not connected yet (phase %q)", name, cls.Status.Phase)
+	}
+	u, err := url.Parse(e.Config.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &gateway.Target{Server: u, Transport: e.Transport}, nil
 }
 
 type cacheSynced struct {

@@ -2,6 +2,8 @@ package platform
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -13,10 +15,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/apiclient"
 	"github.com/kstack/kstack/internal/controlplane"
+	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/datadir"
 	"github.com/kstack/kstack/internal/localcluster"
 	"github.com/kstack/kstack/internal/netutil"
@@ -177,6 +183,19 @@ func Up(ctx context.Context, o UpOptions) error {
 		certFile, keyFile = l.PKI("gateway.crt"), l.PKI("gateway.key")
 	}
 
+	if err := ensureAdminToken(l); err != nil {
+		return err
+	}
+	gatewayCA := l.PKI("ca.crt")
+	if o.TLSCertFile != "" {
+		gatewayCA = ""
+	}
+	if err := writeClientInfo(l, ClientInfo{
+		Server: localURL(host, port), CAFile: gatewayCA, TokenFile: adminTokenPath(l), Advertised: consoleURL,
+	}); err != nil {
+		return err
+	}
+
 	procs := controlplane.Processes(controlplane.Options{Binary: o.Binary, Layout: l, Ports: st.Ports, EncryptSecrets: true})
 	probeHost := host
 	if probeHost == "" || net.ParseIP(probeHost).IsUnspecified() {
@@ -186,7 +205,8 @@ func Up(ctx context.Context, o UpOptions) error {
 		Name: "platform", Path: o.Binary, LogFile: l.Log("platform"),
 		Args: []string{"platform", "run",
 			"--kubeconfig", l.Kubeconfig(controlplane.PlatformIdentity.File),
-			"--listen", o.Listen, "--tls-cert-file", certFile, "--tls-key-file", keyFile},
+			"--listen", o.Listen, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+			"--client-ca-file", l.PKI("ca.crt"), "--admin-token-file", adminTokenPath(l)},
 		Ready: supervisor.HTTPProbe("https://"+net.JoinHostPort(probeHost, port)+"/readyz", func() (*tls.Config, error) {
 			return &tls.Config{InsecureSkipVerify: true}, nil //nolint:gosec // loopback probe of our own gateway
 		}),
@@ -237,6 +257,10 @@ func Up(ctx context.Context, o UpOptions) error {
 				return fmt.Errorf("starting demo cluster %s: %w", name, err)
 			}
 			started = append(started, name)
+		}
+		if err := importDemo(ctx, o, l); err != nil {
+			cancel()
+			return err
 		}
 	}
 	fmt.Fprintf(o.Stdout, "Console: %s\n", consoleURL)
@@ -337,4 +361,93 @@ func lockPlatform(l controlplane.Layout) (func(), error) {
 		return nil, fmt.Errorf("kstack is already running on data dir %s: stop it first (Ctrl-C where it runs), or pass another --data-dir", filepath.Dir(l.Dir))
 	}
 	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// ClientInfo tells the CLI on the platform's host how to reach the gateway
+// as the administrator (platform/gateway.json).
+type ClientInfo struct {
+	// Server is the gateway's URL on this host.
+	Server string `json:"server"`
+	// Advertised is the URL the platform advertises (--external-url).
+	Advertised string `json:"advertised"`
+	// CAFile verifies the gateway; empty when it serves a user's certificate.
+	CAFile    string `json:"caFile,omitempty"`
+	TokenFile string `json:"tokenFile"`
+}
+
+func clientInfoPath(l controlplane.Layout) string { return filepath.Join(l.Dir, "gateway.json") }
+func adminTokenPath(l controlplane.Layout) string { return l.PKI("admin-token") }
+
+func writeClientInfo(l controlplane.Layout, ci ClientInfo) error {
+	data, err := json.MarshalIndent(ci, "", "  ")
+	if err != nil {
+		return err
+	}
+	return pki.WriteFile(clientInfoPath(l), data)
+}
+
+// ReadClientInfo reads how to reach the platform of a data dir.
+func ReadClientInfo(dataDir string) (*ClientInfo, error) {
+	data, err := os.ReadFile(clientInfoPath(layout(dataDir)))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no platform in data dir %s: start one with `kstack up` (or pass the right --data-dir)", dataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ci ClientInfo
+	if err := json.Unmarshal(data, &ci); err != nil {
+		return nil, fmt.Errorf("%s is damaged: %w", clientInfoPath(layout(dataDir)), err)
+	}
+	return &ci, nil
+}
+
+// ensureAdminToken makes the administrator's bearer token on first start.
+func ensureAdminToken(l controlplane.Layout) error {
+	if _, err := os.Stat(adminTokenPath(l)); err == nil {
+		return nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	return pki.WriteFile(adminTokenPath(l), []byte(hex.EncodeToString(b)+"\n"))
+}
+
+// localURL is the gateway's URL for clients on this host.
+func localURL(host, port string) string {
+	if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "https://" + net.JoinHostPort(host, port)
+}
+
+// importDemo imports the demo clusters that are not on the platform yet.
+func importDemo(ctx context.Context, o UpOptions, l controlplane.Layout) error {
+	ci, err := ReadClientInfo(o.Data.Path)
+	if err != nil {
+		return err
+	}
+	api, err := apiclient.New(apiclient.ClientInfo{Server: ci.Server, CAFile: ci.CAFile, TokenFile: ci.TokenFile})
+	if err != nil {
+		return err
+	}
+	for _, name := range DemoClusters {
+		kc := filepath.Join(o.Data.ClustersDir(), name, "kubeconfig", "admin.kubeconfig")
+		data, err := os.ReadFile(kc)
+		if err != nil {
+			return err
+		}
+		req := gateway.ImportRequest{Kubeconfig: string(data), Type: platformv1.ClusterLocal}
+		req.DisplayName = name
+		cls, err := api.Import(ctx, req)
+		switch {
+		case err != nil && strings.Contains(err.Error(), "already on the platform"):
+		case err != nil:
+			return fmt.Errorf("importing demo cluster %s: %w", name, err)
+		default:
+			o.progress("Imported demo cluster %s as %s", name, cls.Name)
+		}
+	}
+	return nil
 }

@@ -41,6 +41,9 @@ type ClusterSpec struct {
 	// ClusterCredentialRef names the ClusterCredential used to reach the cluster.
 	// +optional
 	ClusterCredentialRef *corev1.LocalObjectReference `json:"clusterCredentialRef,omitempty"`
+	// Locked stops new workloads from being created through the platform.
+	// +optional
+	Locked bool `json:"locked,omitempty"`
 }
 
 // ClusterAddress is an address of the cluster's API server.
@@ -98,6 +101,13 @@ type ClusterStatus struct {
 	Nodes ClusterNodeSummary `json:"nodes,omitempty"`
 	// +optional
 	Pods int32 `json:"pods,omitempty"`
+	// ClusterUID is the UID of the member's kube-system namespace: how the
+	// platform recognises a cluster that is imported twice.
+	// +optional
+	ClusterUID string `json:"clusterUID,omitempty"`
+	// LastProbeTime is when the platform last reached the cluster.
+	// +optional
+	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
 	// ObservedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -112,6 +122,7 @@ type ClusterStatus struct {
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
+// +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.nodes.ready`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Cluster struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -99,6 +99,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	st.Conditions = []platformv1.ClusterCondition{cond}
 	st.ObservedGeneration = cls.Generation
+	// The global cluster's identity, so that importing it is refused as a duplicate.
+	var ks corev1.Namespace
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: "kube-system"}, &ks); err == nil {
+		st.ClusterUID = string(ks.UID)
+		if cls.Labels[platformv1.LabelClusterUID] != st.ClusterUID {
+			if cls.Labels == nil {
+				cls.Labels = map[string]string{}
+			}
+			cls.Labels[platformv1.LabelClusterUID] = st.ClusterUID
+			if err := r.Client.Update(ctx, &cls); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	}
 	cls.Status = st
 	if err := r.Client.Status().Update(ctx, &cls); err != nil {
 		return ctrl.Result{}, fmt.Errorf("updating the status of the global cluster: %w", err)

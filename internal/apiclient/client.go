@@ -1,0 +1,114 @@
+// Package apiclient talks to the platform's gateway as the administrator of
+// the platform in a data dir (logging in to remote platforms comes with the
+// identity issue).
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/gateway"
+
+)
+
+// Client is a gateway client.
+type Client struct {
+	Base  string
+	Token string
+	CAPEM []byte
+	http  *http.Client
+}
+
+// ClientInfo is how to reach the platform: see platform.ClientInfo.
+type ClientInfo struct {
+	Server    string
+	CAFile    string
+	TokenFile string
+}
+
+// New returns a client for the platform described by ci.
+func New(ci ClientInfo) (*Client, error) {
+	var err error
+	if err != nil {
+		return nil, err
+	}
+	tok, err := os.ReadFile(ci.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the admin token: %w", err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	var caPEM []byte
+	if ci.CAFile != "" {
+		caPEM, err = os.ReadFile(ci.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		cfg.RootCAs = pool
+	}
+	return &Client{
+		Base: ci.Server, Token: strings.TrimSpace(string(tok)), CAPEM: caPEM,
+		http: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}},
+	}, nil
+}
+
+// Do sends a request and decodes the answer into out; a Kubernetes Status
+// error becomes its message.
+func (c *Client) Do(ctx context.Context, method, path, contentType string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if body != nil {
+		if contentType == "" {
+			contentType = "application/json"
+		}
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the platform at %s (is `kstack up` running?): %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if resp.StatusCode >= 300 {
+		var st struct{ Message string }
+		if json.Unmarshal(data, &st) == nil && st.Message != "" {
+			return fmt.Errorf("%s", st.Message)
+		}
+		return fmt.Errorf("the platform answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// Import asks the platform to import a cluster.
+func (c *Client) Import(ctx context.Context, req gateway.ImportRequest) (*platformv1.Cluster, error) {
+	var cls platformv1.Cluster
+	if err := c.Do(ctx, http.MethodPost, "/platform/apis/platform.tkestack.io/v1/clusterimports", "", req, &cls); err != nil {
+		return nil, fmt.Errorf("import refused: %w", err)
+	}
+	return &cls, nil
+}

@@ -1,0 +1,257 @@
+// Package clustercache keeps one connection per member cluster: a client,
+// shared informers for nodes and pods (started on demand, stopped on
+// removal), a transport for the proxy, and a health probe with a failure
+// threshold, so that cluster health is known in seconds and a slow cluster
+// is not reported as down.
+package clustercache
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	listersv1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
+)
+
+// Health probing: a probe every ProbeInterval, each allowed ProbeTimeout (a
+// slow answer is a good answer), and FailureThreshold failures in a row
+// before a cluster counts as down. One success brings it back.
+var (
+	ProbeInterval    = 3 * time.Second
+	ProbeTimeout     = 8 * time.Second
+	FailureThreshold = 3
+)
+
+// Entry is the platform's connection to one member cluster.
+type Entry struct {
+	Name        string
+	Config      *rest.Config
+	Client      kubernetes.Interface
+	Transport   http.RoundTripper
+	fingerprint string
+	factory     informers.SharedInformerFactory
+	nodes       listersv1.NodeLister
+	pods        listersv1.PodLister
+	cancel      context.CancelFunc
+
+	mu        sync.Mutex
+	healthy   bool
+	probed    bool
+	failures  int
+	lastErr   error
+	lastProbe time.Time
+}
+
+// Health is an entry's current health.
+type Health struct {
+	Probed    bool
+	Healthy   bool
+	LastError error
+	LastProbe time.Time
+}
+
+// Health returns the entry's health.
+func (e *Entry) Health() Health {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Health{Probed: e.probed, Healthy: e.healthy, LastError: e.lastErr, LastProbe: e.lastProbe}
+}
+
+// Cache holds the entries.
+type Cache struct {
+	// Changed is called with a cluster's name when its health changes.
+	Changed func(name string)
+
+	mu      sync.Mutex
+	entries map[string]*Entry
+}
+
+// New returns an empty cache.
+func New(changed func(string)) *Cache {
+	return &Cache{Changed: changed, entries: map[string]*Entry{}}
+}
+
+// Get returns the entry of a cluster.
+func (c *Cache) Get(name string) (*Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[name]
+	return e, ok
+}
+
+// Ensure returns the entry for name, (re)connecting when the credential's
+// fingerprint changed.
+func (c *Cache) Ensure(name string, cfg *rest.Config, fingerprint string) (*Entry, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[name]; ok {
+		if e.fingerprint == fingerprint {
+			return e, nil
+		}
+		e.cancel()
+		delete(c.entries, name)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := rest.TransportFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute, informers.WithTransform(slimPod))
+	e := &Entry{
+		Name: name, Config: cfg, Client: cs, Transport: tr, fingerprint: fingerprint, factory: factory,
+		nodes: factory.Core().V1().Nodes().Lister(), pods: factory.Core().V1().Pods().Lister(), cancel: cancel,
+	}
+	factory.Start(ctx.Done())
+	go e.probeLoop(ctx, c.Changed)
+	c.entries[name] = e
+	return e, nil
+}
+
+// Remove stops and forgets a cluster's entry.
+func (c *Cache) Remove(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[name]; ok {
+		e.cancel()
+		e.factory.Shutdown()
+		delete(c.entries, name)
+	}
+}
+
+// Len is the number of clusters connected.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+func (e *Entry) probeLoop(ctx context.Context, changed func(string)) {
+	t := time.NewTicker(ProbeInterval)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+		_, err := e.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		e.mu.Lock()
+		before := e.healthy && e.probed
+		first := !e.probed
+		e.probed, e.lastProbe = true, time.Now()
+		if err == nil {
+			e.failures, e.lastErr, e.healthy = 0, nil, true
+		} else {
+			e.failures++
+			e.lastErr = err
+			if e.failures >= FailureThreshold || first {
+				e.healthy = false
+			}
+		}
+		after := e.healthy
+		e.mu.Unlock()
+		if (before != after || first) && changed != nil {
+			changed(e.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// slimPod keeps only what the platform's status needs of a pod, so that
+// caching the pods of large clusters stays cheap.
+func slimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	slim := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion, Labels: p.Labels},
+		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName},
+		Status:     corev1.PodStatus{Phase: p.Status.Phase},
+	}
+	for _, c := range p.Spec.Containers {
+		slim.Spec.Containers = append(slim.Spec.Containers, corev1.Container{Name: c.Name, Resources: corev1.ResourceRequirements{Requests: c.Resources.Requests}})
+	}
+	return slim, nil
+}
+
+// Summary is what the platform reports of a cluster's nodes and pods.
+type Summary struct {
+	NodesTotal, NodesReady int32
+	Pods                   int32
+	Capacity, Allocatable  corev1.ResourceList
+	Requested              corev1.ResourceList
+}
+
+// Synced reports whether the node and pod caches have been filled.
+func (e *Entry) Synced() bool {
+	return e.factory.Core().V1().Nodes().Informer().HasSynced() && e.factory.Core().V1().Pods().Informer().HasSynced()
+}
+
+// Summary adds up the cached nodes and pods.
+func (e *Entry) Summary() (Summary, error) {
+	if !e.Synced() {
+		return Summary{}, fmt.Errorf("the caches of cluster %s are not filled yet", e.Name)
+	}
+	s := Summary{Capacity: corev1.ResourceList{}, Allocatable: corev1.ResourceList{}, Requested: corev1.ResourceList{}}
+	nodes, err := e.nodes.List(labels.Everything())
+	if err != nil {
+		return s, err
+	}
+	for _, n := range nodes {
+		s.NodesTotal++
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				s.NodesReady++
+			}
+		}
+		Add(s.Capacity, n.Status.Capacity)
+		Add(s.Allocatable, n.Status.Allocatable)
+	}
+	pods, err := e.pods.List(labels.Everything())
+	if err != nil {
+		return s, err
+	}
+	for _, p := range pods {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		s.Pods++
+		if p.Spec.NodeName == "" {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			Add(s.Requested, c.Resources.Requests)
+		}
+	}
+	return s, nil
+}
+
+// Add adds more into sum.
+func Add(sum, more corev1.ResourceList) {
+	for k, v := range more {
+		q, ok := sum[k]
+		if !ok {
+			q = resource.Quantity{Format: v.Format}
+		}
+		q.Add(v)
+		sum[k] = q
+	}
+}

@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"strings"
+
+	"k8s.io/client-go/rest"
+
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
+)
+
+// Target is where the proxy sends a request for one cluster.
+type Target struct {
+	Server    *url.URL
+	Transport http.RoundTripper
+	// Global is the platform's own control plane.
+	Global bool
+}
+
+// Targets finds the connection to a cluster.
+type Targets interface {
+	Target(cluster string) (*Target, error)
+}
+
+// AdminsGroup is carried by administrators' proxied requests; the global
+// cluster grants it cluster-admin (members grant ProxyGroup).
+const AdminsGroup = "kstack:admins"
+
+// ClusterHeader routes a native Kubernetes call under /platform to a member.
+const ClusterHeader = "X-TKE-ClusterName"
+
+// proxyPrefix is the connect form's prefix, before the cluster ID.
+const proxyPrefix = "/apis/platform.tkestack.io/v1/clusters/"
+
+// cleanMemberPath checks the path a caller wants in a member cluster. It
+// refuses what could climb out of the member's API or smuggle a path past
+// the checks (dot segments, encoded slashes or backslashes, empty segments).
+func cleanMemberPath(escaped string) (string, error) {
+	lower := strings.ToLower(escaped)
+	for _, bad := range []string{"%2f", "%5c", "%2e", "\\"} {
+		if strings.Contains(lower, bad) {
+			return "", fmt.Errorf("the path %q contains an encoded slash, backslash or dot, which the proxy refuses", escaped)
+		}
+	}
+	if escaped == "" {
+		escaped = "/"
+	}
+	if !strings.HasPrefix(escaped, "/") {
+		escaped = "/" + escaped
+	}
+	for _, seg := range strings.Split(escaped, "/")[1:] {
+		if seg == "." || seg == ".." {
+			return "", fmt.Errorf("the path %q contains a dot segment, which the proxy refuses", escaped)
+		}
+	}
+	clean := path.Clean(escaped)
+	if strings.HasSuffix(escaped, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean, nil
+}
+
+// proxyTo forwards r to the cluster at memberPath, as user.
+func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, user *User, cluster, memberPath string) {
+	clean, err := cleanMemberPath(memberPath)
+	if err != nil {
+		writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	if cluster == "" {
+		writeStatus(w, http.StatusBadRequest, "BadRequest", "no cluster named: use "+proxyPrefix+"{id}/proxy/... or the "+ClusterHeader+" header")
+		return
+	}
+	t, err := s.Targets.Target(cluster)
+	if err != nil {
+		writeStatus(w, http.StatusNotFound, "NotFound", err.Error())
+		return
+	}
+	if !user.Admin {
+		// The identity issue brings policies; until then only administrators.
+		writeStatus(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("user %q may not reach cluster %s", user.Name, cluster))
+		return
+	}
+	rp := &httputil.ReverseProxy{
+		Transport:     t.Transport,
+		FlushInterval: -1, // watches and logs -f stream
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = t.Server.Scheme
+			pr.Out.URL.Host = t.Server.Host
+			pr.Out.URL.Path = strings.TrimSuffix(t.Server.Path, "/") + clean
+			pr.Out.URL.RawPath = ""
+			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+			pr.Out.Host = t.Server.Host
+			for h := range pr.Out.Header {
+				if strings.HasPrefix(h, "Impersonate-") || h == "Authorization" || h == ClusterHeader {
+					pr.Out.Header.Del(h)
+				}
+			}
+			pr.Out.Header.Set("Impersonate-User", user.Name)
+			for _, g := range memberGroups(user) {
+				pr.Out.Header.Add("Impersonate-Group", g)
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeStatus(w, http.StatusBadGateway, "ServiceUnavailable", fmt.Sprintf("cluster %s cannot be reached: %v", cluster, err))
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// memberGroups are the groups a proxied request carries: the user's own
+// (never system: groups, which would be privileges of the member's own
+// making) and the one group the member's kstack binding grants.
+func memberGroups(u *User) []string {
+	out := []string{platformv1.ProxyGroup}
+	if u.Admin {
+		out = append(out, AdminsGroup)
+	}
+	for _, g := range u.Groups {
+		if !strings.HasPrefix(g, "system:") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// TransportTarget builds a Target from a client configuration.
+func TransportTarget(cfg *rest.Config, global bool) (*Target, error) {
+	u, err := url.Parse(cfg.Host)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := rest.TransportFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Server: u, Transport: tr, Global: global}, nil
+}
