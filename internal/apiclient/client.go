@@ -18,7 +18,6 @@ import (
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/gateway"
-
 )
 
 // Client is a gateway client.

@@ -281,7 +281,6 @@ decides and forwards as you. -f writes it to a file (mode 0600) instead.`,
 	return cmd
 }
 
-
 func newAPIClient(o *Options) (*apiclient.Client, error) {
 	ci, err := platform.ReadClientInfo(o.DataDir)
 	if err != nil {

@@ -44,6 +44,7 @@ type Entry struct {
 	cancel      context.CancelFunc
 
 	mu        sync.Mutex
+	prepared  bool
 	healthy   bool
 	probed    bool
 	failures  int
@@ -57,6 +58,20 @@ type Health struct {
 	Healthy   bool
 	LastError error
 	LastProbe time.Time
+}
+
+// Prepared reports whether the member's kstack objects were made for this connection.
+func (e *Entry) Prepared() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.prepared
+}
+
+// SetPrepared records that the member's kstack objects exist.
+func (e *Entry) SetPrepared() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.prepared = true
 }
 
 // Health returns the entry's health.

@@ -94,11 +94,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		st = failedStatus(st, "Unreachable", h.LastError)
 		st.Addresses = addresses(cred.Spec.Server)
 	default:
-		if err := r.ensureMemberBinding(ctx, entry); err != nil {
-			return ctrl.Result{RequeueAfter: ResyncPeriod}, r.setStatus(ctx, &cls, failedStatus(st, "MemberSetupFailed", err))
-		}
 		st.Phase = platformv1.ClusterRunning
 		setCondition(&st, "HealthCheck", corev1.ConditionTrue, "Healthy", "")
+		// The member binding is made once per connection; a failure is
+		// reported as its own condition (health is the probe's to say).
+		if !entry.Prepared() {
+			if err := r.ensureMemberBinding(ctx, entry); err != nil {
+				setCondition(&st, "MemberReady", corev1.ConditionFalse, "BindingFailed", err.Error())
+			} else {
+				entry.SetPrepared()
+				setCondition(&st, "MemberReady", corev1.ConditionTrue, "Ready", "")
+			}
+		}
 		if v, err := entry.Client.Discovery().ServerVersion(); err == nil {
 			st.Version = v.GitVersion
 		}

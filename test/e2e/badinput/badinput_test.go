@@ -158,7 +158,6 @@ func TestUpBadInput(t *testing.T) {
 	wantError(t, k.MustFail("local", "list", "-o", "xml"), "unknown output format", "table, json, yaml")
 }
 
-
 func kubeconfigOf(t *testing.T, k *framework.Kstack, name string) string {
 	return strings.TrimSpace(k.MustRun("local", "kubeconfig", name))
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/kstack/kstack/test/e2e/framework"
 )
 
-
 // platformClient trusts only the platform's CA from the data dir.
 func platformClient(t *testing.T, dataDir string) *http.Client {
 	ca, err := os.ReadFile(filepath.Join(dataDir, "platform", "pki", "ca.crt"))
