@@ -82,7 +82,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	entry, cred, err := r.connect(ctx, &cls)
 	if err != nil {
-		return ctrl.Result{RequeueAfter: ResyncPeriod}, r.setStatus(ctx, &cls, failedStatus(cls.Status, "CredentialInvalid", err))
+		return r.requeue(r.setStatus(ctx, &cls, failedStatus(cls.Status, "CredentialInvalid", err)))
 	}
 	h := entry.Health()
 	st := cls.Status
@@ -120,7 +120,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		st.LastProbeTime = &t
 	}
 	st.ObservedGeneration = cls.Generation
-	return ctrl.Result{RequeueAfter: ResyncPeriod}, r.setStatus(ctx, &cls, st)
+	return r.requeue(r.setStatus(ctx, &cls, st))
+}
+
+// requeue refreshes the status again after ResyncPeriod, or retries an error.
+func (r *Reconciler) requeue(err error) (ctrl.Result, error) {
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: ResyncPeriod}, nil
 }
 
 func (r *Reconciler) connect(ctx context.Context, cls *platformv1.Cluster) (*clustercache.Entry, *platformv1.ClusterCredential, error) {
