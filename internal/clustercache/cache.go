@@ -27,7 +27,7 @@ import (
 // before a cluster counts as down. One success brings it back.
 var (
 	ProbeInterval    = 3 * time.Second
-	ProbeTimeout     = 8 * time.Second
+	ProbeTimeout     = 6 * time.Second
 	FailureThreshold = 3
 )
 
@@ -163,22 +163,7 @@ func (e *Entry) probeLoop(ctx context.Context, changed func(string)) {
 		if ctx.Err() != nil {
 			return
 		}
-		e.mu.Lock()
-		before := e.healthy && e.probed
-		first := !e.probed
-		e.probed, e.lastProbe = true, time.Now()
-		if err == nil {
-			e.failures, e.lastErr, e.healthy = 0, nil, true
-		} else {
-			e.failures++
-			e.lastErr = err
-			if e.failures >= FailureThreshold || first {
-				e.healthy = false
-			}
-		}
-		after := e.healthy
-		e.mu.Unlock()
-		if (before != after || first) && changed != nil {
+		if e.record(err, time.Now()) && changed != nil {
 			changed(e.Name)
 		}
 		select {
@@ -187,6 +172,27 @@ func (e *Entry) probeLoop(ctx context.Context, changed func(string)) {
 		case <-t.C:
 		}
 	}
+}
+
+// record notes one probe's outcome and reports whether the health changed
+// (the first probe always counts as a change). A healthy cluster turns
+// unhealthy only after FailureThreshold failures in a row.
+func (e *Entry) record(err error, at time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	first := !e.probed
+	before := e.healthy
+	e.probed, e.lastProbe = true, at
+	if err == nil {
+		e.failures, e.lastErr, e.healthy = 0, nil, true
+	} else {
+		e.failures++
+		e.lastErr = err
+		if e.failures >= FailureThreshold || first {
+			e.healthy = false
+		}
+	}
+	return first || before != e.healthy
 }
 
 // slimPod keeps only what the platform's status needs of a pod, so that
