@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kstack/kstack/internal/nodeops"
+	"github.com/kstack/kstack/internal/printer"
+)
+
+// proxyClient is a client for one cluster that goes through the platform's
+// proxy, so that node operations are decided (and audited) by the platform.
+func proxyClient(o *Options, cluster string) (kubernetes.Interface, error) {
+	if cluster == "" {
+		return nil, fmt.Errorf("--cluster is required: the cluster ID (see `kstack cluster list`)")
+	}
+	c, err := newAPIClient(o)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &rest.Config{
+		Host:            c.Base + "/apis/platform.tkestack.io/v1/clusters/" + cluster + "/proxy",
+		BearerToken:     c.Token,
+		TLSClientConfig: rest.TLSClientConfig{CAData: c.CAPEM},
+		Timeout:         time.Minute,
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+func newNodeCmd(o *Options) *cobra.Command {
+	var cluster string
+	cmd := &cobra.Command{
+		Use:     "node",
+		Aliases: []string{"nodes"},
+		Short:   "List and operate the nodes of a cluster, through the platform",
+	}
+	cmd.PersistentFlags().StringVar(&cluster, "cluster", "", "cluster ID (see `kstack cluster list`)")
+
+	var output string
+	list := &cobra.Command{
+		Use:     "list --cluster ID",
+		Short:   "List a cluster's nodes",
+		Example: "  kstack node list --cluster cls-ab12cd34",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := printer.Validate(output); err != nil {
+				return err
+			}
+			cs, err := proxyClient(o, cluster)
+			if err != nil {
+				return err
+			}
+			nodes, err := cs.CoreV1().Nodes().List(cmd.Context(), metav1.ListOptions{})
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, n := range nodes.Items {
+				status := "NotReady"
+				for _, c := range n.Status.Conditions {
+					if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+						status = "Ready"
+					}
+				}
+				if n.Spec.Unschedulable {
+					status += ",SchedulingDisabled"
+				}
+				var taints []string
+				for _, t := range n.Spec.Taints {
+					taints = append(taints, fmt.Sprintf("%s=%s:%s", t.Key, t.Value, t.Effect))
+				}
+				rows = append(rows, []string{n.Name, status, n.Status.Allocatable.Cpu().String(), n.Status.Allocatable.Memory().String(),
+					n.Status.NodeInfo.KubeletVersion, strings.Join(taints, ",")})
+			}
+			return printer.Print(os.Stdout, output, nodes.Items, []string{"NAME", "STATUS", "CPU", "MEMORY", "VERSION", "TAINTS"}, rows)
+		},
+	}
+	outputFlag(list, &output)
+
+	cordon := func(use, short string, unschedulable bool) *cobra.Command {
+		return &cobra.Command{
+			Use:     use + " --cluster ID NODE...",
+			Short:   short,
+			Example: "  kstack node " + use + " --cluster cls-ab12cd34 node-1",
+			Args:    cobra.MinimumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				cs, err := proxyClient(o, cluster)
+				if err != nil {
+					return err
+				}
+				for _, n := range args {
+					if err := nodeops.Cordon(cmd.Context(), cs, n, unschedulable); err != nil {
+						return err
+					}
+					fmt.Fprintf(os.Stderr, "node %s %sed\n", n, use)
+				}
+				return nil
+			},
+		}
+	}
+
+	var d nodeops.DrainOptions
+	drainCmd := &cobra.Command{
+		Use:   "drain --cluster ID NODE",
+		Short: "Cordon a node and evict its pods, respecting PodDisruptionBudgets",
+		Long: `Cordons the node, then evicts every pod on it except DaemonSet pods. Evictions
+honour PodDisruptionBudgets: while a budget forbids an eviction the drain waits
+and retries, and fails after --timeout with the node left cordoned.`,
+		Example: "  kstack node drain --cluster cls-ab12cd34 node-1 --timeout 5m",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cs, err := proxyClient(o, cluster)
+			if err != nil {
+				return err
+			}
+			d.Out = os.Stderr
+			if err := nodeops.Drain(cmd.Context(), cs, args[0], d); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "node %s drained\n", args[0])
+			return nil
+		},
+	}
+	drainCmd.Flags().DurationVar(&d.Timeout, "timeout", 5*time.Minute, "give up after this long (0: wait for ever)")
+	drainCmd.Flags().BoolVar(&d.DeleteEmptyDirData, "delete-emptydir-data", false, "also evict pods with emptyDir volumes (their data is lost)")
+	drainCmd.Flags().BoolVar(&d.Force, "force", false, "also delete pods that no controller manages")
+
+	label := &cobra.Command{
+		Use:     "label --cluster ID NODE key=value... key-...",
+		Short:   "Set or remove a node's labels",
+		Example: "  kstack node label --cluster cls-ab12cd34 node-1 zone=a tier-",
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cs, err := proxyClient(o, cluster)
+			if err != nil {
+				return err
+			}
+			return nodeops.Label(cmd.Context(), cs, args[0], args[1:])
+		},
+	}
+	taint := &cobra.Command{
+		Use:     "taint --cluster ID NODE key=value:Effect... key-...",
+		Short:   "Add or remove a node's taints",
+		Example: "  kstack node taint --cluster cls-ab12cd34 node-1 gpu=true:NoSchedule old-",
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cs, err := proxyClient(o, cluster)
+			if err != nil {
+				return err
+			}
+			return nodeops.Taint(cmd.Context(), cs, args[0], args[1:])
+		},
+	}
+	cmd.AddCommand(list, cordon("cordon", "Mark nodes unschedulable", true), cordon("uncordon", "Mark nodes schedulable again", false), drainCmd, label, taint)
+	return cmd
+}
+
