@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -25,12 +27,64 @@ func newClusterCmd(o *Options) *cobra.Command {
 		Aliases: []string{"clusters"},
 		Short:   "Import, list and remove the clusters the platform manages",
 	}
-	cmd.AddCommand(newClusterImportCmd(o), newClusterListCmd(o), newClusterGetCmd(o), newClusterDeleteCmd(o))
+	cmd.AddCommand(newClusterImportCmd(o), newClusterListCmd(o), newClusterGetCmd(o), newClusterUpdateCmd(o),
+		newClusterLockCmd(o, true), newClusterLockCmd(o, false), newClusterDeleteCmd(o))
 	return cmd
 }
 
+// credentialFlags are how a command is told about a cluster's address and credential.
+type credentialFlags struct {
+	kubeconfig, context, server, caFile, token, certFile, keyFile string
+}
+
+func (f *credentialFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster")
+	fl.StringVar(&f.context, "context", "", "context of --kubeconfig to use (default: its current context)")
+	fl.StringVar(&f.server, "server", "", "https URL of the cluster's API server")
+	fl.StringVar(&f.caFile, "ca", "", "PEM CA that signs the API server's certificate")
+	fl.StringVar(&f.token, "token", "", "bearer token (e.g. a ServiceAccount token)")
+	fl.StringVar(&f.certFile, "client-cert", "", "PEM client certificate, with --client-key")
+	fl.StringVar(&f.keyFile, "client-key", "", "PEM client key")
+}
+
+func (f *credentialFlags) request() (gateway.ImportRequest, error) {
+	req := gateway.ImportRequest{}
+	switch {
+	case f.kubeconfig != "" && f.server != "":
+		return req, fmt.Errorf("give either --kubeconfig or --server, not both")
+	case f.kubeconfig != "":
+		data, err := os.ReadFile(f.kubeconfig)
+		if err != nil {
+			return req, fmt.Errorf("reading --kubeconfig: %w", err)
+		}
+		req.Kubeconfig, req.Context = string(data), f.context
+	case f.server != "":
+		req.Server, req.Token = f.server, f.token
+		if f.caFile == "" {
+			return req, fmt.Errorf("--server needs --ca, the CA file that signs the server's certificate")
+		}
+		var err error
+		if req.CACert, err = os.ReadFile(f.caFile); err != nil {
+			return req, fmt.Errorf("reading --ca: %w", err)
+		}
+		if f.certFile != "" || f.keyFile != "" {
+			if req.ClientCert, err = os.ReadFile(f.certFile); err != nil {
+				return req, fmt.Errorf("reading --client-cert: %w", err)
+			}
+			if req.ClientKey, err = os.ReadFile(f.keyFile); err != nil {
+				return req, fmt.Errorf("reading --client-key: %w", err)
+			}
+		}
+	default:
+		return req, fmt.Errorf("say which cluster: --kubeconfig FILE, or --server URL --ca FILE with --token or --client-cert/--client-key")
+	}
+	return req, nil
+}
+
 func newClusterImportCmd(o *Options) *cobra.Command {
-	var kubeconfig, context, name, server, caFile, token, certFile, keyFile, output string
+	var cf credentialFlags
+	var name, output string
 	cmd := &cobra.Command{
 		Use:   "import",
 		Short: "Import an existing Kubernetes cluster into the platform",
@@ -46,37 +100,11 @@ its one ClusterRoleBinding), Kubernetes 1.26 or newer, and not already imported.
 			if err := printer.Validate(output); err != nil {
 				return err
 			}
-			req := gateway.ImportRequest{}
-			req.DisplayName = name
-			switch {
-			case kubeconfig != "" && server != "":
-				return fmt.Errorf("give either --kubeconfig or --server, not both")
-			case kubeconfig != "":
-				data, err := os.ReadFile(kubeconfig)
-				if err != nil {
-					return fmt.Errorf("reading --kubeconfig: %w", err)
-				}
-				req.Kubeconfig, req.Context = string(data), context
-			case server != "":
-				req.Server, req.Token = server, token
-				if caFile == "" {
-					return fmt.Errorf("--server needs --ca, the CA file that signs the server's certificate")
-				}
-				var err error
-				if req.CACert, err = os.ReadFile(caFile); err != nil {
-					return fmt.Errorf("reading --ca: %w", err)
-				}
-				if certFile != "" || keyFile != "" {
-					if req.ClientCert, err = os.ReadFile(certFile); err != nil {
-						return fmt.Errorf("reading --client-cert: %w", err)
-					}
-					if req.ClientKey, err = os.ReadFile(keyFile); err != nil {
-						return fmt.Errorf("reading --client-key: %w", err)
-					}
-				}
-			default:
-				return fmt.Errorf("say which cluster: --kubeconfig FILE, or --server URL --ca FILE with --token or --client-cert/--client-key")
+			req, err := cf.request()
+			if err != nil {
+				return err
 			}
+			req.DisplayName = name
 			cls, err := importCluster(cmd.Context(), o, req)
 			if err != nil {
 				return err
@@ -84,17 +112,68 @@ its one ClusterRoleBinding), Kubernetes 1.26 or newer, and not already imported.
 			return printClusters(output, cls, []platformv1.Cluster{*cls})
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to import")
-	f.StringVar(&context, "context", "", "context of --kubeconfig to use (default: its current context)")
-	f.StringVar(&name, "name", "", "display name (default: the kubeconfig context's name, or the cluster ID)")
-	f.StringVar(&server, "server", "", "https URL of the cluster's API server")
-	f.StringVar(&caFile, "ca", "", "PEM CA that signs the API server's certificate")
-	f.StringVar(&token, "token", "", "bearer token (e.g. a ServiceAccount token)")
-	f.StringVar(&certFile, "client-cert", "", "PEM client certificate, with --client-key")
-	f.StringVar(&keyFile, "client-key", "", "PEM client key")
+	cf.add(cmd)
+	cmd.Flags().StringVar(&name, "name", "", "display name (default: the kubeconfig context's name, or the cluster ID)")
 	outputFlag(cmd, &output)
 	return cmd
+}
+
+func newClusterUpdateCmd(o *Options) *cobra.Command {
+	var cf credentialFlags
+	cmd := &cobra.Command{
+		Use:   "update ID",
+		Short: "Replace a cluster's address or credential, without importing it again",
+		Long: `Replaces the address and credential the platform uses to reach a cluster. They
+are checked live as at import, and must reach the same cluster (its kube-system
+namespace UID); the platform reconnects at once.`,
+		Example: `  kstack cluster update cls-ab12cd34 --server https://10.0.0.2:6443 --ca ca.crt --token $NEW_TOKEN`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := cf.request()
+			if err != nil {
+				return err
+			}
+			c, err := newAPIClient(o)
+			if err != nil {
+				return err
+			}
+			if err := c.Do(cmd.Context(), http.MethodPut, clustersPath+"/"+args[0]+"/credential", "", req, nil); err != nil {
+				return fmt.Errorf("update refused: %w", err)
+			}
+			fmt.Fprintf(os.Stderr, "Cluster %s now uses the new address and credential\n", args[0])
+			return nil
+		},
+	}
+	cf.add(cmd)
+	return cmd
+}
+
+func newClusterLockCmd(o *Options, lock bool) *cobra.Command {
+	use, short := "lock", "Lock a cluster: no new workloads through the platform"
+	if !lock {
+		use, short = "unlock", "Unlock a locked cluster"
+	}
+	return &cobra.Command{
+		Use:     use + " ID",
+		Short:   short,
+		Example: "  kstack cluster " + use + " cls-ab12cd34",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newAPIClient(o)
+			if err != nil {
+				return err
+			}
+			if args[0] == platformv1.GlobalClusterName {
+				return fmt.Errorf("the global cluster cannot be locked")
+			}
+			patch := map[string]any{"spec": map[string]any{"locked": lock}}
+			if err := c.Do(cmd.Context(), http.MethodPatch, clustersPath+"/"+args[0], "application/merge-patch+json", patch, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "Cluster %s %sed\n", args[0], use)
+			return nil
+		},
+	}
 }
 
 func importCluster(ctx context.Context, o *Options, req gateway.ImportRequest) (*platformv1.Cluster, error) {
@@ -190,14 +269,15 @@ func getCluster(ctx context.Context, o *Options, id string) (*platformv1.Cluster
 }
 
 func newClusterDeleteCmd(o *Options) *cobra.Command {
-	var force bool
+	var force, deleteLocal bool
 	cmd := &cobra.Command{
 		Use:   "delete ID",
 		Short: "Remove a cluster from the platform (the cluster itself keeps running)",
 		Long: `Removes a cluster from the platform: the platform deletes the objects it made in
 the member (its ClusterRoleBinding) and forgets the credential. The cluster itself
-is untouched. A member that cannot be reached keeps the cluster Terminating
-until it can be cleaned, unless --force.`,
+is untouched: a Local cluster keeps running unless --delete-local also deletes
+it. A member that cannot be reached keeps the cluster Terminating until it can
+be cleaned, unless --force.`,
 		Example: "  kstack cluster delete cls-ab12cd34",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -207,6 +287,14 @@ until it can be cleaned, unless --force.`,
 			}
 			if args[0] == platformv1.GlobalClusterName {
 				return fmt.Errorf("the global cluster is the platform's own control plane and cannot be removed")
+			}
+			cls, err := getCluster(cmd.Context(), o, args[0])
+			if err != nil {
+				return err
+			}
+			local := cls.Annotations[platformv1.AnnotationLocalCluster]
+			if deleteLocal && (cls.Spec.Type != platformv1.ClusterLocal || local == "") {
+				return fmt.Errorf("--delete-local: cluster %s is not a local cluster of this host", args[0])
 			}
 			if force {
 				patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{"platform.kstack.io/force-delete": "true"}}}
@@ -218,10 +306,21 @@ until it can be cleaned, unless --force.`,
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "Cluster %s is leaving the platform\n", args[0])
-			return nil
+			if !deleteLocal {
+				return nil
+			}
+			if err := waitGone(cmd.Context(), c, args[0]); err != nil {
+				return err
+			}
+			m, err := localManager(o, false)
+			if err != nil {
+				return err
+			}
+			return m.Delete(cmd.Context(), local)
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "forget the cluster even if its member objects cannot be cleaned")
+	cmd.Flags().BoolVar(&deleteLocal, "delete-local", false, "for a Local cluster, also stop it and delete its data")
 	return cmd
 }
 
@@ -287,4 +386,21 @@ func newAPIClient(o *Options) (*apiclient.Client, error) {
 		return nil, err
 	}
 	return apiclient.New(apiclient.ClientInfo{Server: ci.Server, CAFile: ci.CAFile, TokenFile: ci.TokenFile})
+}
+
+// waitGone waits until the platform has forgotten a cluster (its finalizer ran).
+func waitGone(ctx context.Context, c *apiclient.Client, id string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		err := c.Do(ctx, http.MethodGet, clustersPath+"/"+id, "", nil, nil)
+		if err != nil && strings.Contains(err.Error(), "not found") {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("cluster %s is still leaving the platform after 2 minutes; see `kstack cluster get %s`", id, id)
 }

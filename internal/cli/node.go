@@ -162,4 +162,3 @@ and retries, and fails after --timeout with the node left cordoned.`,
 	cmd.AddCommand(list, cordon("cordon", "Mark nodes unschedulable", true), cordon("uncordon", "Mark nodes schedulable again", false), drainCmd, label, taint)
 	return cmd
 }
-

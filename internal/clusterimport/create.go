@@ -103,6 +103,9 @@ func Import(ctx context.Context, c client.Client, r *Request, clusterType platfo
 			ClusterCredentialRef: &corev1.LocalObjectReference{Name: cred.Name},
 		},
 	}
+	if clusterType == platformv1.ClusterLocal {
+		cls.Annotations = map[string]string{platformv1.AnnotationLocalCluster: r.DisplayName}
+	}
 	if err := c.Create(ctx, cls); err != nil {
 		return fail(fmt.Errorf("storing the cluster: %w", err))
 	}
@@ -122,4 +125,49 @@ func RESTConfigFor(ctx context.Context, c client.Client, cred *platformv1.Cluste
 		Token: string(secret.Data["token"]), ClientCert: cred.Spec.ClientCert, ClientKey: secret.Data["clientKey"],
 	}
 	return r.RESTConfig(), cred.ResourceVersion + "/" + secret.ResourceVersion, nil
+}
+
+// UpdateCredential replaces a cluster's address and credential after
+// checking them live, as at import; they must reach the same cluster.
+func UpdateCredential(ctx context.Context, c client.Client, id string, r *Request) (*platformv1.Cluster, error) {
+	var cls platformv1.Cluster
+	if err := c.Get(ctx, client.ObjectKey{Name: id}, &cls); err != nil {
+		return nil, fmt.Errorf("no cluster %q on the platform", id)
+	}
+	if cls.Spec.Type == platformv1.ClusterGlobal {
+		return nil, fmt.Errorf("the global cluster is the platform's own control plane; its credential is not kept here")
+	}
+	if cls.Spec.ClusterCredentialRef == nil {
+		return nil, fmt.Errorf("cluster %s has no credential to update", id)
+	}
+	res, err := Validate(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if uid := cls.Labels[platformv1.LabelClusterUID]; uid != "" && uid != res.UID {
+		return nil, fmt.Errorf("the new address and credential reach another cluster (kube-system UID %s, not %s): import that one instead", res.UID, uid)
+	}
+	var cred platformv1.ClusterCredential
+	if err := c.Get(ctx, client.ObjectKey{Name: cls.Spec.ClusterCredentialRef.Name}, &cred); err != nil {
+		return nil, err
+	}
+	var secret corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: cred.Spec.SecretRef.Namespace, Name: cred.Spec.SecretRef.Name}, &secret); err != nil {
+		return nil, err
+	}
+	secret.Data = map[string][]byte{}
+	if r.Token != "" {
+		secret.Data["token"] = []byte(r.Token)
+	}
+	if len(r.ClientKey) > 0 {
+		secret.Data["clientKey"] = r.ClientKey
+	}
+	if err := c.Update(ctx, &secret); err != nil {
+		return nil, fmt.Errorf("storing the credential: %w", err)
+	}
+	cred.Spec.Server, cred.Spec.CACert, cred.Spec.TLSServerName, cred.Spec.ClientCert = r.Server, r.CACert, r.TLSServerName, r.ClientCert
+	if err := c.Update(ctx, &cred); err != nil {
+		return nil, fmt.Errorf("storing the credential: %w", err)
+	}
+	return &cls, nil
 }

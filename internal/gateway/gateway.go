@@ -32,6 +32,8 @@ type Server struct {
 	Auth    *Authenticator
 	Targets Targets
 	Import  Importer
+	// UpdateCredential replaces a cluster's address and credential.
+	UpdateCredential CredentialUpdater
 
 	mu sync.Mutex
 	ln net.Listener

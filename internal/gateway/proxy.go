@@ -19,6 +19,23 @@ type Target struct {
 	Transport http.RoundTripper
 	// Global is the platform's own control plane.
 	Global bool
+	// Locked clusters take no new workloads through the platform.
+	Locked bool
+}
+
+// workloadResources are what a locked cluster refuses to create.
+var workloadResources = map[string]bool{
+	"pods": true, "deployments": true, "statefulsets": true, "daemonsets": true, "replicasets": true,
+	"replicationcontrollers": true, "jobs": true, "cronjobs": true, "tapps": true,
+}
+
+// createsWorkload reports whether a request creates a workload.
+func createsWorkload(method, p string) bool {
+	if method != http.MethodPost {
+		return false
+	}
+	segs := strings.Split(strings.Trim(p, "/"), "/")
+	return len(segs) >= 3 && workloadResources[segs[len(segs)-1]]
 }
 
 // Targets finds the connection to a cluster.
@@ -78,6 +95,10 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, user *User, clu
 	t, err := s.Targets.Target(cluster)
 	if err != nil {
 		writeStatus(w, http.StatusNotFound, "NotFound", err.Error())
+		return
+	}
+	if t.Locked && createsWorkload(r.Method, clean) {
+		writeStatus(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("cluster %s is locked: it takes no new workloads through the platform until an administrator unlocks it", cluster))
 		return
 	}
 	if !user.Admin {

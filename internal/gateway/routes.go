@@ -26,6 +26,9 @@ type ImportRequest struct {
 // Importer validates and stores a cluster import.
 type Importer func(ctx context.Context, r *clusterimport.Request, t platformv1.ClusterType) (*platformv1.Cluster, error)
 
+// CredentialUpdater validates and stores a cluster's new address and credential.
+type CredentialUpdater func(ctx context.Context, id string, r *clusterimport.Request) (*platformv1.Cluster, error)
+
 const importPath = "/platform/apis/platform.tkestack.io/v1/clusterimports"
 
 // authenticated serves everything but the health endpoints and the home page:
@@ -54,7 +57,11 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if p == importPath {
-			s.importCluster(w, r, user)
+			s.importCluster(w, r, user, "")
+			return
+		}
+		if id, ok := credentialPath(p); ok {
+			s.importCluster(w, r, user, id)
 			return
 		}
 		// The platform's own API lives in the global cluster.
@@ -64,9 +71,25 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) importCluster(w http.ResponseWriter, r *http.Request, user *User) {
-	if r.Method != http.MethodPost {
+// credentialPath matches /platform/apis/platform.tkestack.io/v1/clusters/{id}/credential.
+func credentialPath(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/platform"+proxyPrefix)
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, "/credential")
+	return id, ok && id != "" && !strings.Contains(id, "/")
+}
+
+// importCluster imports a cluster (update == ""), or replaces the address
+// and credential of cluster update (PUT .../clusters/{id}/credential).
+func (s *Server) importCluster(w http.ResponseWriter, r *http.Request, user *User, update string) {
+	if update == "" && r.Method != http.MethodPost {
 		writeStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST to import a cluster")
+		return
+	}
+	if update != "" && r.Method != http.MethodPut {
+		writeStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use PUT to replace a cluster's credential")
 		return
 	}
 	if !user.Admin {
@@ -104,7 +127,13 @@ func (s *Server) importCluster(w http.ResponseWriter, r *http.Request, user *Use
 		writeStatus(w, http.StatusBadRequest, "BadRequest", "type must be Imported or Local")
 		return
 	}
-	cls, err := s.Import(r.Context(), req, t)
+	var cls *platformv1.Cluster
+	var err error
+	if update != "" {
+		cls, err = s.UpdateCredential(r.Context(), update, req)
+	} else {
+		cls, err = s.Import(r.Context(), req, t)
+	}
 	if err != nil {
 		code, reason := http.StatusUnprocessableEntity, "Invalid"
 		var dup *clusterimport.DuplicateError
@@ -114,9 +143,15 @@ func (s *Server) importCluster(w http.ResponseWriter, r *http.Request, user *Use
 		writeStatus(w, code, reason, err.Error())
 		return
 	}
-	s.Log.Info("cluster imported", "cluster", cls.Name, "displayName", cls.Spec.DisplayName, "by", user.Name)
+	code := http.StatusCreated
+	if update != "" {
+		code = http.StatusOK
+		s.Log.Info("cluster credential replaced", "cluster", cls.Name, "by", user.Name)
+	} else {
+		s.Log.Info("cluster imported", "cluster", cls.Name, "displayName", cls.Spec.DisplayName, "by", user.Name)
+	}
 	cls.APIVersion, cls.Kind = platformv1.GroupVersion.String(), "Cluster"
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
+	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(cls)
 }

@@ -155,6 +155,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	gw.Import = func(ctx context.Context, r *clusterimport.Request, t platformv1.ClusterType) (*platformv1.Cluster, error) {
 		return clusterimport.Import(ctx, mgr.GetClient(), r, t)
 	}
+	gw.UpdateCredential = func(ctx context.Context, id string, r *clusterimport.Request) (*platformv1.Cluster, error) {
+		return clusterimport.UpdateCredential(ctx, mgr.GetClient(), id, r)
+	}
 	gw.Checks = []gateway.Check{
 		{Name: "kube-apiserver", Func: func(ctx context.Context) error {
 			_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
@@ -233,7 +236,7 @@ func (t targets) Target(name string) (*gateway.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gateway.Target{Server: u, Transport: e.Transport}, nil
+	return &gateway.Target{Server: u, Transport: e.Transport, Locked: cls.Spec.Locked}, nil
 }
 
 type cacheSynced struct {

@@ -72,6 +72,8 @@ const (
 	ProxyGroup = "kstack:platform-users"
 	// MemberBindingName names that ClusterRoleBinding.
 	MemberBindingName = "kstack-platform-users"
+	// AnnotationLocalCluster names the `kstack local` cluster behind a Local Cluster.
+	AnnotationLocalCluster = "platform.kstack.io/local-cluster"
 	// ClusterFinalizer makes the platform clean a member before forgetting it.
 	ClusterFinalizer = "platform.kstack.io/member-cleanup"
 )
