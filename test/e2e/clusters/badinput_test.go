@@ -1,6 +1,12 @@
 package clusters
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
@@ -64,6 +70,7 @@ current-context: ctx
 		{"not Kubernetes", []string{"--server", notKube.URL, "--ca", notKubeCA, "--token", goodToken}, []string{"does not look like a Kubernetes API server"}},
 		{"wrong CA", []string{"--server", server, "--ca", wrongCA, "--token", goodToken}, []string{"not signed by the CA given"}},
 		{"bad token", []string{"--server", server, "--ca", ca, "--token", "not-a-token"}, []string{"refused the credential (401"}},
+		{"expired token", []string{"--server", server, "--ca", ca, "--token", expiredToken(t, filepath.Join(k.DataDir, "clusters", "target", "pki", "sa.key"))}, []string{"refused the credential (401", "expired"}},
 		{"too few rights", []string{"--server", server, "--ca", ca, "--token", weakToken}, []string{"lacks permissions", "list nodes", "impersonate users"}},
 		{"no CA", []string{"--server", server, "--token", goodToken}, []string{"needs --ca"}},
 		{"exec plugin", []string{"--kubeconfig", execKubeconfig}, []string{"plugin", "token or a client certificate"}},
@@ -99,4 +106,35 @@ current-context: ctx
 	// The good credential works, and proves the cases above failed for their reason.
 	k.MustRun("cluster", "import", "--server", server, "--ca", ca, "--token", goodToken, "--name", "target")
 	waitPhase(t, k, "target", "Running", time.Minute)
+}
+
+// expiredToken mints a ServiceAccount token for kube-system/importer with the
+// cluster's own signing key, expired an hour ago.
+func expiredToken(t *testing.T, keyFile string) string {
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	now := time.Now()
+	iss := "https://kubernetes.default.svc.cluster.local"
+	unsigned := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(map[string]any{
+		"iss": iss, "aud": []string{iss}, "sub": "system:serviceaccount:kube-system:importer",
+		"iat": now.Add(-2 * time.Hour).Unix(), "nbf": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix(),
+		"kubernetes.io": map[string]any{"namespace": "kube-system", "serviceaccount": map[string]string{"name": "importer"}},
+	})
+	sum := sha256.Sum256([]byte(unsigned))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key.(*rsa.PrivateKey), crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return unsigned + "." + base64.RawURLEncoding.EncodeToString(sig)
 }

@@ -212,6 +212,13 @@ func TestClusterManagement(t *testing.T) {
 			t.Fatalf("exec: %q", out)
 		}
 
+		// exec -i: stdin reaches the command through the proxy's upgrade.
+		in := exec.Command(k.Bin, "kubectl", "--kubeconfig", kc, "-n", "through-proxy", "exec", "-i", pod, "--", "cat")
+		in.Stdin = strings.NewReader("hello-through-stdin\n")
+		if out, err := in.Output(); err != nil || strings.TrimSpace(string(out)) != "hello-through-stdin" {
+			t.Fatalf("exec -i: %q %v", out, err)
+		}
+
 		// logs -f streams: read the first line, then stop.
 		cmd := exec.Command(k.Bin, "kubectl", "--kubeconfig", kc, "-n", "through-proxy", "logs", "-f", pod)
 		stdout, _ := cmd.StdoutPipe()
