@@ -115,6 +115,15 @@ func (m *Manager) Supervise(ctx context.Context, name string) error {
 		}
 		return fail(err)
 	}
+	// Pods need their namespace's default ServiceAccount: wait for it, so
+	// that the first `kubectl run` after create does not race the controller.
+	setStatus(PhaseStarting, "waiting for the default service account")
+	if err := waitDefaultServiceAccount(ctx, cs); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fail(err)
+	}
 	setStatus(PhaseRunning, "running")
 	log.Info("cluster running", "apiserver", c.Ports.APIServerURL())
 	<-ctx.Done()
@@ -205,6 +214,24 @@ func waitNodesReady(ctx context.Context, cs kubernetes.Interface, c *Cluster) er
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func waitDefaultServiceAccount(ctx context.Context, cs kubernetes.Interface) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the default service account did not appear within a minute (see the kube-controller-manager log): %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

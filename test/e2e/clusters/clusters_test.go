@@ -212,8 +212,9 @@ func TestClusterManagement(t *testing.T) {
 			t.Fatalf("exec: %q", out)
 		}
 
-		// exec -i: stdin reaches the command through the proxy's upgrade.
-		in := exec.Command(k.Bin, "kubectl", "--kubeconfig", kc, "-n", "through-proxy", "exec", "-i", pod, "--", "cat")
+		// exec -i: stdin reaches the command through the proxy's upgrade. (kwok
+		// does not pass on the end of stdin, so the command reads one line.)
+		in := exec.Command(k.Bin, "kubectl", "--kubeconfig", kc, "-n", "through-proxy", "exec", "-i", pod, "--", "head", "-n1")
 		in.Stdin = strings.NewReader("hello-through-stdin\n")
 		if out, err := in.Output(); err != nil || strings.TrimSpace(string(out)) != "hello-through-stdin" {
 			t.Fatalf("exec -i: %q %v", out, err)
