@@ -220,6 +220,18 @@ func TestClusterManagement(t *testing.T) {
 			t.Fatalf("exec -i: %q %v", out, err)
 		}
 
+		// exec -it: a terminal (script(1) gives kubectl one) reaches the pod.
+		if _, err := exec.LookPath("script"); err == nil {
+			tty := exec.Command("script", "-qc", k.Bin+" kubectl --kubeconfig "+kc+" -n through-proxy exec -it "+pod+" -- sh", "/dev/null")
+			tty.Stdin = strings.NewReader("tty; exit\n")
+			out, err := tty.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "/dev/pts/") {
+				t.Fatalf("exec -it did not get a terminal: %q %v", out, err)
+			}
+		} else {
+			t.Fatal("script(1) is missing (Debian's bsdutils): run hack/install-deps.sh")
+		}
+
 		// logs -f streams: read the first line, then stop.
 		cmd := exec.Command(k.Bin, "kubectl", "--kubeconfig", kc, "-n", "through-proxy", "logs", "-f", pod)
 		stdout, _ := cmd.StdoutPipe()
