@@ -423,8 +423,3 @@ func (m *Manager) info(c *Cluster, p paths) *Info {
 	return in
 }
 
-// Layout returns the file layout of a cluster (for tests and the platform).
-func (m *Manager) Layout(name string) (controlplane.Layout, error) {
-	_, p, err := m.lookup(name)
-	return p.Layout, err
-}
