@@ -422,4 +422,3 @@ func (m *Manager) info(c *Cluster, p paths) *Info {
 	}
 	return in
 }
-
