@@ -247,6 +247,10 @@ func Up(ctx context.Context, o UpOptions) error {
 				err = m.Create(ctx, name, 3)
 				if err != nil {
 					cancel()
+					if ctx.Err() != nil {
+						o.progress("Stopping kstack")
+						return nil // Ctrl-C while the demo was being made
+					}
 					return fmt.Errorf("creating demo cluster %s: %w", name, err)
 				}
 			} else if err != nil {
@@ -254,6 +258,10 @@ func Up(ctx context.Context, o UpOptions) error {
 				return err
 			} else if err := m.Start(ctx, name); err != nil {
 				cancel()
+				if ctx.Err() != nil {
+					o.progress("Stopping kstack")
+					return nil
+				}
 				return fmt.Errorf("starting demo cluster %s: %w", name, err)
 			}
 			started = append(started, name)
