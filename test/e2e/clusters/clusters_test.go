@@ -264,18 +264,7 @@ func TestClusterManagement(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { pf.Process.Kill(); pf.Wait() }()
-		framework.Eventually(t, 30*time.Second, "port-forward through the proxy", func() error {
-			resp, err := http.Get("http://" + addr)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if !strings.Contains(string(body), "kstack simulated pod") {
-				return fmt.Errorf("body %q", body)
-			}
-			return nil
-		})
+		framework.WaitHTTP(t, "http://"+addr, "kstack simulated pod", 30*time.Second)
 
 		k.MustKubectl(kc, "delete", "namespace", "through-proxy", "--wait=false")
 	})

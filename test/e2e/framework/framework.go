@@ -11,7 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -334,4 +336,22 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// WaitHTTP waits until a plain HTTP GET of url answers with a body holding want.
+func WaitHTTP(t testing.TB, url, want string, timeout time.Duration) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	Eventually(t, timeout, "GET "+url, func() error {
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(body), want) {
+			return fmt.Errorf("body %q", body)
+		}
+		return nil
+	})
 }

@@ -3,9 +3,7 @@ package localcluster_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,18 +146,7 @@ spec:
 			t.Fatal(err)
 		}
 		defer func() { cmd.Process.Kill(); cmd.Wait() }()
-		framework.Eventually(t, 30*time.Second, "port-forward answers", func() error {
-			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if !strings.Contains(string(body), "kstack simulated pod") {
-				return fmt.Errorf("body %q", body)
-			}
-			return nil
-		})
+		framework.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "kstack simulated pod", 30*time.Second)
 	})
 
 	t.Run("stop and start keep the objects", func(t *testing.T) {
