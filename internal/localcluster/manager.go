@@ -106,17 +106,27 @@ func (m *Manager) names() ([]string, error) {
 	return out, nil
 }
 
-// usedPorts are the ports kept by every cluster of the data dir (running or
-// not) and by the platform, so that a new cluster never takes one of them.
-func (m *Manager) usedPorts() map[int]bool {
-	used := map[int]bool{}
+// KeptPorts returns the ports kept by every local cluster of the data dir,
+// running or not.
+func (m *Manager) KeptPorts() []int {
+	var out []int
 	names, _ := m.names()
 	for _, n := range names {
 		if c, err := readCluster(m.paths(n)); err == nil {
 			for _, p := range c.Ports.All() {
-				used[p] = true
+				out = append(out, p)
 			}
 		}
+	}
+	return out
+}
+
+// usedPorts are the ports kept by every cluster of the data dir and by the
+// platform, so that a new cluster never takes one of them.
+func (m *Manager) usedPorts() map[int]bool {
+	used := map[int]bool{}
+	for _, p := range m.KeptPorts() {
+		used[p] = true
 	}
 	for _, p := range ReservedPorts(m.Data) {
 		used[p] = true

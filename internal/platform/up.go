@@ -149,7 +149,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	if errors.Is(err, os.ErrNotExist) {
 		o.progress("Initialising the platform in %s", l.Dir)
 		used := map[int]bool{}
-		for _, p := range localPorts(o.Data) {
+		for _, p := range (&localcluster.Manager{Data: o.Data}).KeptPorts() {
 			used[p] = true
 		}
 		ports, err := netutil.FreePorts(4, used)
@@ -283,24 +283,6 @@ func Up(ctx context.Context, o UpOptions) error {
 }
 
 func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }
-
-func localPorts(d *datadir.Dir) []int {
-	var out []int
-	entries, _ := os.ReadDir(d.ClustersDir())
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(d.ClustersDir(), e.Name(), "cluster.json"))
-		if err != nil {
-			continue
-		}
-		var c localcluster.Cluster
-		if json.Unmarshal(data, &c) == nil {
-			for _, p := range c.Ports.All() {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
 
 func writeState(l controlplane.Layout, st *State) error {
 	data, err := json.MarshalIndent(st, "", "  ")

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,15 @@ func serviceAccountToken(t *testing.T, k *framework.Kstack, kc, name string, adm
 		k.MustKubectl(kc, "create", "clusterrolebinding", name, "--clusterrole=cluster-admin", "--serviceaccount=kube-system:"+name)
 	}
 	return strings.TrimSpace(k.MustKubectl(kc, "-n", "kube-system", "create", "token", name, "--duration=1h"))
+}
+
+// importedCluster creates a local cluster with --import, waits until the
+// platform reports it Running, and returns its ID and its own admin kubeconfig.
+func importedCluster(t *testing.T, k *framework.Kstack, name string, nodes int) (id, memberKubeconfig string) {
+	t.Helper()
+	k.MustRun("local", "create", name, "--nodes", strconv.Itoa(nodes), "--import")
+	id = waitPhase(t, k, name, "Running", time.Minute).Metadata.Name
+	return id, strings.TrimSpace(k.MustRun("local", "kubeconfig", name))
 }
 
 func TestClusterManagement(t *testing.T) {

@@ -3,7 +3,6 @@ package clusters
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,9 +18,7 @@ import (
 func TestHelmThroughTheProxy(t *testing.T) {
 	k := framework.New(t)
 	k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
-	k.MustRun("local", "create", "charts", "--nodes", "1", "--import")
-	id := waitPhase(t, k, "charts", "Running", time.Minute).Metadata.Name
-	member := strings.TrimSpace(k.MustRun("local", "kubeconfig", "charts"))
+	id, member := importedCluster(t, k, "charts", 1)
 	kc := filepath.Join(t.TempDir(), "proxy.kubeconfig")
 	k.MustRun("kubeconfig", "--cluster", id, "-f", kc)
 

@@ -12,9 +12,7 @@ import (
 func TestClusterLifecycle(t *testing.T) {
 	k := framework.New(t)
 	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
-	k.MustRun("local", "create", "life", "--nodes", "1", "--import")
-	id := waitPhase(t, k, "life", "Running", time.Minute).Metadata.Name
-	kcLife := strings.TrimSpace(k.MustRun("local", "kubeconfig", "life"))
+	id, kcLife := importedCluster(t, k, "life", 1)
 	proxy := filepath.Join(t.TempDir(), "proxy.kubeconfig")
 	k.MustRun("kubeconfig", "--cluster", id, "-f", proxy)
 

@@ -21,9 +21,7 @@ func podsOn(t *testing.T, k *framework.Kstack, kc, node string) []string {
 func TestNodeOperations(t *testing.T) {
 	k := framework.New(t)
 	k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
-	k.MustRun("local", "create", "nodes", "--nodes", "3", "--import")
-	id := waitPhase(t, k, "nodes", "Running", time.Minute).Metadata.Name
-	kc := strings.TrimSpace(k.MustRun("local", "kubeconfig", "nodes"))
+	id, kc := importedCluster(t, k, "nodes", 3)
 	n1, n2 := "nodes-node-1", "nodes-node-2"
 
 	list := k.MustRun("node", "list", "--cluster", id)
