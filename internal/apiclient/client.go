@@ -1,6 +1,5 @@
-// Package apiclient talks to the platform's gateway as the administrator of
-// the platform in a data dir (logging in to remote platforms comes with the
-// identity issue).
+// Package apiclient talks to the platform's gateway: as the user logged in
+// with `kstack login`, or as the administrator of the platform in a data dir.
 package apiclient
 
 import (
@@ -24,8 +23,23 @@ import (
 type Client struct {
 	Base  string
 	Token string
-	CAPEM []byte
-	http  *http.Client
+	// TokenFunc, when set, gives a fresh token for each request (a login
+	// whose access token it refreshes).
+	TokenFunc func(ctx context.Context) (string, error)
+	CAPEM     []byte
+	http      *http.Client
+}
+
+// NewWithToken returns a client that authenticates with tokens from tf.
+func NewWithToken(server string, caPEM []byte, tf func(ctx context.Context) (string, error)) *Client {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(caPEM) > 0 {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		cfg.RootCAs = pool
+	}
+	return &Client{Base: server, TokenFunc: tf, CAPEM: caPEM,
+		http: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}}
 }
 
 // ClientInfo is how to reach the platform: see platform.ClientInfo.
@@ -77,7 +91,13 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
+	tok := c.Token
+	if c.TokenFunc != nil {
+		if tok, err = c.TokenFunc(ctx); err != nil {
+			return err
+		}
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
 	if body != nil {
 		if contentType == "" {
 			contentType = "application/json"

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apiclient"
 	"github.com/kstack/kstack/internal/gateway"
+	"github.com/kstack/kstack/internal/login"
 	"github.com/kstack/kstack/internal/platform"
 	"github.com/kstack/kstack/internal/printer"
 )
@@ -334,13 +337,16 @@ func printClusters(output string, obj any, items []platformv1.Cluster) error {
 }
 
 func newKubeconfigCmd(o *Options) *cobra.Command {
-	var cluster, file string
+	var cluster, file, apiKey string
 	cmd := &cobra.Command{
 		Use:   "kubeconfig --cluster ID",
 		Short: "Print a kubeconfig that sends kubectl to a cluster through the platform",
 		Long: `Prints a kubeconfig whose server is the platform's proxy for one cluster, so
 that kubectl, client-go and helm reach the cluster through the platform, which
-decides and forwards as you. -f writes it to a file (mode 0600) instead.`,
+decides and forwards as you. When you are logged in (kstack login), kubectl gets
+its tokens from this binary (an exec credential plugin that refreshes them);
+--api-key embeds an access key instead; on the platform's own host without a
+login, the data dir's administrator is used. -f writes it to a file (mode 0600).`,
 		Example: `  kstack kubeconfig --cluster cls-ab12cd34 > prod.kubeconfig
   kubectl --kubeconfig prod.kubeconfig get pods -A`,
 		Args: cobra.NoArgs,
@@ -361,7 +367,27 @@ decides and forwards as you. -f writes it to a file (mode 0600) instead.`,
 				Server:                   c.Base + "/apis/platform.tkestack.io/v1/clusters/" + cluster + "/proxy",
 				CertificateAuthorityData: c.CAPEM,
 			}
-			cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: c.Token}
+			switch {
+			case apiKey != "":
+				cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: apiKey}
+			case c.TokenFunc != nil:
+				// The logged-in user: an exec plugin that refreshes tokens,
+				// naming this binary and the login file by absolute path.
+				exe, err := executable()
+				if err != nil {
+					return err
+				}
+				lp, err := filepath.Abs(login.Path())
+				if err != nil {
+					return err
+				}
+				cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Exec: &clientcmdapi.ExecConfig{
+					APIVersion: "client.authentication.k8s.io/v1", Command: exe, Args: []string{"credential", "--config", lp},
+					InteractiveMode: clientcmdapi.NeverExecInteractiveMode,
+				}}
+			default:
+				cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: c.Token}
+			}
 			cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
 			cfg.CurrentContext = name
 			data, err := clientcmd.Write(*cfg)
@@ -380,10 +406,20 @@ decides and forwards as you. -f writes it to a file (mode 0600) instead.`,
 	return cmd
 }
 
+// newAPIClient talks to the platform as the logged-in user (kstack login),
+// or else as the administrator of the platform in the data dir.
 func newAPIClient(o *Options) (*apiclient.Client, error) {
+	path := login.Path()
+	lc, err := login.Load(path)
+	if err == nil {
+		return apiclient.NewWithToken(lc.Server, lc.CAData, func(ctx context.Context) (string, error) { return lc.Token(ctx, path) }), nil
+	}
+	if !errors.Is(err, login.ErrNotLoggedIn) {
+		return nil, err
+	}
 	ci, err := platform.ReadClientInfo(o.DataDir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (or log in to a platform with `kstack login`)", err)
 	}
 	return apiclient.New(apiclient.ClientInfo{Server: ci.Server, CAFile: ci.CAFile, TokenFile: ci.TokenFile})
 }

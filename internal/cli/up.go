@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,6 +41,9 @@ everything 'up' started; running it again reuses the PKI and data.`,
 				return err
 			}
 			up.Data, up.Binary, up.Stdout, up.Progress = d, exe, os.Stdout, os.Stderr
+			if up.AdminPassword == "" {
+				up.AdminPassword = os.Getenv(platform.AdminPasswordEnv)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return platform.Up(ctx, up)
@@ -51,6 +55,8 @@ everything 'up' started; running it again reuses the PKI and data.`,
 	f.StringVar(&up.TLSCertFile, "tls-cert-file", "", "PEM certificate for the gateway, replacing the one signed by the platform's CA")
 	f.StringVar(&up.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	f.BoolVar(&up.Demo, "demo", false, "also run two local demo clusters (demo-1, demo-2) of 3 simulated nodes each")
+	f.StringVar(&up.AdminPassword, "admin-password", "", "password of the administrator 'admin' that the first start creates (or set "+platform.AdminPasswordEnv+"; generated and shown once when neither is given)")
+	f.StringSliceVar(&up.PlatformArgs, "platform-arg", nil, "extra flag for `kstack platform run`, e.g. --platform-arg=--max-failed-logins=3 (repeatable)")
 	return cmd
 }
 
@@ -60,6 +66,8 @@ func newPlatformCmd() *cobra.Command {
 		Short: "Commands of the platform process itself",
 	}
 	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true}
+	run.AccessTokenLifetime, run.SessionLifetime = 15*time.Minute, 24*time.Hour
+	run.MaxFailedLogins, run.LockDuration, run.KeyRotation = 5, 15*time.Minute, 7*24*time.Hour
 	runCmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the platform process (controllers and gateway) against a kube-apiserver",
@@ -83,6 +91,13 @@ against an existing control plane.`,
 	f.BoolVar(&run.LeaderElect, "leader-elect", run.LeaderElect, "elect one leader among replicas to run the controllers")
 	f.StringVar(&run.ClientCAFile, "client-ca-file", "", "PEM CA whose client certificates the gateway accepts (the admin kubeconfig's)")
 	f.StringVar(&run.AdminTokenFile, "admin-token-file", "", "file holding the administrator's bearer token")
+	f.StringVar(&run.ExternalURL, "external-url", "", "https URL people reach the gateway at; the OpenID issuer is this URL + /oidc (default https://127.0.0.1:PORT)")
+	f.StringVar(&run.OIDCClientsFile, "oidc-clients", "", `JSON file of further OAuth clients: [{"id":..., "secret":..., "redirectURIs":[...]}]`)
+	f.DurationVar(&run.AccessTokenLifetime, "access-token-lifetime", run.AccessTokenLifetime, "lifetime of access tokens (refreshed by clients)")
+	f.DurationVar(&run.SessionLifetime, "session-lifetime", run.SessionLifetime, "lifetime of a login (its refresh token)")
+	f.IntVar(&run.MaxFailedLogins, "max-failed-logins", run.MaxFailedLogins, "failed logins in a row that lock an account")
+	f.DurationVar(&run.LockDuration, "lock-duration", run.LockDuration, "how long a locked account stays locked")
+	f.DurationVar(&run.KeyRotation, "signing-key-rotation", run.KeyRotation, "how often the token signing key is replaced (retired keys verify until their tokens expire)")
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")
 	_ = runCmd.MarkFlagRequired("tls-key-file")

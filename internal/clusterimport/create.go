@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	authv1 "github.com/kstack/kstack/api/auth/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 )
 
@@ -85,10 +86,14 @@ func Import(ctx context.Context, c client.Client, r *Request, clusterType platfo
 		}
 		return nil, err
 	}
+	tenant := r.TenantID
+	if tenant == "" {
+		tenant = authv1.DefaultTenant
+	}
 	cred := &platformv1.ClusterCredential{
-		ObjectMeta: metav1.ObjectMeta{Name: "cc-" + id},
+		ObjectMeta: metav1.ObjectMeta{Name: "cc-" + id, Labels: map[string]string{authv1.LabelTenant: tenant}},
 		Spec: platformv1.ClusterCredentialSpec{
-			TenantID: "default", ClusterName: id, Server: r.Server, CACert: r.CACert, TLSServerName: r.TLSServerName,
+			TenantID: tenant, ClusterName: id, Server: r.Server, CACert: r.CACert, TLSServerName: r.TLSServerName,
 			ClientCert: r.ClientCert, SecretRef: platformv1.SecretReference{Namespace: secret.Namespace, Name: secret.Name},
 		},
 	}
@@ -97,9 +102,9 @@ func Import(ctx context.Context, c client.Client, r *Request, clusterType platfo
 	}
 	undo = append(undo, cred)
 	cls := &platformv1.Cluster{
-		ObjectMeta: metav1.ObjectMeta{Name: id, Labels: map[string]string{platformv1.LabelClusterUID: res.UID}},
+		ObjectMeta: metav1.ObjectMeta{Name: id, Labels: map[string]string{platformv1.LabelClusterUID: res.UID, authv1.LabelTenant: tenant}},
 		Spec: platformv1.ClusterSpec{
-			TenantID: "default", DisplayName: display, Type: clusterType,
+			TenantID: tenant, DisplayName: display, Type: clusterType,
 			ClusterCredentialRef: &corev1.LocalObjectReference{Name: cred.Name},
 		},
 	}

@@ -23,6 +23,8 @@ type Request struct {
 	Token         string `json:"token,omitempty"`
 	ClientCert    []byte `json:"clientCert,omitempty"`
 	ClientKey     []byte `json:"clientKey,omitempty"`
+	// TenantID owns the cluster; the gateway sets it to the caller's.
+	TenantID string `json:"-"`
 }
 
 // FromKubeconfig reads the server and credential of one context of a

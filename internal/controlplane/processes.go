@@ -70,6 +70,10 @@ func Processes(o Options) []supervisor.Process {
 		"--storage-backend=etcd3",
 		// The Service "kubernetes" cannot point at a loopback address.
 		"--endpoint-reconciler-type=none",
+		"--audit-policy-file=" + l.AuditPolicy(),
+		"--audit-log-path=" + l.AuditLog(),
+		"--audit-log-maxsize=50",
+		"--audit-log-maxbackup=2",
 		"--v=1",
 	}
 	if o.Kubelets {

@@ -12,8 +12,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kstack/kstack/internal/auth/decision"
 )
 
 // Check is one readiness check; nil means ready.
@@ -29,9 +35,20 @@ type Server struct {
 	Checks  []Check
 	Version string
 	Log     *slog.Logger
-	Auth    *Authenticator
+	Auth    Authenticator
 	Targets Targets
-	Import  Importer
+	// Decider is the decision point.
+	Decider *decision.Decider
+	// Client writes the platform's objects for the /auth endpoints;
+	// Reader reads them past the cache; Mapper maps kinds.
+	Client client.Client
+	Reader client.Reader
+	Mapper meta.RESTMapper
+	// SystemNamespace holds the platform's secrets.
+	SystemNamespace string
+	// OIDC is the OpenID provider, served at /oidc/.
+	OIDC   http.Handler
+	Import Importer
 	// UpdateCredential replaces a cluster's address and credential.
 	UpdateCredential CredentialUpdater
 
@@ -54,6 +71,10 @@ func (s *Server) Handler() http.Handler {
 		// sees (and can refuse) exactly what was asked.
 		if p := r.URL.Path; r.Method == http.MethodGet && (p == "/healthz" || p == "/readyz" || p == "/") {
 			mux.ServeHTTP(w, r)
+			return
+		}
+		if s.OIDC != nil && strings.HasPrefix(r.URL.Path, "/oidc/") {
+			http.StripPrefix("/oidc", s.OIDC).ServeHTTP(w, r)
 			return
 		}
 		if s.Auth == nil {

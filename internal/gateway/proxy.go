@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/auth/attributes"
+	"github.com/kstack/kstack/internal/auth/directory"
 )
 
 // Target is where the proxy sends a request for one cluster.
@@ -21,6 +23,8 @@ type Target struct {
 	Global bool
 	// Locked clusters take no new workloads through the platform.
 	Locked bool
+	// Tenant owns the cluster.
+	Tenant string
 }
 
 // workloadResources are what a locked cluster refuses to create.
@@ -81,8 +85,9 @@ func cleanMemberPath(escaped string) (string, error) {
 	return clean, nil
 }
 
-// proxyTo forwards r to the cluster at memberPath, as user.
-func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, user *User, cluster, memberPath string) {
+// proxyTo decides on r and forwards it to member cluster `cluster` at
+// memberPath, as the caller.
+func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, p *directory.Principal, cluster, memberPath string) {
 	clean, err := cleanMemberPath(memberPath)
 	if err != nil {
 		writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
@@ -97,15 +102,35 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, user *User, clu
 		writeStatus(w, http.StatusNotFound, "NotFound", err.Error())
 		return
 	}
+	if t.Global && !p.SuperAdmin {
+		forbidden(w, "the global cluster is the platform's own: use the /platform, /auth and /business APIs")
+		return
+	}
+	if !t.Global {
+		a, err := attributes.Member(cluster, r, clean)
+		if err != nil {
+			writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
+			return
+		}
+		dec := s.Decider.Member(r.Context(), p, cluster, t.Tenant, a)
+		if dec.NotFound {
+			writeStatus(w, http.StatusNotFound, "NotFound", dec.Reason)
+			return
+		}
+		if !dec.Allowed {
+			forbidden(w, fmt.Sprintf("%s may not %s: %s", p.Name(), a.Action, dec.Reason))
+			return
+		}
+	}
 	if t.Locked && createsWorkload(r.Method, clean) {
-		writeStatus(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("cluster %s is locked: it takes no new workloads through the platform until an administrator unlocks it", cluster))
+		forbidden(w, fmt.Sprintf("cluster %s is locked: it takes no new workloads through the platform until an administrator unlocks it", cluster))
 		return
 	}
-	if !user.Admin {
-		// The identity issue brings policies; until then only administrators.
-		writeStatus(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("user %q may not reach cluster %s", user.Name, cluster))
-		return
-	}
+	s.forward(w, r, p, t, cluster, clean)
+}
+
+// forward sends r to t at clean, impersonating the caller.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, p *directory.Principal, t *Target, cluster, clean string) {
 	rp := &httputil.ReverseProxy{
 		Transport:     t.Transport,
 		FlushInterval: -1, // watches and logs -f stream
@@ -116,15 +141,7 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, user *User, clu
 			pr.Out.URL.RawPath = ""
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			pr.Out.Host = t.Server.Host
-			for h := range pr.Out.Header {
-				if strings.HasPrefix(h, "Impersonate-") || h == "Authorization" || h == ClusterHeader {
-					pr.Out.Header.Del(h)
-				}
-			}
-			pr.Out.Header.Set("Impersonate-User", user.Name)
-			for _, g := range memberGroups(user) {
-				pr.Out.Header.Add("Impersonate-Group", g)
-			}
+			impersonate(pr.Out.Header, p)
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			writeStatus(w, http.StatusBadGateway, "ServiceUnavailable", fmt.Sprintf("cluster %s cannot be reached: %v", cluster, err))
@@ -133,12 +150,26 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, user *User, clu
 	rp.ServeHTTP(w, r)
 }
 
+// impersonate replaces the caller's credentials with impersonation
+// headers: the member's audit log names the real user.
+func impersonate(h http.Header, p *directory.Principal) {
+	for k := range h {
+		if strings.HasPrefix(k, "Impersonate-") || k == "Authorization" || k == ClusterHeader || k == "Cookie" {
+			h.Del(k)
+		}
+	}
+	h.Set("Impersonate-User", p.Name())
+	for _, g := range memberGroups(p) {
+		h.Add("Impersonate-Group", g)
+	}
+}
+
 // memberGroups are the groups a proxied request carries: the user's own
 // (never system: groups, which would be privileges of the member's own
 // making) and the one group the member's kstack binding grants.
-func memberGroups(u *User) []string {
+func memberGroups(u *directory.Principal) []string {
 	out := []string{platformv1.ProxyGroup}
-	if u.Admin {
+	if u.SuperAdmin {
 		out = append(out, AdminsGroup)
 	}
 	for _, g := range u.Groups {

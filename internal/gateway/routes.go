@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/auth/authn"
+	"github.com/kstack/kstack/internal/auth/directory"
 	"github.com/kstack/kstack/internal/clusterimport"
 )
 
@@ -31,13 +34,23 @@ type CredentialUpdater func(ctx context.Context, id string, r *clusterimport.Req
 
 const importPath = "/platform/apis/platform.tkestack.io/v1/clusterimports"
 
-// authenticated serves everything but the health endpoints and the home page:
-// authentication comes first, then routing, so that a request without valid
-// credentials gets 401 whatever it asks for.
+// authenticated serves everything but the health endpoints, the home page
+// and the OpenID provider: authentication comes first, then routing, so
+// that a request without valid credentials gets 401 whatever it asks for.
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
-	user := s.Auth.Authenticate(r)
+	user, err := s.Auth.Authenticate(r)
+	if err != nil {
+		var ae *authn.Error
+		if errors.As(err, &ae) {
+			writeStatus(w, http.StatusUnauthorized, "Unauthorized", ae.Msg)
+		} else {
+			s.Log.Error("authentication failed", "err", err)
+			writeStatus(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the platform cannot check credentials now; try again")
+		}
+		return
+	}
 	if user == nil {
-		writeStatus(w, http.StatusUnauthorized, "Unauthorized", "authentication required: present the platform's admin client certificate or a bearer token")
+		writeStatus(w, http.StatusUnauthorized, "Unauthorized", "authentication required: log in with `kstack login`, or present an access key or the platform's admin client certificate")
 		return
 	}
 	p := r.URL.EscapedPath()
@@ -64,8 +77,15 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
 			s.importCluster(w, r, user, id)
 			return
 		}
-		// The platform's own API lives in the global cluster.
-		s.proxyTo(w, r, user, platformv1.GlobalClusterName, rest)
+		s.platformAPI(w, r, user, rest)
+	case p == "/auth" || strings.HasPrefix(p, "/auth/"):
+		rest := strings.TrimPrefix(p, "/auth")
+		if s.authAPI(w, r, user, rest) {
+			return
+		}
+		s.platformAPI(w, r, user, rest)
+	case p == "/business" || strings.HasPrefix(p, "/business/"):
+		s.platformAPI(w, r, user, strings.TrimPrefix(p, "/business"))
 	default:
 		writeStatus(w, http.StatusNotFound, "NotFound", "no such path")
 	}
@@ -83,7 +103,7 @@ func credentialPath(p string) (string, bool) {
 
 // importCluster imports a cluster (update == ""), or replaces the address
 // and credential of cluster update (PUT .../clusters/{id}/credential).
-func (s *Server) importCluster(w http.ResponseWriter, r *http.Request, user *User, update string) {
+func (s *Server) importCluster(w http.ResponseWriter, r *http.Request, user *directory.Principal, update string) {
 	if update == "" && r.Method != http.MethodPost {
 		writeStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use POST to import a cluster")
 		return
@@ -92,9 +112,19 @@ func (s *Server) importCluster(w http.ResponseWriter, r *http.Request, user *Use
 		writeStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use PUT to replace a cluster's credential")
 		return
 	}
-	if !user.Admin {
-		writeStatus(w, http.StatusForbidden, "Forbidden", "only platform administrators may import clusters")
+	action, resource := "createCluster", "cluster:*"
+	if update != "" {
+		action, resource = "updateClusterCredential", "cluster:"+update
+	}
+	if dec := s.Decider.Can(r.Context(), user, "", action, resource); !dec.Allowed {
+		forbidden(w, fmt.Sprintf("%s may not %s: %s", user.Name(), action, dec.Reason))
 		return
+	}
+	if update != "" && !user.SuperAdmin {
+		if t, err := s.Targets.Target(update); err != nil || t.Tenant != user.Tenant {
+			writeStatus(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no cluster %q on the platform", update))
+			return
+		}
 	}
 	var in ImportRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
@@ -132,6 +162,7 @@ func (s *Server) importCluster(w http.ResponseWriter, r *http.Request, user *Use
 	if update != "" {
 		cls, err = s.UpdateCredential(r.Context(), update, req)
 	} else {
+		req.TenantID = user.Tenant
 		cls, err = s.Import(r.Context(), req, t)
 	}
 	if err != nil {
@@ -146,9 +177,9 @@ func (s *Server) importCluster(w http.ResponseWriter, r *http.Request, user *Use
 	code := http.StatusCreated
 	if update != "" {
 		code = http.StatusOK
-		s.Log.Info("cluster credential replaced", "cluster", cls.Name, "by", user.Name)
+		s.Log.Info("cluster credential replaced", "cluster", cls.Name, "by", user.Name())
 	} else {
-		s.Log.Info("cluster imported", "cluster", cls.Name, "displayName", cls.Spec.DisplayName, "by", user.Name)
+		s.Log.Info("cluster imported", "cluster", cls.Name, "displayName", cls.Spec.DisplayName, "by", user.Name())
 	}
 	cls.APIVersion, cls.Kind = platformv1.GroupVersion.String(), "Cluster"
 	w.Header().Set("Content-Type", "application/json")

@@ -66,6 +66,9 @@ func (m *Manager) Supervise(ctx context.Context, name string) error {
 	defer podSrv.Close()
 	go writeContainerLog(ctx, p.PodLogFile())
 
+	if err := controlplane.EnsureAuditPolicy(p.Layout); err != nil {
+		return fail(err)
+	}
 	procs := controlplane.Processes(controlplane.Options{Binary: m.Binary, Layout: p.Layout, Ports: c.Ports, Kubelets: true})
 	sup := &supervisor.Supervisor{Processes: procs, StateFile: p.StateFile(), Log: log}
 	runCtx, cancelRun := context.WithCancel(context.Background())

@@ -12,8 +12,10 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,9 +31,16 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	authv1 "github.com/kstack/kstack/api/auth/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/auth/authn"
+	"github.com/kstack/kstack/internal/auth/decision"
+	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/auth/oidcprovider"
+	"github.com/kstack/kstack/internal/auth/signing"
 	"github.com/kstack/kstack/internal/clustercache"
 	"github.com/kstack/kstack/internal/clusterimport"
 	clustercontroller "github.com/kstack/kstack/internal/controllers/cluster"
@@ -54,6 +63,17 @@ type RunOptions struct {
 	ClientCAFile string
 	// AdminTokenFile holds the administrator's bearer token.
 	AdminTokenFile string
+	// ExternalURL is how people reach the gateway; the OpenID issuer is
+	// ExternalURL + "/oidc".
+	ExternalURL string
+	// OIDCClientsFile registers further OAuth clients (JSON).
+	OIDCClientsFile     string
+	AccessTokenLifetime time.Duration
+	SessionLifetime     time.Duration
+	MaxFailedLogins     int
+	LockDuration        time.Duration
+	// KeyRotation is how often the token signing key is replaced.
+	KeyRotation time.Duration
 }
 
 // Scheme knows the built-in kinds and kstack's own.
@@ -61,6 +81,7 @@ func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
 	_ = platformv1.AddToScheme(s)
+	_ = authv1.AddToScheme(s)
 	return s
 }
 
@@ -88,7 +109,15 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		tlsCfg.ClientCAs, tlsCfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
-	auth := &gateway.Authenticator{}
+	if o.ExternalURL == "" {
+		_, port, _ := net.SplitHostPort(o.Listen)
+		o.ExternalURL = "https://127.0.0.1:" + port
+	}
+	if u, err := url.Parse(o.ExternalURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("invalid --external-url %q: want an https URL such as https://kstack.example.com:8443", o.ExternalURL)
+	}
+	issuer := strings.TrimSuffix(o.ExternalURL, "/") + "/oidc"
+	auth := &authn.Authenticator{Issuer: issuer, Audiences: []string{oidcprovider.ConsoleClientID, oidcprovider.CLIClientID}}
 	if o.AdminTokenFile != "" {
 		tok, err := os.ReadFile(o.AdminTokenFile)
 		if err != nil {
@@ -96,12 +125,22 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		auth.AdminTokenHash = sha256.Sum256(bytes.TrimSpace(tok))
 	}
+	var extraClients []oidcprovider.Client
+	if o.OIDCClientsFile != "" {
+		if extraClients, err = oidcprovider.LoadClients(o.OIDCClientsFile); err != nil {
+			return err
+		}
+		for _, c := range extraClients {
+			auth.Audiences = append(auth.Audiences, c.ID)
+		}
+	}
 	gw := &gateway.Server{
-		Listen:  o.Listen,
-		TLS:     tlsCfg,
-		Version: version.Version,
-		Log:     log.With("component", "gateway"),
-		Auth:    auth,
+		Listen:          o.Listen,
+		TLS:             tlsCfg,
+		Version:         version.Version,
+		Log:             log.With("component", "gateway"),
+		Auth:            auth,
+		SystemNamespace: SystemNamespace,
 	}
 	if err := gw.Bind(); err != nil {
 		return err
@@ -118,6 +157,17 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	if err := ensureAdminsBinding(ctx, cs); err != nil {
+		return err
+	}
+	keys := &signing.Keys{Client: cs, Namespace: SystemNamespace, RotateAfter: o.KeyRotation, Retain: o.SessionLifetime + time.Hour}
+	if err := keys.Sync(ctx); err != nil {
+		return err
+	}
+	direct, err := client.New(cfg, client.Options{Scheme: Scheme()})
+	if err != nil {
+		return err
+	}
+	if err := directory.EnsurePredefined(ctx, direct); err != nil {
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -152,6 +202,29 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	gw.Targets = targets{global: global, cache: cache, client: mgr.GetClient()}
+	dir := &directory.Directory{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+	auth.Dir, auth.Keys = dir, keys
+	gw.Decider = &decision.Decider{Dir: dir}
+	gw.Client, gw.Reader, gw.Mapper = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetRESTMapper()
+	op := &oidcprovider.Provider{
+		Issuer: issuer, Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Dir: dir, Keys: keys,
+		Namespace: SystemNamespace, Log: log.With("component", "oidc"),
+		AccessTokenLifetime: o.AccessTokenLifetime, SessionLifetime: o.SessionLifetime,
+		MaxFailedLogins: int32(o.MaxFailedLogins), LockDuration: o.LockDuration,
+		ConsoleRedirectURIs: []string{strings.TrimSuffix(o.ExternalURL, "/") + "/console/callback"},
+		ExtraClients:        extraClients,
+	}
+	if err := op.Start(); err != nil {
+		return err
+	}
+	gw.OIDC = op.Handler()
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		go op.Run(ctx)
+		keys.Run(ctx, 30*time.Second, func(err error) { log.Warn("syncing signing keys", "err", err) })
+		return nil
+	})); err != nil {
+		return err
+	}
 	gw.Import = func(ctx context.Context, r *clusterimport.Request, t platformv1.ClusterType) (*platformv1.Cluster, error) {
 		return clusterimport.Import(ctx, mgr.GetClient(), r, t)
 	}
@@ -198,17 +271,21 @@ func bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 	return nil
 }
 
-// ensureAdminsBinding lets administrators' proxied requests to the global
-// cluster (which carry gateway.AdminsGroup) do everything.
+// ensureAdminsBinding lets the gateway's impersonated requests into the
+// global cluster pass its RBAC: administrators' (gateway.AdminsGroup) and,
+// for the platform API only, everyone else's (platformv1.ProxyGroup), since
+// the gateway's decision point has already decided on them.
 func ensureAdminsBinding(ctx context.Context, cs kubernetes.Interface) error {
-	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "kstack-admins", Labels: map[string]string{platformv1.LabelManagedBy: platformv1.ManagedByValue}},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: gateway.AdminsGroup}},
-	}
-	_, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating ClusterRoleBinding kstack-admins: %w", err)
+	for name, group := range map[string]string{"kstack-admins": gateway.AdminsGroup, platformv1.MemberBindingName: platformv1.ProxyGroup} {
+		crb := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{platformv1.LabelManagedBy: platformv1.ManagedByValue}},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: group}},
+		}
+		_, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating ClusterRoleBinding %s: %w", name, err)
+		}
 	}
 	return nil
 }
@@ -236,7 +313,7 @@ func (t targets) Target(name string) (*gateway.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gateway.Target{Server: u, Transport: e.Transport, Locked: cls.Spec.Locked}, nil
+	return &gateway.Target{Server: u, Transport: e.Transport, Locked: cls.Spec.Locked, Tenant: cls.Spec.TenantID}, nil
 }
 
 type cacheSynced struct {

@@ -21,6 +21,7 @@ import (
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apiclient"
+	"github.com/kstack/kstack/internal/auth/account"
 	"github.com/kstack/kstack/internal/controlplane"
 	"github.com/kstack/kstack/internal/datadir"
 	"github.com/kstack/kstack/internal/gateway"
@@ -46,6 +47,10 @@ type UpOptions struct {
 	TLSCertFile string
 	TLSKeyFile  string
 	Demo        bool
+	// AdminPassword is the first administrator's password ("" generates one).
+	AdminPassword string
+	// PlatformArgs are passed on to `kstack platform run`.
+	PlatformArgs []string
 	// Stdout gets the two lines that say where the platform is; Progress the rest.
 	Stdout   io.Writer
 	Progress io.Writer
@@ -117,6 +122,11 @@ func Up(ctx context.Context, o UpOptions) error {
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return fmt.Errorf("invalid --listen %q: the port must be a number from 1 to 65535", o.Listen)
+	}
+	if o.AdminPassword != "" {
+		if err := account.ValidatePassword(o.AdminPassword); err != nil {
+			return fmt.Errorf("the administrator's password (--admin-password or %s): %w", AdminPasswordEnv, err)
+		}
 	}
 	consoleURL, err := consoleURL(o.ExternalURL, host, port)
 	if err != nil {
@@ -196,6 +206,9 @@ func Up(ctx context.Context, o UpOptions) error {
 		return err
 	}
 
+	if err := controlplane.EnsureAuditPolicy(l); err != nil {
+		return err
+	}
 	procs := controlplane.Processes(controlplane.Options{Binary: o.Binary, Layout: l, Ports: st.Ports, EncryptSecrets: true})
 	probeHost := host
 	if probeHost == "" || net.ParseIP(probeHost).IsUnspecified() {
@@ -206,11 +219,13 @@ func Up(ctx context.Context, o UpOptions) error {
 		Args: []string{"platform", "run",
 			"--kubeconfig", l.Kubeconfig(controlplane.PlatformIdentity.File),
 			"--listen", o.Listen, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
-			"--client-ca-file", l.PKI("ca.crt"), "--admin-token-file", adminTokenPath(l)},
+			"--client-ca-file", l.PKI("ca.crt"), "--admin-token-file", adminTokenPath(l),
+			"--external-url", consoleURL},
 		Ready: supervisor.HTTPProbe("https://"+net.JoinHostPort(probeHost, port)+"/readyz", func() (*tls.Config, error) {
 			return &tls.Config{InsecureSkipVerify: true}, nil //nolint:gosec // loopback probe of our own gateway
 		}),
 	}
+	plat.Args = append(plat.Args, o.PlatformArgs...)
 	procs = append(procs, plat)
 	o.progress("Starting etcd, kube-apiserver, kube-controller-manager and the platform (logs in %s)", l.LogDir())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -231,6 +246,20 @@ func Up(ctx context.Context, o UpOptions) error {
 	}
 	defer wait()
 	o.progress("Platform ready in %s", time.Since(start).Round(100*time.Millisecond))
+	ac, err := adminClient(l.AdminKubeconfig())
+	if err != nil {
+		cancel()
+		return err
+	}
+	generated, err := ensureAdmin(ctx, ac, o.AdminPassword)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if generated != "" {
+		// Shown once, on the terminal only: never logged.
+		o.progress("Created the administrator. Log in as %q with the password %s (shown only now; change it with `kstack passwd`, or reset it with `kstack admin reset-password`)", AdminUsername, generated)
+	}
 
 	var started []string
 	if o.Demo {

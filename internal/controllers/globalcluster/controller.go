@@ -65,7 +65,7 @@ func (e ensureGlobal) Start(ctx context.Context) error {
 // Ensure creates the global Cluster unless it exists.
 func Ensure(ctx context.Context, c client.Client) error {
 	obj := &platformv1.Cluster{
-		ObjectMeta: metav1.ObjectMeta{Name: platformv1.GlobalClusterName},
+		ObjectMeta: metav1.ObjectMeta{Name: platformv1.GlobalClusterName, Labels: map[string]string{"kstack.io/tenant": "default"}},
 		Spec: platformv1.ClusterSpec{
 			TenantID: "default", DisplayName: "global", Type: platformv1.ClusterGlobal,
 		},

@@ -1,0 +1,85 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authv1 "github.com/kstack/kstack/api/auth/v1"
+)
+
+func stmt(effect string, actions []string, resources ...string) authv1.Statement {
+	return authv1.Statement{Actions: actions, Resources: resources, Effect: effect}
+}
+
+var (
+	all      = []string{"*"}
+	readOnly = []string{"get*", "list*", "watch*"}
+)
+
+// SharedTenantLabel is the tenant label of objects every tenant sees (the
+// predefined policies); tenant IDs starting with "kstack" are reserved.
+const SharedTenantLabel = "kstack-shared"
+
+// Predefined are the roles of seed 004: platform roles (Administrator,
+// Platform user, Tenant) and project roles (Project admin, Project member,
+// Read-only member). They serve every tenant (empty tenantID).
+func Predefined() []authv1.Policy {
+	mk := func(name, display string, scope authv1.PolicyScope, desc string, st ...authv1.Statement) authv1.Policy {
+		return authv1.Policy{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kstack.io/predefined": "true", authv1.LabelTenant: SharedTenantLabel}},
+			Spec:       authv1.PolicySpec{DisplayName: display, Description: desc, Scope: scope, Statements: st, Predefined: true},
+		}
+	}
+	return []authv1.Policy{
+		mk(PolicyAdministrator, "Administrator", authv1.ScopePlatform,
+			"Every platform and business function and resource of the tenant; in the default tenant, of every tenant.",
+			stmt("allow", all, "*")),
+		mk(PolicyPlatformUser, "Platform user", authv1.ScopePlatform,
+			"Most platform functions: clusters, their contents and projects; reads users, groups and policies.",
+			stmt("allow", all, "cluster:*", "project:*", "namespace:*"),
+			stmt("allow", readOnly, "user:*", "group:*", "policy:*")),
+		mk(PolicyTenant, "Tenant", authv1.ScopePlatform,
+			"No platform permissions: may only log in (and manage their own access keys).",
+			stmt("allow", []string{"login"}, "platform")),
+		mk(PolicyProjectAdmin, "Project admin", authv1.ScopeProject,
+			"Everything in the project: its namespaces, workloads and members.",
+			stmt("allow", all, "*")),
+		mk(PolicyProjectMember, "Project member", authv1.ScopeProject,
+			"Workloads and configuration in the project's namespaces; reads the project.",
+			stmt("allow", all, "cluster:*/namespace:*/*"),
+			stmt("allow", readOnly, "project:*", "cluster:*/namespace:*")),
+		mk(PolicyProjectViewer, "Read-only member", authv1.ScopeProject,
+			"Reads the project and its namespaces, except Secrets.",
+			stmt("allow", readOnly, "*"),
+			stmt("deny", all, "cluster:*/namespace:*/secret:*")),
+	}
+}
+
+// EnsurePredefined creates the predefined policies and puts back any that
+// were changed.
+func EnsurePredefined(ctx context.Context, c client.Client) error {
+	for _, want := range Predefined() {
+		var got authv1.Policy
+		err := c.Get(ctx, client.ObjectKey{Name: want.Name}, &got)
+		switch {
+		case apierrors.IsNotFound(err):
+			w := want
+			if err := c.Create(ctx, &w); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("creating predefined policy %s: %w", want.Name, err)
+			}
+		case err != nil:
+			return fmt.Errorf("reading predefined policy %s: %w", want.Name, err)
+		default:
+			got.Spec = want.Spec
+			got.Labels = want.Labels
+			if err := c.Update(ctx, &got); err != nil {
+				return fmt.Errorf("restoring predefined policy %s: %w", want.Name, err)
+			}
+		}
+	}
+	return nil
+}

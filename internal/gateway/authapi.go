@@ -1,0 +1,587 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authv1 "github.com/kstack/kstack/api/auth/v1"
+	"github.com/kstack/kstack/internal/auth/account"
+	"github.com/kstack/kstack/internal/auth/attributes"
+	"github.com/kstack/kstack/internal/auth/authn"
+	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/auth/ldap"
+	"github.com/kstack/kstack/internal/auth/oidcprovider"
+)
+
+const authGroupPath = "/apis/auth.tkestack.io/v1/"
+
+// authAPI serves the /auth endpoints that are more than storage: users
+// with passwords, access keys shown once, identity providers whose secrets
+// are kept apart, and whoami. It reports whether it answered.
+func (s *Server) authAPI(w http.ResponseWriter, r *http.Request, p *directory.Principal, rest string) bool {
+	if rest == "/whoami" {
+		s.whoami(w, r, p)
+		return true
+	}
+	res, ok := strings.CutPrefix(rest, authGroupPath)
+	if !ok {
+		return false
+	}
+	parts := strings.Split(res, "/")
+	switch {
+	case res == "users" && r.Method == http.MethodPost:
+		s.createUser(w, r, p)
+	case len(parts) == 3 && parts[0] == "users" && parts[2] == "password":
+		s.setPassword(w, r, p, parts[1])
+	case parts[0] == "apikeys" && len(parts) <= 2:
+		name := ""
+		if len(parts) == 2 {
+			name = parts[1]
+		}
+		s.apiKeys(w, r, p, name)
+	case res == "identityproviders" && r.Method == http.MethodPost:
+		s.createIdentityProvider(w, r, p)
+	default:
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return refuse(http.StatusBadRequest, "the body is not valid JSON for this request: %v", err)
+	}
+	return nil
+}
+
+// decide asks the decision point about one platform action.
+func (s *Server) decide(ctx context.Context, p *directory.Principal, action, kind, name, objTenant string) error {
+	res := kind + ":" + name
+	if name == "" {
+		res = kind + ":*"
+	}
+	d := s.Decider.Platform(ctx, p, attributes.Attributes{Action: action, Resource: res, Kind: kind, Name: name}, objTenant)
+	if d.NotFound {
+		return refuse(http.StatusNotFound, "%s %q not found", kind, name)
+	}
+	if !d.Allowed {
+		return refuse(http.StatusForbidden, "%s may not %s on %s: %s", p.Name(), action, res, d.Reason)
+	}
+	return nil
+}
+
+// Whoami is what GET /auth/whoami answers.
+type Whoami struct {
+	Username   string   `json:"username"`
+	Tenant     string   `json:"tenant"`
+	Groups     []string `json:"groups,omitempty"`
+	SuperAdmin bool     `json:"platformAdministrator"`
+	Method     string   `json:"method"`
+	Policies   []string `json:"policies,omitempty"`
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
+	out := Whoami{Username: p.Username, Tenant: p.Tenant, Groups: p.Groups, SuperAdmin: p.SuperAdmin, Method: p.Method}
+	if pols, err := s.Decider.Dir.Policies(r.Context(), p, ""); err == nil {
+		for _, pol := range pols {
+			out.Policies = append(out.Policies, pol.Name)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// CreateUserRequest is the body of POST /auth/apis/auth.tkestack.io/v1/users.
+type CreateUserRequest struct {
+	Spec     authv1.UserSpec `json:"spec"`
+	Password string          `json:"password,omitempty"`
+	// Policies are platform policies to bind to the new user, e.g.
+	// ["platform-user"] (the seed's platform role).
+	Policies []string `json:"policies,omitempty"`
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
+	ctx := r.Context()
+	var in CreateUserRequest
+	if err := decodeBody(r, &in); err != nil {
+		writeAdmission(w, err)
+		return
+	}
+	if err := s.decide(ctx, p, "createUser", "user", "", ""); err != nil {
+		writeAdmission(w, err)
+		return
+	}
+	spec := in.Spec
+	if spec.TenantID == "" || !p.SuperAdmin {
+		if spec.TenantID != "" && spec.TenantID != p.Tenant {
+			writeAdmission(w, refuse(http.StatusForbidden, "you may not create users in tenant %q", spec.TenantID))
+			return
+		}
+		spec.TenantID = p.Tenant
+	}
+	if spec.IdentityProvider == "" {
+		spec.IdentityProvider = authv1.LocalProvider
+	}
+	if err := account.ValidateUsername(spec.Username); err != nil {
+		writeAdmission(w, refuse(http.StatusUnprocessableEntity, "%v", err))
+		return
+	}
+	var hash []byte
+	if in.Password != "" {
+		if err := account.ValidatePassword(in.Password); err != nil {
+			writeAdmission(w, refuse(http.StatusUnprocessableEntity, "%v", err))
+			return
+		}
+		var err error
+		if hash, err = account.Hash(in.Password); err != nil {
+			writeAdmission(w, err)
+			return
+		}
+	}
+	var bindings []*authv1.PolicyBinding
+	for _, pol := range in.Policies {
+		b := &authv1.PolicyBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: authv1.ObjectName(spec.TenantID, spec.Username) + "." + pol, Labels: map[string]string{authv1.LabelTenant: spec.TenantID}},
+			Spec:       authv1.PolicyBindingSpec{TenantID: spec.TenantID, PolicyName: pol, Users: []string{spec.Username}},
+		}
+		if err := s.checkGrantTyped(ctx, p, b); err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		bindings = append(bindings, b)
+	}
+	u := &authv1.User{
+		ObjectMeta: metav1.ObjectMeta{Name: authv1.ObjectName(spec.TenantID, spec.Username), Labels: map[string]string{authv1.LabelTenant: spec.TenantID}},
+		Spec:       spec,
+	}
+	if err := s.Client.Create(ctx, u); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			writeAdmission(w, refuse(http.StatusConflict, "user %s already exists in tenant %s", spec.Username, spec.TenantID))
+			return
+		}
+		if apierrors.IsInvalid(err) {
+			writeAdmission(w, refuse(http.StatusUnprocessableEntity, "%v", err))
+			return
+		}
+		writeAdmission(w, err)
+		return
+	}
+	// Nothing half-made: a failure below removes what was created.
+	made := []client.Object{u}
+	undo := func(err error) {
+		for i := len(made) - 1; i >= 0; i-- {
+			_ = s.Client.Delete(context.Background(), made[i])
+		}
+		writeAdmission(w, err)
+	}
+	if hash != nil {
+		now := metav1.Now()
+		li := &authv1.LocalIdentity{
+			ObjectMeta: metav1.ObjectMeta{Name: u.Name, Labels: map[string]string{authv1.LabelTenant: spec.TenantID}},
+			Spec:       authv1.LocalIdentitySpec{TenantID: spec.TenantID, Username: spec.Username, PasswordHash: hash, PasswordChangedAt: &now},
+		}
+		if err := s.Client.Create(ctx, li); err != nil {
+			undo(fmt.Errorf("storing the password: %w", err))
+			return
+		}
+		made = append(made, li)
+	}
+	for _, b := range bindings {
+		if err := s.Client.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
+			undo(fmt.Errorf("binding policy %s: %w", b.Spec.PolicyName, err))
+			return
+		}
+		made = append(made, b)
+	}
+	s.Log.Info("user created", "tenant", spec.TenantID, "user", spec.Username, "by", p.Name(), "policies", in.Policies)
+	u.APIVersion, u.Kind = authv1.GroupVersion.String(), "User"
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func (s *Server) checkGrantTyped(ctx context.Context, p *directory.Principal, b *authv1.PolicyBinding) error {
+	var pol authv1.Policy
+	if err := s.Reader.Get(ctx, client.ObjectKey{Name: b.Spec.PolicyName}, &pol); err != nil {
+		return refuse(http.StatusUnprocessableEntity, "there is no policy %q", b.Spec.PolicyName)
+	}
+	if pol.Spec.TenantID != "" && pol.Spec.TenantID != b.Spec.TenantID {
+		return refuse(http.StatusUnprocessableEntity, "policy %q belongs to another tenant", b.Spec.PolicyName)
+	}
+	if p.SuperAdmin {
+		return nil
+	}
+	return s.covers(ctx, p, b.Spec.ProjectID, []authv1.Policy{pol})
+}
+
+// PasswordRequest is the body of PUT .../users/{name}/password.
+type PasswordRequest struct {
+	// OldPassword is required when users change their own password.
+	OldPassword string `json:"oldPassword,omitempty"`
+	Password    string `json:"password"`
+}
+
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request, p *directory.Principal, name string) {
+	ctx := r.Context()
+	if r.Method != http.MethodPut {
+		writeStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "use PUT to set a password")
+		return
+	}
+	var in PasswordRequest
+	if err := decodeBody(r, &in); err != nil {
+		writeAdmission(w, err)
+		return
+	}
+	var u authv1.User
+	if err := s.Reader.Get(ctx, client.ObjectKey{Name: name}, &u); err != nil {
+		writeAdmission(w, refuse(http.StatusNotFound, "user %q not found", name))
+		return
+	}
+	self := u.Spec.TenantID == p.Tenant && u.Spec.Username == p.Username
+	if self && !p.SuperAdmin {
+		var li authv1.LocalIdentity
+		if err := s.Reader.Get(ctx, client.ObjectKey{Name: name}, &li); err != nil || !account.Check(li.Spec.PasswordHash, in.OldPassword) {
+			writeAdmission(w, refuse(http.StatusForbidden, "the old password is wrong"))
+			return
+		}
+	} else if err := s.decide(ctx, p, "updateUser", "user", name, u.Spec.TenantID); err != nil {
+		writeAdmission(w, err)
+		return
+	}
+	if u.Spec.IdentityProvider != "" && u.Spec.IdentityProvider != authv1.LocalProvider {
+		writeAdmission(w, refuse(http.StatusUnprocessableEntity, "user %s logs in through identity provider %s: change the password there", name, u.Spec.IdentityProvider))
+		return
+	}
+	if err := account.ValidatePassword(in.Password); err != nil {
+		writeAdmission(w, refuse(http.StatusUnprocessableEntity, "%v", err))
+		return
+	}
+	if err := SetPassword(ctx, s.Client, &u, in.Password, p.Session); err != nil {
+		writeAdmission(w, err)
+		return
+	}
+	s.Log.Info("password set", "user", name, "by", p.Name())
+	writeJSON(w, http.StatusOK, map[string]string{"status": "password changed; other sessions of the user were ended"})
+}
+
+// SetPassword stores a new password hash, unlocks the account and ends the
+// user's sessions (all but keep), so that a stolen session dies with the
+// old password. kstack admin reset-password uses it too.
+func SetPassword(ctx context.Context, c client.Client, u *authv1.User, password, keep string) error {
+	hash, err := account.Hash(password)
+	if err != nil {
+		return err
+	}
+	now := metav1.Now()
+	var li authv1.LocalIdentity
+	err = c.Get(ctx, client.ObjectKey{Name: u.Name}, &li)
+	switch {
+	case apierrors.IsNotFound(err):
+		li = authv1.LocalIdentity{
+			ObjectMeta: metav1.ObjectMeta{Name: u.Name, Labels: map[string]string{authv1.LabelTenant: u.Spec.TenantID}},
+			Spec:       authv1.LocalIdentitySpec{TenantID: u.Spec.TenantID, Username: u.Spec.Username, PasswordHash: hash, PasswordChangedAt: &now},
+		}
+		err = c.Create(ctx, &li)
+	case err == nil:
+		li.Spec.PasswordHash, li.Spec.PasswordChangedAt = hash, &now
+		err = c.Update(ctx, &li)
+	}
+	if err != nil {
+		return fmt.Errorf("storing the password: %w", err)
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var cur authv1.User
+		if err := c.Get(ctx, client.ObjectKey{Name: u.Name}, &cur); err != nil {
+			return err
+		}
+		cur.Status.FailedLogins, cur.Status.LockedUntil = 0, nil
+		return c.Status().Update(ctx, &cur)
+	})
+	if err != nil {
+		return fmt.Errorf("unlocking the account: %w", err)
+	}
+	var sessions authv1.SessionList
+	if err := c.List(ctx, &sessions, client.MatchingLabels{authv1.LabelTenant: u.Spec.TenantID, authv1.LabelOwner: u.Spec.Username}); err != nil {
+		return err
+	}
+	for i := range sessions.Items {
+		if sessions.Items[i].Name != keep {
+			if err := client.IgnoreNotFound(c.Delete(ctx, &sessions.Items[i])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// APIKeyRequest is the body of POST /auth/apis/auth.tkestack.io/v1/apikeys.
+type APIKeyRequest struct {
+	Description string `json:"description,omitempty"`
+	// ExpiresIn is hours or minutes, e.g. "24h" or "30m".
+	ExpiresIn string `json:"expiresIn"`
+}
+
+// APIKeyView is an access key as its owner sees it; Key is set once, at creation.
+type APIKeyView struct {
+	Name        string      `json:"name"`
+	Username    string      `json:"username"`
+	Description string      `json:"description,omitempty"`
+	ExpiresAt   metav1.Time `json:"expiresAt"`
+	Disabled    bool        `json:"disabled"`
+	Expired     bool        `json:"expired"`
+	Created     metav1.Time `json:"created"`
+	Key         string      `json:"key,omitempty"`
+}
+
+func keyView(k *authv1.APIKey) APIKeyView {
+	return APIKeyView{Name: k.Name, Username: k.Spec.Username, Description: k.Spec.Description, ExpiresAt: k.Spec.ExpiresAt,
+		Disabled: k.Spec.Disabled, Expired: !time.Now().Before(k.Spec.ExpiresAt.Time), Created: k.CreationTimestamp}
+}
+
+// ParseExpiry reads an access key's lifetime: a whole number of hours or
+// minutes ("24h", "30m"), at most a year.
+func ParseExpiry(s string) (time.Duration, error) {
+	if len(s) < 2 || (s[len(s)-1] != 'h' && s[len(s)-1] != 'm') {
+		return 0, fmt.Errorf("expiresIn %q must be a number of hours or minutes, e.g. 24h or 30m", s)
+	}
+	var n int
+	if _, err := fmt.Sscanf(s[:len(s)-1], "%d", &n); err != nil || fmt.Sprint(n) != s[:len(s)-1] || n <= 0 {
+		return 0, fmt.Errorf("expiresIn %q must be a positive whole number of hours or minutes, e.g. 24h or 30m", s)
+	}
+	d := time.Duration(n) * time.Hour
+	if s[len(s)-1] == 'm' {
+		d = time.Duration(n) * time.Minute
+	}
+	if d > 366*24*time.Hour {
+		return 0, fmt.Errorf("expiresIn %q is longer than a year", s)
+	}
+	return d, nil
+}
+
+func (s *Server) apiKeys(w http.ResponseWriter, r *http.Request, p *directory.Principal, name string) {
+	ctx := r.Context()
+	if p.Method == "cert" || p.Method == "admin-token" {
+		writeAdmission(w, refuse(http.StatusForbidden, "access keys belong to users: log in as one (kstack login) to manage yours"))
+		return
+	}
+	owned := func() (*authv1.APIKey, error) {
+		var k authv1.APIKey
+		if err := s.Reader.Get(ctx, client.ObjectKey{Name: name}, &k); err != nil || k.Spec.TenantID != p.Tenant || k.Spec.Username != p.Username {
+			return nil, refuse(http.StatusNotFound, "you have no access key %q", name)
+		}
+		return &k, nil
+	}
+	switch {
+	case name == "" && r.Method == http.MethodGet:
+		var list authv1.APIKeyList
+		if err := s.Reader.List(ctx, &list, client.MatchingLabels{authv1.LabelTenant: p.Tenant, authv1.LabelOwner: p.Username}); err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		out := []APIKeyView{}
+		for i := range list.Items {
+			out = append(out, keyView(&list.Items[i]))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	case name == "" && r.Method == http.MethodPost:
+		var in APIKeyRequest
+		if err := decodeBody(r, &in); err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		d, err := ParseExpiry(in.ExpiresIn)
+		if err != nil {
+			writeAdmission(w, refuse(http.StatusUnprocessableEntity, "%v", err))
+			return
+		}
+		if len(in.Description) > 255 {
+			writeAdmission(w, refuse(http.StatusUnprocessableEntity, "the description is longer than 255 characters"))
+			return
+		}
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		sec := base64.RawURLEncoding.EncodeToString(secret)
+		k := &authv1.APIKey{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "ak-", Labels: map[string]string{authv1.LabelTenant: p.Tenant, authv1.LabelOwner: p.Username}},
+			Spec: authv1.APIKeySpec{TenantID: p.Tenant, Username: p.Username, Description: in.Description,
+				ExpiresAt: metav1.NewTime(time.Now().Add(d).Truncate(time.Second)), SecretHash: authn.HashSecret(sec)},
+		}
+		if err := s.Client.Create(ctx, k); err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		v := keyView(k)
+		v.Key = authn.APIKeyPrefix + k.Name + "_" + sec
+		s.Log.Info("access key created", "key", k.Name, "user", p.Name(), "expires", k.Spec.ExpiresAt.Time)
+		writeJSON(w, http.StatusCreated, v)
+	case name != "" && r.Method == http.MethodGet:
+		k, err := owned()
+		if err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, keyView(k))
+	case name != "" && (r.Method == http.MethodPatch || r.Method == http.MethodPut):
+		var in struct {
+			Disabled *bool `json:"disabled"`
+		}
+		if err := decodeBody(r, &in); err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		if in.Disabled == nil {
+			writeAdmission(w, refuse(http.StatusUnprocessableEntity, `send {"disabled": true} or {"disabled": false}`))
+			return
+		}
+		k, err := owned()
+		if err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		k.Spec.Disabled = *in.Disabled
+		if err := s.Client.Update(ctx, k); err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, keyView(k))
+	case name != "" && r.Method == http.MethodDelete:
+		k, err := owned()
+		if err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		if err := s.Client.Delete(ctx, k); client.IgnoreNotFound(err) != nil {
+			writeAdmission(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "deleted"})
+	default:
+		writeStatus(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "access keys: GET and POST the collection; GET, PATCH {\"disabled\":bool} and DELETE one")
+	}
+}
+
+// createIdentityProvider stores an identity provider with its secrets
+// moved out of the configuration into a Secret, and binds its
+// administrators.
+func (s *Server) createIdentityProvider(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
+	ctx := r.Context()
+	if !p.SuperAdmin {
+		writeAdmission(w, refuse(http.StatusForbidden, "identity providers are managed by platform administrators"))
+		return
+	}
+	var idp authv1.IdentityProvider
+	if err := decodeBody(r, &idp); err != nil {
+		writeAdmission(w, err)
+		return
+	}
+	if err := account.ValidateTenant(idp.Name); err != nil {
+		writeAdmission(w, refuse(http.StatusUnprocessableEntity, "an identity provider's name is its tenant ID: %v", err))
+		return
+	}
+	for _, a := range idp.Spec.Administrators {
+		if err := account.ValidateUsername(a); err != nil {
+			writeAdmission(w, refuse(http.StatusUnprocessableEntity, "administrators: %v", err))
+			return
+		}
+	}
+	secrets := map[string][]byte{}
+	switch idp.Spec.Type {
+	case authv1.IdentityProviderLDAP:
+		cfg, err := ldap.ParseConfig([]byte(idp.Spec.Config))
+		if err != nil {
+			writeAdmission(w, refuse(http.StatusUnprocessableEntity, "the LDAP configuration is not valid: %v", err))
+			return
+		}
+		if cfg.BindPW != "" {
+			secrets["bindPW"] = []byte(cfg.BindPW)
+		}
+		idp.Spec.Config = stripJSONField(idp.Spec.Config, "bindPW")
+	case authv1.IdentityProviderOIDC:
+		cfg, err := oidcprovider.ParseExternalConfig([]byte(idp.Spec.Config))
+		if err != nil {
+			writeAdmission(w, refuse(http.StatusUnprocessableEntity, "%v", err))
+			return
+		}
+		if cfg.ClientSecret != "" {
+			secrets["clientSecret"] = []byte(cfg.ClientSecret)
+		}
+		idp.Spec.Config = stripJSONField(idp.Spec.Config, "clientSecret")
+	default:
+		writeAdmission(w, refuse(http.StatusUnprocessableEntity, "spec.type must be ldap or oidc, not %q", idp.Spec.Type))
+		return
+	}
+	var made []client.Object
+	undo := func(err error) {
+		for i := len(made) - 1; i >= 0; i-- {
+			_ = s.Client.Delete(context.Background(), made[i])
+		}
+		writeAdmission(w, err)
+	}
+	if len(secrets) > 0 {
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.SystemNamespace, Name: "idp-" + idp.Name}, Data: secrets}
+		if err := s.Client.Create(ctx, sec); err != nil {
+			writeAdmission(w, fmt.Errorf("storing the identity provider's secret: %w", err))
+			return
+		}
+		made = append(made, sec)
+		idp.Spec.SecretRef = &authv1.SecretReference{Name: sec.Name}
+	}
+	idp.ResourceVersion = ""
+	if err := s.Client.Create(ctx, &idp); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			err = refuse(http.StatusConflict, "tenant %s already has an identity provider", idp.Name)
+		}
+		undo(err)
+		return
+	}
+	made = append(made, &idp)
+	if len(idp.Spec.Administrators) > 0 {
+		b := &authv1.PolicyBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: idp.Name + ".idp-administrators", Labels: map[string]string{authv1.LabelTenant: idp.Name}},
+			Spec:       authv1.PolicyBindingSpec{TenantID: idp.Name, PolicyName: directory.PolicyAdministrator, Users: idp.Spec.Administrators},
+		}
+		if err := s.Client.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
+			undo(fmt.Errorf("binding the administrators: %w", err))
+			return
+		}
+	}
+	s.Log.Info("identity provider created", "tenant", idp.Name, "type", idp.Spec.Type, "by", p.Name())
+	idp.APIVersion, idp.Kind = authv1.GroupVersion.String(), "IdentityProvider"
+	writeJSON(w, http.StatusCreated, idp)
+}
+
+// stripJSONField removes a top-level field from a JSON object.
+func stripJSONField(config, field string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(config), &m) != nil {
+		return config
+	}
+	for k := range m {
+		if strings.EqualFold(k, field) {
+			delete(m, k)
+		}
+	}
+	out, _ := json.Marshal(m)
+	return string(out)
+}

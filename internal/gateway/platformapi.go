@@ -1,0 +1,463 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	authv1 "github.com/kstack/kstack/api/auth/v1"
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/auth/attributes"
+	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/auth/policy"
+)
+
+// platformGroups are the API groups platform users reach in the global
+// cluster; the rest of it (Secrets, the system namespace) is the
+// platform's own.
+var platformGroups = map[string]bool{
+	platformv1.GroupVersion.Group: true,
+	authv1.GroupVersion.Group:     true,
+	"business.tkestack.io":        true,
+}
+
+// restricted are kinds that only platform administrators reach through
+// the generic API; users manage their own access keys through /auth.
+var restricted = map[string]string{
+	"session":           "sessions are managed by logging in and out",
+	"apikey":            "manage your access keys with /auth/apis/auth.tkestack.io/v1/apikeys (kstack apikey)",
+	"clustercredential": "cluster credentials are readable by platform administrators only",
+	"identityprovider":  "identity providers are managed by platform administrators",
+}
+
+// tenantScoped kinds carry spec.tenantID and the tenant label.
+var tenantScoped = map[string]bool{
+	"cluster": true, "clustercredential": true, "user": true, "group": true, "policy": true,
+	"policybinding": true, "apikey": true, "session": true, "project": true, "namespace": true,
+}
+
+// maxBody bounds the platform API bodies the gateway reads.
+const maxBody = 4 << 20
+
+// platformAPI serves the platform's own API (in the global cluster)
+// through the decision point.
+func (s *Server) platformAPI(w http.ResponseWriter, r *http.Request, p *directory.Principal, apiPath string) {
+	clean, err := cleanMemberPath(apiPath)
+	if err != nil {
+		writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	global, err := s.Targets.Target(platformv1.GlobalClusterName)
+	if err != nil {
+		writeStatus(w, http.StatusServiceUnavailable, "ServiceUnavailable", err.Error())
+		return
+	}
+	a, err := attributes.Platform(r, clean)
+	if err != nil {
+		writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	ctx := r.Context()
+	if !p.SuperAdmin {
+		if a.NonResource {
+			if !a.ReadOnly || !isDiscovery(clean) {
+				forbidden(w, "platform users reach only the platform's API (/apis/platform.tkestack.io, auth.tkestack.io, business.tkestack.io)")
+				return
+			}
+			s.forward(w, r, p, global, platformv1.GlobalClusterName, clean)
+			return
+		}
+		if !platformGroups[a.APIGroup] {
+			forbidden(w, fmt.Sprintf("platform users reach only the platform's API groups, not %q", a.APIGroup))
+			return
+		}
+		if msg, ok := restricted[a.Kind]; ok {
+			forbidden(w, msg)
+			return
+		}
+	}
+	objTenant := ""
+	if a.Name != "" && a.Verb != "create" && !p.SuperAdmin {
+		t, found, err := s.tenantOf(ctx, a)
+		if err != nil {
+			writeStatus(w, http.StatusServiceUnavailable, "ServiceUnavailable", err.Error())
+			return
+		}
+		if !found {
+			writeStatus(w, http.StatusNotFound, "NotFound", fmt.Sprintf("%s %q not found", a.Kind, a.Name))
+			return
+		}
+		objTenant = t
+	}
+	dec := s.Decider.Platform(ctx, p, a, objTenant)
+	if dec.NotFound {
+		writeStatus(w, http.StatusNotFound, "NotFound", dec.Reason)
+		return
+	}
+	if !dec.Allowed {
+		if a.Verb == "list" && a.Name == "" && !p.SuperAdmin {
+			// A right on some objects by name: list those only.
+			s.filteredList(w, r, p, global, clean, a)
+			return
+		}
+		forbidden(w, fmt.Sprintf("%s may not %s on %s: %s", p.Name(), a.Action, a.Resource, dec.Reason))
+		return
+	}
+	switch a.Verb {
+	case "create", "update":
+		body, err := s.admit(ctx, r, p, a)
+		if err != nil {
+			writeAdmission(w, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.Header.Set("Content-Type", "application/json")
+	case "patch":
+		if err := s.admitPatch(ctx, r, p, a); err != nil {
+			writeAdmission(w, err)
+			return
+		}
+	case "delete", "deletecollection":
+		if a.Kind == "policy" && isPredefined(a.Name) {
+			forbidden(w, fmt.Sprintf("policy %s is predefined and cannot be deleted", a.Name))
+			return
+		}
+	case "list", "watch":
+		if !p.SuperAdmin && tenantScoped[a.Kind] {
+			r = withTenantSelector(r, p.Tenant, a.Kind == "policy")
+		}
+	}
+	s.forward(w, r, p, global, platformv1.GlobalClusterName, clean)
+}
+
+// isDiscovery matches the discovery paths clients read first.
+func isDiscovery(p string) bool {
+	p = strings.TrimSuffix(p, "/")
+	if p == "/api" || p == "/apis" || p == "/version" || strings.HasPrefix(p, "/api/v1") && strings.Count(p, "/") == 2 {
+		return true
+	}
+	if rest, ok := strings.CutPrefix(p, "/apis/"); ok {
+		group, _, _ := strings.Cut(rest, "/")
+		return platformGroups[group] && strings.Count(rest, "/") <= 1
+	}
+	return false
+}
+
+// withTenantSelector narrows a list or watch to the caller's tenant (and,
+// for policies, the predefined ones every tenant shares), so that the API
+// server filters rather than the gateway.
+func withTenantSelector(r *http.Request, tenant string, shared bool) *http.Request {
+	q := r.URL.Query()
+	sel := authv1.LabelTenant + "=" + tenant
+	if shared {
+		sel = authv1.LabelTenant + " in (" + tenant + "," + directory.SharedTenantLabel + ")"
+	}
+	if old := q.Get("labelSelector"); old != "" {
+		sel = old + "," + sel
+	}
+	q.Set("labelSelector", sel)
+	r2 := r.Clone(r.Context())
+	r2.URL.RawQuery = q.Encode()
+	return r2
+}
+
+// tenantOf reads the tenant of the object a request names.
+func (s *Server) tenantOf(ctx context.Context, a attributes.Attributes) (string, bool, error) {
+	gvk, err := s.Mapper.KindFor(schema.GroupVersionResource{Group: a.APIGroup, Version: "v1", Resource: a.Kind})
+	if err != nil {
+		return "", false, nil
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Name}, u); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("reading %s %s: %w", a.Kind, a.Name, err)
+	}
+	if t := u.GetLabels()[authv1.LabelTenant]; t != "" {
+		return t, true, nil
+	}
+	if t, ok, _ := unstructured.NestedString(u.Object, "spec", "tenantID"); ok && t != "" {
+		return t, true, nil
+	}
+	if a.Kind == "identityprovider" {
+		return a.Name, true, nil
+	}
+	return authv1.DefaultTenant, true, nil
+}
+
+// admissionError is a refused write: code and message for the caller.
+type admissionError struct {
+	code int
+	msg  string
+}
+
+func (e *admissionError) Error() string { return e.msg }
+
+func refuse(code int, format string, a ...any) error {
+	return &admissionError{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+func writeAdmission(w http.ResponseWriter, err error) {
+	if ae, ok := err.(*admissionError); ok {
+		reason := map[int]string{400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 422: "Invalid"}[ae.code]
+		writeStatus(w, ae.code, reason, ae.msg)
+		return
+	}
+	writeStatus(w, http.StatusInternalServerError, "InternalError", err.Error())
+}
+
+// admit checks and normalises a create or update body: the object lands
+// in the caller's tenant (platform administrators may name another),
+// policies are valid, and no one grants more than they hold.
+func (s *Server) admit(ctx context.Context, r *http.Request, p *directory.Principal, a attributes.Attributes) ([]byte, error) {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return nil, refuse(http.StatusUnsupportedMediaType, "send the platform API JSON (Content-Type application/json), not %s", ct)
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, "reading the body: %v", err)
+	}
+	if len(data) > maxBody {
+		return nil, refuse(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", maxBody)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(data); err != nil {
+		return nil, refuse(http.StatusBadRequest, "the body is not a valid object: %v", err)
+	}
+	if tenantScoped[a.Kind] {
+		tenant := p.Tenant
+		if p.SuperAdmin {
+			if t, ok, _ := unstructured.NestedString(u.Object, "spec", "tenantID"); ok && t != "" {
+				tenant = t
+			}
+		} else if t, ok, _ := unstructured.NestedString(u.Object, "spec", "tenantID"); ok && t != "" && t != p.Tenant {
+			return nil, refuse(http.StatusForbidden, "you may not create or move objects into tenant %q", t)
+		}
+		if a.Kind == "policy" && isPredefined(u.GetName()) {
+			return nil, refuse(http.StatusForbidden, "policy %s is predefined and cannot be changed: create a custom policy instead", u.GetName())
+		}
+		labels := u.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[authv1.LabelTenant] = tenant
+		u.SetLabels(labels)
+		if _, ok := u.Object["spec"].(map[string]any); ok || a.Kind != "namespace" {
+			_ = unstructured.SetNestedField(u.Object, tenant, "spec", "tenantID")
+		}
+	}
+	switch a.Kind {
+	case "policy":
+		if err := validatePolicy(u, p); err != nil {
+			return nil, err
+		}
+	case "policybinding":
+		if err := s.checkGrant(ctx, p, u); err != nil {
+			return nil, err
+		}
+	case "group":
+		if err := s.checkGroupGrant(ctx, p, u); err != nil {
+			return nil, err
+		}
+	case "user":
+		if err := validateUser(u); err != nil {
+			return nil, err
+		}
+	}
+	return u.MarshalJSON()
+}
+
+// admitPatch refuses patches that would move an object between tenants or
+// change what it grants without the checks of admit.
+func (s *Server) admitPatch(_ context.Context, r *http.Request, p *directory.Principal, a attributes.Attributes) error {
+	if a.Kind == "policy" && isPredefined(a.Name) {
+		return refuse(http.StatusForbidden, "policy %s is predefined and cannot be changed: create a custom policy instead", a.Name)
+	}
+	if p.SuperAdmin && a.Kind != "policy" {
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return refuse(http.StatusBadRequest, "reading the body: %v", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	if bytes.Contains(data, []byte("tenantID")) || bytes.Contains(data, []byte(authv1.LabelTenant)) {
+		return refuse(http.StatusForbidden, "a patch may not change an object's tenant")
+	}
+	switch a.Kind {
+	case "policy", "policybinding", "group":
+		return refuse(http.StatusUnprocessableEntity, "%ss cannot be patched, so that every change is checked whole: replace it (kubectl replace, or PUT)", a.Kind)
+	}
+	return nil
+}
+
+func isPredefined(name string) bool {
+	for _, p := range directory.Predefined() {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// statementsOf reads a policy object's statements.
+func statementsOf(u *unstructured.Unstructured) ([]policy.Statement, error) {
+	raw, _, _ := unstructured.NestedSlice(u.Object, "spec", "statements")
+	data, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	var st []policy.Statement
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("spec.statements must be a list of {actions, resources, effect}: %w", err)
+	}
+	return st, nil
+}
+
+func validatePolicy(u *unstructured.Unstructured, p *directory.Principal) error {
+	st, err := statementsOf(u)
+	if err == nil {
+		err = policy.ValidateStatements(st)
+	}
+	if err != nil {
+		return refuse(http.StatusUnprocessableEntity, "policy %s is malformed: %v", u.GetName(), err)
+	}
+	if pre, _, _ := unstructured.NestedBool(u.Object, "spec", "predefined"); pre {
+		return refuse(http.StatusForbidden, "only the platform makes predefined policies")
+	}
+	return nil
+}
+
+func validateUser(u *unstructured.Unstructured) error {
+	tenant, _, _ := unstructured.NestedString(u.Object, "spec", "tenantID")
+	name, _, _ := unstructured.NestedString(u.Object, "spec", "username")
+	if want := authv1.ObjectName(tenant, name); u.GetName() != want {
+		return refuse(http.StatusUnprocessableEntity, "a user's name must be <tenantID>.<username>: %q, not %q", want, u.GetName())
+	}
+	return nil
+}
+
+// checkGrant refuses a binding that grants more than the caller holds.
+func (s *Server) checkGrant(ctx context.Context, p *directory.Principal, u *unstructured.Unstructured) error {
+	name, _, _ := unstructured.NestedString(u.Object, "spec", "policyName")
+	var pol authv1.Policy
+	if err := s.Reader.Get(ctx, client.ObjectKey{Name: name}, &pol); err != nil {
+		return refuse(http.StatusUnprocessableEntity, "the binding names policy %q, which does not exist", name)
+	}
+	tenant, _, _ := unstructured.NestedString(u.Object, "spec", "tenantID")
+	if pol.Spec.TenantID != "" && pol.Spec.TenantID != tenant {
+		return refuse(http.StatusUnprocessableEntity, "policy %q belongs to another tenant", name)
+	}
+	if p.SuperAdmin {
+		return nil
+	}
+	project, _, _ := unstructured.NestedString(u.Object, "spec", "projectID")
+	return s.covers(ctx, p, project, []authv1.Policy{pol})
+}
+
+// checkGroupGrant refuses a group change by someone who does not hold
+// every policy bound to the group (adding yourself to it would grant them).
+func (s *Server) checkGroupGrant(ctx context.Context, p *directory.Principal, u *unstructured.Unstructured) error {
+	if p.SuperAdmin {
+		return nil
+	}
+	gname, _, _ := unstructured.NestedString(u.Object, "spec", "name")
+	var bindings authv1.PolicyBindingList
+	if err := s.Reader.List(ctx, &bindings, client.MatchingLabels{authv1.LabelTenant: p.Tenant}); err != nil {
+		return err
+	}
+	for _, b := range bindings.Items {
+		for _, g := range b.Spec.Groups {
+			if g != gname {
+				continue
+			}
+			var pol authv1.Policy
+			if err := s.Reader.Get(ctx, client.ObjectKey{Name: b.Spec.PolicyName}, &pol); err != nil {
+				continue
+			}
+			if err := s.covers(ctx, p, b.Spec.ProjectID, []authv1.Policy{pol}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) covers(ctx context.Context, p *directory.Principal, project string, pols []authv1.Policy) error {
+	held, err := s.Decider.Dir.Policies(ctx, p, project)
+	if err != nil {
+		return err
+	}
+	for i := range pols {
+		if err := policy.Covers(held, directory.Named(&pols[i]).Statements); err != nil {
+			return refuse(http.StatusForbidden, "%v (granting policy %s)", err, pols[i].Name)
+		}
+	}
+	return nil
+}
+
+// filteredList answers a list by someone who may read some objects of the
+// kind by name: the list holds those only.
+func (s *Server) filteredList(w http.ResponseWriter, r *http.Request, p *directory.Principal, global *Target, clean string, a attributes.Attributes) {
+	if r.URL.Query().Get("watch") != "" {
+		forbidden(w, fmt.Sprintf("%s may not watch every %s", p.Name(), a.Kind))
+		return
+	}
+	q := r.URL.Query()
+	if tenantScoped[a.Kind] {
+		q.Set("labelSelector", authv1.LabelTenant+"="+p.Tenant)
+	}
+	u := *global.Server
+	u.Path = strings.TrimSuffix(u.Path, "/") + clean
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
+	if err != nil {
+		writeStatus(w, http.StatusInternalServerError, "InternalError", err.Error())
+		return
+	}
+	req.Header.Set("Accept", "application/json")
+	impersonate(req.Header, p)
+	resp, err := global.Transport.RoundTrip(req)
+	if err != nil {
+		writeStatus(w, http.StatusBadGateway, "ServiceUnavailable", err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	var list unstructured.UnstructuredList
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil || resp.StatusCode != http.StatusOK || list.UnmarshalJSON(data) != nil {
+		forbidden(w, fmt.Sprintf("%s may not list %s", p.Name(), a.Kind))
+		return
+	}
+	kept := list.Items[:0]
+	for _, it := range list.Items {
+		res := a.Kind + ":" + it.GetName()
+		if d := s.Decider.Can(r.Context(), p, "", "get"+strings.TrimPrefix(a.Action, "list"), res); d.Allowed {
+			kept = append(kept, it)
+		}
+	}
+	if len(kept) == 0 {
+		forbidden(w, fmt.Sprintf("%s may not list %s: no policy allows %s", p.Name(), a.Kind, a.Action))
+		return
+	}
+	list.Items = kept
+	out, err := list.MarshalJSON()
+	if err != nil {
+		writeStatus(w, http.StatusInternalServerError, "InternalError", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
