@@ -66,15 +66,38 @@ type Kstack struct {
 	T       testing.TB
 	Bin     string
 	DataDir string
+	// Env is added to every command's environment. New points
+	// KSTACK_CONFIG (the login file) into the test's own directory, so
+	// that tests never read or write ~/.kstack.
+	Env []string
 }
 
 // New returns a Kstack with a fresh data dir; everything it starts is
 // stopped when the test ends, and logs are kept if the test failed.
 func New(t testing.TB) *Kstack {
 	t.Helper()
-	k := &Kstack{T: t, Bin: Binary(t), DataDir: filepath.Join(t.TempDir(), "data")}
+	dir := t.TempDir()
+	k := &Kstack{T: t, Bin: Binary(t), DataDir: filepath.Join(dir, "data"),
+		Env: []string{"KSTACK_CONFIG=" + filepath.Join(dir, "login-admin.json")}}
 	t.Cleanup(k.cleanup)
 	return k
+}
+
+// As is the same platform seen by another CLI user: a login file of its
+// own, so that `kstack login` as that user does not touch the others.
+func (k *Kstack) As(user string) *Kstack {
+	return &Kstack{T: k.T, Bin: k.Bin, DataDir: k.DataDir,
+		Env: []string{"KSTACK_CONFIG=" + filepath.Join(filepath.Dir(k.DataDir), "login-"+user+".json")}}
+}
+
+// LoginFile is the login file of this CLI user.
+func (k *Kstack) LoginFile() string {
+	for _, e := range k.Env {
+		if v, ok := strings.CutPrefix(e, "KSTACK_CONFIG="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // Result is the outcome of one command.
@@ -86,9 +109,17 @@ type Result struct {
 // Run runs kstack with args and returns what it printed.
 func (k *Kstack) Run(args ...string) Result {
 	k.T.Helper()
+	return k.RunStdin("", args...)
+}
+
+// RunStdin runs kstack with stdin (a password, say).
+func (k *Kstack) RunStdin(stdin string, args ...string) Result {
+	k.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.Bin, append([]string{"--data-dir", k.DataDir}, args...)...)
+	cmd.Env = append(os.Environ(), k.Env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -273,6 +304,7 @@ func (k *Kstack) Up(timeout time.Duration, args ...string) *Platform {
 // StartUp is Up returning the error instead of failing the test.
 func (k *Kstack) StartUp(timeout time.Duration, args ...string) (*Platform, error) {
 	cmd := exec.Command(k.Bin, append([]string{"--data-dir", k.DataDir, "up"}, args...)...)
+	cmd.Env = append(os.Environ(), k.Env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
