@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # tests of the console will add chromium here).
 # bsdutils gives script(1), which the e2e tests use to give kubectl exec -it a terminal;
 # slapd (with ldap-utils) is the real LDAP server the identity tests log in against.
-APT_PACKAGES=(bsdutils slapd ldap-utils ${KSTACK_APT_PACKAGES:-})
+APT_PACKAGES=(bsdutils curl slapd ldap-utils ${KSTACK_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

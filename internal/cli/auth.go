@@ -59,7 +59,7 @@ func newLoginCmd(o *Options) *cobra.Command {
 		Short: "Log in to a kstack platform",
 		Long: `Logs in through the platform's OpenID provider (authorization code with PKCE;
 the CLI fills in the login form itself, so no browser is needed) and keeps the
-tokens in ~/.kstack/config.json (or $KSTACK_CONFIG), readable only by you. Later
+tokens in ~/.config/kstack/login.json (or $KSTACK_CONFIG), readable only by you. Later
 commands, and kubeconfigs from 'kstack kubeconfig', act as you and refresh the
 tokens as needed. The password comes from --password-stdin, $KSTACK_PASSWORD, or a
 prompt. On the platform's host, --server and the CA default to the data dir's.`,
@@ -164,7 +164,7 @@ writes for a logged-in user run this.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&path, "config", "", "login file (default ~/.kstack/config.json or $KSTACK_CONFIG)")
+	cmd.Flags().StringVar(&path, "config", "", "login file (default ~/.config/kstack/login.json or $KSTACK_CONFIG)")
 	return cmd
 }
 
@@ -252,8 +252,8 @@ func newAdminCmd(o *Options) *cobra.Command {
 		Short: "Reset a default-tenant user's password with the data dir's credentials",
 		Long: `Resets the password of a user of the default tenant (by default the
 administrator, 'admin') using the data dir's admin credentials, unlocks the
-account and ends its sessions. The reset is recorded as a PasswordReset Event in
-the kstack-system namespace. Needs the platform running ('kstack up'). The new
+account and ends its sessions. The reset is recorded as a PasswordReset Event on
+the User (namespace default). Needs the platform running ('kstack up'). The new
 password comes from --password-stdin or $KSTACK_ADMIN_PASSWORD, or is generated
 and printed.`,
 		Example: `  kstack admin reset-password --data-dir /var/lib/kstack

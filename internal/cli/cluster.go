@@ -403,6 +403,7 @@ login, the data dir's administrator is used. -f writes it to a file (mode 0600).
 	}
 	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster ID, or global")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "write the kubeconfig to this file instead of stdout")
+	cmd.Flags().StringVar(&apiKey, "api-key", "", "embed this access key (kstack apikey create) instead of your login")
 	return cmd
 }
 

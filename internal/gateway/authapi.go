@@ -197,7 +197,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 	if hash != nil {
 		now := metav1.Now()
 		li := &authv1.LocalIdentity{
-			ObjectMeta: metav1.ObjectMeta{Name: u.Name, Labels: map[string]string{authv1.LabelTenant: spec.TenantID}},
+			ObjectMeta: metav1.ObjectMeta{Name: u.Name, Labels: map[string]string{authv1.LabelTenant: spec.TenantID}, OwnerReferences: authv1.OwnedBy(u)},
 			Spec:       authv1.LocalIdentitySpec{TenantID: spec.TenantID, Username: spec.Username, PasswordHash: hash, PasswordChangedAt: &now},
 		}
 		if err := s.Client.Create(ctx, li); err != nil {
@@ -207,6 +207,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 		made = append(made, li)
 	}
 	for _, b := range bindings {
+		b.OwnerReferences = authv1.OwnedBy(u)
 		if err := s.Client.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {
 			undo(fmt.Errorf("binding policy %s: %w", b.Spec.PolicyName, err))
 			return
@@ -296,7 +297,7 @@ func SetPassword(ctx context.Context, c client.Client, u *authv1.User, password,
 	switch {
 	case apierrors.IsNotFound(err):
 		li = authv1.LocalIdentity{
-			ObjectMeta: metav1.ObjectMeta{Name: u.Name, Labels: map[string]string{authv1.LabelTenant: u.Spec.TenantID}},
+			ObjectMeta: metav1.ObjectMeta{Name: u.Name, Labels: map[string]string{authv1.LabelTenant: u.Spec.TenantID}, OwnerReferences: authv1.OwnedBy(u)},
 			Spec:       authv1.LocalIdentitySpec{TenantID: u.Spec.TenantID, Username: u.Spec.Username, PasswordHash: hash, PasswordChangedAt: &now},
 		}
 		err = c.Create(ctx, &li)
@@ -422,8 +423,14 @@ func (s *Server) apiKeys(w http.ResponseWriter, r *http.Request, p *directory.Pr
 			return
 		}
 		sec := base64.RawURLEncoding.EncodeToString(secret)
+		var owner authv1.User
+		if err := s.Reader.Get(ctx, client.ObjectKey{Name: authv1.ObjectName(p.Tenant, p.Username)}, &owner); err != nil {
+			writeAdmission(w, refuse(http.StatusForbidden, "access keys belong to users, and %s is not one", p.Name()))
+			return
+		}
 		k := &authv1.APIKey{
-			ObjectMeta: metav1.ObjectMeta{GenerateName: "ak-", Labels: map[string]string{authv1.LabelTenant: p.Tenant, authv1.LabelOwner: p.Username}},
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "ak-", Labels: map[string]string{authv1.LabelTenant: p.Tenant, authv1.LabelOwner: p.Username},
+				OwnerReferences: authv1.OwnedBy(&owner)},
 			Spec: authv1.APIKeySpec{TenantID: p.Tenant, Username: p.Username, Description: in.Description,
 				ExpiresAt: metav1.NewTime(time.Now().Add(d).Truncate(time.Second)), SecretHash: authn.HashSecret(sec)},
 		}

@@ -23,7 +23,8 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// ConfigEnv names the login file instead of ~/.kstack/config.json.
+// ConfigEnv names the login file instead of ~/.config/kstack/login.json
+// (kept apart from the data dir, ~/.kstack, which must hold only its own).
 const ConfigEnv = "KSTACK_CONFIG"
 
 const (
@@ -51,11 +52,11 @@ func Path() string {
 	if p := os.Getenv(ConfigEnv); p != "" {
 		return p
 	}
-	home, err := os.UserHomeDir()
+	dir, err := os.UserConfigDir()
 	if err != nil {
-		return ".kstack-config.json"
+		return ".kstack-login.json"
 	}
-	return filepath.Join(home, ".kstack", "config.json")
+	return filepath.Join(dir, "kstack", "login.json")
 }
 
 // ErrNotLoggedIn means there is no login file.

@@ -122,7 +122,8 @@ func ResetPassword(ctx context.Context, kubeconfig, username, password string) e
 	}
 	now := metav1.NewTime(time.Now())
 	ev := &corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{GenerateName: "password-reset-", Namespace: SystemNamespace},
+		// Events about cluster-scoped objects live in "default".
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: "password-reset-", Namespace: metav1.NamespaceDefault},
 		InvolvedObject: corev1.ObjectReference{APIVersion: authv1.GroupVersion.String(), Kind: "User", Name: u.Name, UID: u.UID},
 		Reason:         "PasswordReset", Type: corev1.EventTypeWarning,
 		Message:        fmt.Sprintf("the password of %s was reset with the data dir's admin credentials (kstack admin reset-password)", username),

@@ -6,6 +6,7 @@
 package v1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
@@ -35,3 +36,12 @@ const (
 // ObjectName is the name of a tenant's user or group object: tenant IDs and
 // usernames contain no dots, so the pair is unambiguous.
 func ObjectName(tenant, name string) string { return tenant + "." + name }
+
+// OwnedBy makes an object go with its user: the garbage collector deletes a
+// user's password, sessions and access keys when the user is deleted.
+func OwnedBy(u *User) []metav1.OwnerReference {
+	if u == nil || u.UID == "" {
+		return nil
+	}
+	return []metav1.OwnerReference{{APIVersion: GroupVersion.String(), Kind: "User", Name: u.Name, UID: u.UID}}
+}

@@ -2,6 +2,7 @@ package oidcprovider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -148,14 +149,20 @@ func (p *Provider) idpSecret(ctx context.Context, idp *authv1.IdentityProvider, 
 }
 
 func (p *Provider) ldapLogin(ctx context.Context, idp *authv1.IdentityProvider, username, password string) (*authv1.User, []string, error) {
-	cfg, err := ldap.ParseConfig([]byte(idp.Spec.Config))
-	if err != nil {
-		return nil, nil, fmt.Errorf("the LDAP configuration of tenant %s is not valid: %w", idp.Name, err)
+	// The bind password lives in the provider's Secret, not in its config.
+	raw := map[string]any{}
+	if err := json.Unmarshal([]byte(idp.Spec.Config), &raw); err != nil {
+		return nil, nil, fmt.Errorf("the LDAP configuration of tenant %s is not valid JSON: %w", idp.Name, err)
 	}
 	if pw, err := p.idpSecret(ctx, idp, "bindPW"); err != nil {
 		return nil, nil, err
 	} else if pw != "" {
-		cfg.BindPW = pw
+		raw["bindPW"] = pw
+	}
+	merged, _ := json.Marshal(raw)
+	cfg, err := ldap.ParseConfig(merged)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the LDAP configuration of tenant %s is not valid: %w", idp.Name, err)
 	}
 	if account.ValidateUsername(username) != nil {
 		return nil, nil, errBadCredentials

@@ -170,10 +170,15 @@ func (p *Provider) checkUser(ctx context.Context, tenant, username string) error
 
 func (p *Provider) newSession(ctx context.Context, r *authRequest, refreshHash string) (*authv1.Session, error) {
 	now := time.Now()
+	u, err := p.Dir.User(ctx, r.tenant, r.username)
+	if err != nil {
+		return nil, fmt.Errorf("the user no longer exists")
+	}
 	s := &authv1.Session{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:   "ses-" + strings.ToLower(randomHex(10)),
-			Labels: map[string]string{authv1.LabelTenant: r.tenant, authv1.LabelOwner: r.username},
+			Name:            "ses-" + strings.ToLower(randomHex(10)),
+			Labels:          map[string]string{authv1.LabelTenant: r.tenant, authv1.LabelOwner: r.username},
+			OwnerReferences: authv1.OwnedBy(u),
 		},
 		Spec: authv1.SessionSpec{
 			TenantID: r.tenant, Username: r.username, ClientID: r.oidc.ClientID, Scopes: r.oidc.Scopes,

@@ -6,17 +6,13 @@ package clusters
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,39 +70,11 @@ func waitPhase(t *testing.T, k *framework.Kstack, name, phase string, timeout ti
 }
 
 // platformHTTP is an HTTP client that trusts the platform's CA, and the admin token.
-func platformHTTP(t *testing.T, k *framework.Kstack) (*http.Client, string) {
-	ca, err := os.ReadFile(filepath.Join(k.DataDir, "platform", "pki", "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := os.ReadFile(filepath.Join(k.DataDir, "platform", "pki", "admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}, strings.TrimSpace(string(tok))
-}
+func platformHTTP(t *testing.T, k *framework.Kstack) (*http.Client, string) { return k.PlatformHTTP() }
 
 func do(t *testing.T, c *http.Client, method, url, token, cluster, contentType, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if cluster != "" {
-		req.Header.Set("X-TKE-ClusterName", cluster)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(data)
+	return framework.Do(t, c, method, url, token, cluster, contentType, body)
 }
 
 // serviceAccountToken makes a ServiceAccount in the member, optionally bound
@@ -123,9 +91,7 @@ func serviceAccountToken(t *testing.T, k *framework.Kstack, kc, name string, adm
 // platform reports it Running, and returns its ID and its own admin kubeconfig.
 func importedCluster(t *testing.T, k *framework.Kstack, name string, nodes int) (id, memberKubeconfig string) {
 	t.Helper()
-	k.MustRun("local", "create", name, "--nodes", strconv.Itoa(nodes), "--import")
-	id = waitPhase(t, k, name, "Running", time.Minute).Metadata.Name
-	return id, strings.TrimSpace(k.MustRun("local", "kubeconfig", name))
+	return k.ImportedCluster(name, nodes)
 }
 
 func TestClusterManagement(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -386,4 +387,30 @@ func WaitHTTP(t testing.TB, url, want string, timeout time.Duration) {
 		}
 		return nil
 	})
+}
+
+// ImportedCluster creates a local cluster with --import, waits until the
+// platform reports it Running, and returns its ID and its own admin
+// kubeconfig.
+func (k *Kstack) ImportedCluster(name string, nodes int) (id, memberKubeconfig string) {
+	k.T.Helper()
+	k.MustRun("local", "create", name, "--nodes", fmt.Sprint(nodes), "--import")
+	Eventually(k.T, time.Minute, name+" Running", func() error {
+		var list []struct {
+			Metadata struct{ Name string }
+			Spec     struct{ DisplayName string }
+			Status   struct{ Phase string }
+		}
+		if err := json.Unmarshal([]byte(k.MustRun("cluster", "list", "-o", "json")), &list); err != nil {
+			return err
+		}
+		for _, c := range list {
+			if c.Spec.DisplayName == name && c.Status.Phase == "Running" {
+				id = c.Metadata.Name
+				return nil
+			}
+		}
+		return fmt.Errorf("not Running yet")
+	})
+	return id, strings.TrimSpace(k.MustRun("local", "kubeconfig", name))
 }
