@@ -142,6 +142,12 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 	if spec.IdentityProvider == "" {
 		spec.IdentityProvider = authv1.LocalProvider
 	}
+	if spec.TenantID != authv1.DefaultTenant {
+		if err := account.ValidateTenant(spec.TenantID); err != nil {
+			writeAdmission(w, refuse(http.StatusUnprocessableEntity, "%v", err))
+			return
+		}
+	}
 	if err := account.ValidateUsername(spec.Username); err != nil {
 		writeAdmission(w, refuse(http.StatusUnprocessableEntity, "%v", err))
 		return

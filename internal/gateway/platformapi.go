@@ -14,8 +14,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
+	"github.com/kstack/kstack/internal/auth/account"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/auth/attributes"
+	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
 	"github.com/kstack/kstack/internal/auth/policy"
 )
@@ -66,6 +68,10 @@ func (s *Server) platformAPI(w http.ResponseWriter, r *http.Request, p *director
 		return
 	}
 	ctx := r.Context()
+	if msg, ok := decision.Hidden(a.Kind); ok {
+		forbidden(w, msg)
+		return
+	}
 	if !p.SuperAdmin {
 		if a.NonResource {
 			if !a.ReadOnly || !isDiscovery(clean) {
@@ -132,7 +138,7 @@ func (s *Server) platformAPI(w http.ResponseWriter, r *http.Request, p *director
 			return
 		}
 	case "list", "watch":
-		if !p.SuperAdmin && tenantScoped[a.Kind] {
+		if !p.SuperAdmin && tenantScoped[a.Kind] && platformGroups[a.APIGroup] {
 			r = withTenantSelector(r, p.Tenant, a.Kind == "policy")
 		}
 	}
@@ -236,7 +242,7 @@ func (s *Server) admit(ctx context.Context, r *http.Request, p *directory.Princi
 	if err := u.UnmarshalJSON(data); err != nil {
 		return nil, refuse(http.StatusBadRequest, "the body is not a valid object: %v", err)
 	}
-	if tenantScoped[a.Kind] {
+	if tenantScoped[a.Kind] && platformGroups[a.APIGroup] {
 		tenant := p.Tenant
 		if p.SuperAdmin {
 			if t, ok, _ := unstructured.NestedString(u.Object, "spec", "tenantID"); ok && t != "" {
@@ -244,6 +250,9 @@ func (s *Server) admit(ctx context.Context, r *http.Request, p *directory.Princi
 			}
 		} else if t, ok, _ := unstructured.NestedString(u.Object, "spec", "tenantID"); ok && t != "" && t != p.Tenant {
 			return nil, refuse(http.StatusForbidden, "you may not create or move objects into tenant %q", t)
+		}
+		if err := account.ValidateTenant(tenant); err != nil && tenant != authv1.DefaultTenant {
+			return nil, refuse(http.StatusUnprocessableEntity, "spec.tenantID: %v", err)
 		}
 		if a.Kind == "policy" && isPredefined(u.GetName()) {
 			return nil, refuse(http.StatusForbidden, "policy %s is predefined and cannot be changed: create a custom policy instead", u.GetName())
@@ -443,8 +452,12 @@ func (s *Server) filteredList(w http.ResponseWriter, r *http.Request, p *directo
 	}
 	kept := list.Items[:0]
 	for _, it := range list.Items {
-		res := a.Kind + ":" + it.GetName()
-		if d := s.Decider.Can(r.Context(), p, "", "get"+strings.TrimPrefix(a.Action, "list"), res); d.Allowed {
+		// Each item as if it were read by name: the same decision as a get.
+		get := a
+		get.Verb, get.Name = "get", it.GetName()
+		get.Action = "get" + strings.TrimPrefix(a.Action, "list")
+		get.Resource = a.Kind + ":" + it.GetName()
+		if d := s.Decider.Platform(r.Context(), p, get, it.GetLabels()[authv1.LabelTenant]); d.Allowed {
 			kept = append(kept, it)
 		}
 	}

@@ -102,9 +102,22 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, p *directory.Pr
 		writeStatus(w, http.StatusNotFound, "NotFound", err.Error())
 		return
 	}
-	if t.Global && !p.SuperAdmin {
-		forbidden(w, "the global cluster is the platform's own: use the /platform, /auth and /business APIs")
-		return
+	if t.Global {
+		if !p.SuperAdmin {
+			forbidden(w, "the global cluster is the platform's own: use the /platform, /auth and /business APIs")
+			return
+		}
+		// Administrators too go through the decision point here, which
+		// never serves password hashes.
+		a, err := attributes.Platform(r, clean)
+		if err != nil {
+			writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
+			return
+		}
+		if dec := s.Decider.Platform(r.Context(), p, a, ""); !dec.Allowed {
+			forbidden(w, dec.Reason)
+			return
+		}
 	}
 	if !t.Global {
 		a, err := attributes.Member(cluster, r, clean)

@@ -59,6 +59,9 @@ func GeneratePassword() string {
 	}
 }
 
+// errAdminExists says a password given for the first start was not used.
+var errAdminExists = fmt.Errorf("the administrator exists already, so the given password was not used: change it with `kstack passwd` or `kstack admin reset-password`")
+
 // ensureAdmin creates the administrator on the first start. It returns the
 // password when it generated one (to be shown once), "" otherwise.
 func ensureAdmin(ctx context.Context, c client.Client, password string) (string, error) {
@@ -66,6 +69,9 @@ func ensureAdmin(ctx context.Context, c client.Client, password string) (string,
 	var u authv1.User
 	err := c.Get(ctx, client.ObjectKey{Name: name}, &u)
 	if err == nil {
+		if password != "" {
+			return "", errAdminExists
+		}
 		return "", nil
 	}
 	if !apierrors.IsNotFound(err) {

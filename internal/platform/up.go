@@ -252,7 +252,9 @@ func Up(ctx context.Context, o UpOptions) error {
 		return err
 	}
 	generated, err := ensureAdmin(ctx, ac, o.AdminPassword)
-	if err != nil {
+	if errors.Is(err, errAdminExists) {
+		o.progress("Note: %v", err)
+	} else if err != nil {
 		cancel()
 		return err
 	}

@@ -34,6 +34,12 @@ var hidden = map[string]string{
 	"localidentity": "password hashes are never served: set a password with PUT /auth/apis/auth.tkestack.io/v1/users/{name}/password",
 }
 
+// Hidden reports kinds no one may read, with the reason.
+func Hidden(kind string) (string, bool) {
+	msg, ok := hidden[kind]
+	return msg, ok
+}
+
 // Platform decides on a request to the platform's own API; objTenant is
 // the tenant of the object named (empty for collections and creations).
 func (d *Decider) Platform(ctx context.Context, p *directory.Principal, a attributes.Attributes, objTenant string) Decision {
