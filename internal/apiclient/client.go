@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -113,9 +114,9 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 	if resp.StatusCode >= 300 {
 		var st struct{ Message string }
 		if json.Unmarshal(data, &st) == nil && st.Message != "" {
-			return fmt.Errorf("%s", st.Message)
+			return &StatusError{Code: resp.StatusCode, Msg: st.Message}
 		}
-		return fmt.Errorf("the platform answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
+		return &StatusError{Code: resp.StatusCode, Msg: fmt.Sprintf("the platform answered %s: %s", resp.Status, strings.TrimSpace(string(data)))}
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)
@@ -130,4 +131,18 @@ func (c *Client) Import(ctx context.Context, req gateway.ImportRequest) (*platfo
 		return nil, fmt.Errorf("import refused: %w", err)
 	}
 	return &cls, nil
+}
+
+// StatusError is the platform's refusal, with its HTTP status.
+type StatusError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StatusError) Error() string { return e.Msg }
+
+// IsForbidden reports a 403.
+func IsForbidden(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Code == http.StatusForbidden
 }

@@ -358,7 +358,9 @@ login, the data dir's administrator is used. -f writes it to a file (mode 0600).
 			if err != nil {
 				return err
 			}
-			if _, err := getCluster(cmd.Context(), o, cluster); err != nil {
+			// A user with rights only inside the cluster may not read the
+			// Cluster object: that is no reason to refuse a kubeconfig.
+			if _, err := getCluster(cmd.Context(), o, cluster); err != nil && !apiclient.IsForbidden(err) {
 				return err
 			}
 			name := "kstack-" + cluster

@@ -93,6 +93,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return fmt.Errorf("reading --kubeconfig %s: %w", o.Kubeconfig, err)
 	}
+	// client-go's default (5 QPS; controller-runtime's 20) throttled logins,
+	// which each write a session and the user's status, to about 5 a second.
+	cfg.QPS, cfg.Burst = 300, 600
 	cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
 	if err != nil {
 		return fmt.Errorf("loading the gateway's TLS certificate (%s, %s): %w", o.TLSCertFile, o.TLSKeyFile, err)
