@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -27,26 +26,9 @@ import (
 	"github.com/kstack/kstack/test/e2e/framework"
 )
 
-// platformClient trusts only the platform's CA from the data dir.
-func platformClient(t *testing.T, dataDir string) *http.Client {
-	ca, err := os.ReadFile(filepath.Join(dataDir, "platform", "pki", "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-}
-
 func get(t *testing.T, c *http.Client, url string) (int, string) {
 	t.Helper()
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return framework.Do(t, c, http.MethodGet, url, "", "", "", "")
 }
 
 func TestUp(t *testing.T) {
@@ -57,7 +39,7 @@ func TestUp(t *testing.T) {
 	if want := "Console: https://" + listen + "\nAdmin kubeconfig: " + p.Kubeconfig + "\n"; p.Stdout.String() != want {
 		t.Fatalf("stdout is %q, want exactly %q", p.Stdout.String(), want)
 	}
-	c := platformClient(t, k.DataDir)
+	c, _ := k.PlatformHTTP()
 	if code, body := get(t, c, p.ConsoleURL+"/readyz"); code != 200 || !strings.Contains(body, "ok") {
 		t.Fatalf("/readyz: %d %s", code, body)
 	}
