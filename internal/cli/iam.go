@@ -254,3 +254,58 @@ func newAPIKeyCmd(o *Options) *cobra.Command {
 	cmd.AddCommand(create, list, toggle("disable", true), toggle("enable", false), del)
 	return cmd
 }
+
+func newGroupCmd(o *Options) *cobra.Command {
+	cmd := &cobra.Command{Use: "group", Aliases: []string{"groups"}, Short: "Create and list groups of users (bind policies to them with `kstack policy bind --group`)"}
+	var members []string
+	var desc string
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a group of your tenant (name: under 60 lowercase letters, digits and '-')",
+		Example: `  kstack group create developers --member alice --member bob
+  kstack policy bind read-dev --group developers`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newAPIClient(o)
+			if err != nil {
+				return err
+			}
+			var w gateway.Whoami
+			if err := c.Do(cmd.Context(), http.MethodGet, "/auth/whoami", "", nil, &w); err != nil {
+				return err
+			}
+			g := authv1.Group{TypeMeta: metav1.TypeMeta{APIVersion: authv1.GroupVersion.String(), Kind: "Group"},
+				ObjectMeta: metav1.ObjectMeta{Name: authv1.ObjectName(w.Tenant, args[0])},
+				Spec:       authv1.GroupSpec{Name: args[0], Description: desc, Members: members}}
+			if err := c.Do(cmd.Context(), http.MethodPost, authPath+"/groups", "", g, nil); err != nil {
+				return err
+			}
+			fmt.Println(g.Name)
+			return nil
+		},
+	}
+	create.Flags().StringSliceVar(&members, "member", nil, "username of a member (repeatable)")
+	create.Flags().StringVar(&desc, "description", "", "what the group is for")
+	var output string
+	list := &cobra.Command{
+		Use: "list", Short: "List the groups you may see", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newAPIClient(o)
+			if err != nil {
+				return err
+			}
+			var l authv1.GroupList
+			if err := c.Do(cmd.Context(), http.MethodGet, authPath+"/groups", "", nil, &l); err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, g := range l.Items {
+				rows = append(rows, []string{g.Name, g.Spec.TenantID, strings.Join(g.Spec.Members, ","), g.Spec.Description})
+			}
+			return printer.Print(os.Stdout, output, l, []string{"NAME", "TENANT", "MEMBERS", "DESCRIPTION"}, rows)
+		},
+	}
+	outputFlag(list, &output)
+	cmd.AddCommand(create, list)
+	return cmd
+}

@@ -315,6 +315,27 @@ func TestIdentityAndAccess(t *testing.T) {
 		login(t, k, "default", "admin", pw)
 	})
 
+	t.Run("groups grant their policies to members", func(t *testing.T) {
+		createUser(t, admin, "gus", "Passw0rd-Gus01")
+		gus := login(t, k, "default", "gus", "Passw0rd-Gus01")
+		code, _ := status(t, hc, "GET", base+"/apis/platform.tkestack.io/v1/clusters/"+cls+"/proxy/api/v1/nodes", tokenOf(t, gus), "")
+		if code != http.StatusForbidden {
+			t.Fatalf("gus listing nodes before joining: %d", code)
+		}
+		if r := admin.Run("group", "create", "Bad_Name"); r.Err == nil || !strings.Contains(r.Stderr, "name") {
+			t.Fatalf("a bad group name: %v %s", r.Err, r.Stderr)
+		}
+		admin.MustRun("group", "create", "node-readers", "--member", "gus")
+		pf := filepath.Join(t.TempDir(), "nodes.json")
+		_ = os.WriteFile(pf, []byte(`[{"actions":["list*","get*"],"resources":["cluster:`+cls+`/node:*"],"effect":"allow"}]`), 0o600)
+		admin.MustRun("policy", "create", "read-nodes", "-f", pf)
+		admin.MustRun("policy", "bind", "read-nodes", "--group", "node-readers")
+		mustContain(t, "whoami", gus.MustRun("whoami"), "node-readers", "read-nodes")
+		if code, body := status(t, hc, "GET", base+"/apis/platform.tkestack.io/v1/clusters/"+cls+"/proxy/api/v1/nodes", tokenOf(t, gus), ""); code != 200 || !strings.Contains(body, "m1-node-1") {
+			t.Fatalf("gus listing nodes as a member of node-readers: %d %s", code, body)
+		}
+	})
+
 	t.Run("member untouched by imports of users", func(t *testing.T) {
 		// The platform changed nothing in the member's apiserver flags and
 		// made no per-user RBAC: one binding for the proxy group only.
