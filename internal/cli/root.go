@@ -45,7 +45,8 @@ Everything kstack keeps (PKI, data, logs) lives in the data dir: ~/.kstack, or
 		"directory for kstack's state, PKI and logs (env "+datadir.EnvVar+")")
 	root.AddCommand(newVersionCmd(), newLocalCmd(o), newUpCmd(o), newPlatformCmd(), newClusterCmd(o), newKubeconfigCmd(o), newNodeCmd(o), newKubectlHelpCmd(), newComponentHelpCmd(),
 		newLoginCmd(o), newLogoutCmd(), newCredentialCmd(), newWhoamiCmd(o), newPasswdCmd(o), newAdminCmd(o),
-		newUserCmd(o), newGroupCmd(o), newPolicyCmd(o), newAPIKeyCmd(o))
+		newUserCmd(o), newGroupCmd(o), newPolicyCmd(o), newAPIKeyCmd(o),
+		newProjectCmd(o), newNamespaceCmd(o))
 	return root
 }
 

@@ -3,23 +3,30 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
+	businessv1 "github.com/kstack/kstack/api/business/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/auth/account"
 	"github.com/kstack/kstack/internal/auth/attributes"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
 	"github.com/kstack/kstack/internal/auth/policy"
+	"github.com/kstack/kstack/internal/business/admission"
 )
 
 // platformGroups are the API groups platform users reach in the global
@@ -136,6 +143,12 @@ func (s *Server) platformAPI(w http.ResponseWriter, r *http.Request, p *director
 		if a.Kind == "policy" && isPredefined(a.Name) {
 			forbidden(w, fmt.Sprintf("policy %s is predefined and cannot be deleted", a.Name))
 			return
+		}
+		if a.Kind == "project" && a.APIGroup == businessv1.GroupVersion.Group {
+			if err := s.checkProjectDelete(ctx, a.Name, r.URL.Query().Get("cascade") == "true"); err != nil {
+				writeAdmission(w, err)
+				return
+			}
 		}
 	case "list", "watch":
 		if !p.SuperAdmin && tenantScoped[a.Kind] && platformGroups[a.APIGroup] {
@@ -267,6 +280,12 @@ func (s *Server) admit(ctx context.Context, r *http.Request, p *directory.Princi
 			_ = unstructured.SetNestedField(u.Object, tenant, "spec", "tenantID")
 		}
 	}
+	if a.APIGroup == businessv1.GroupVersion.Group {
+		if err := s.admitBusiness(ctx, p, a, u); err != nil {
+			return nil, err
+		}
+		return u.MarshalJSON()
+	}
 	switch a.Kind {
 	case "policy":
 		if err := validatePolicy(u, p); err != nil {
@@ -293,6 +312,9 @@ func (s *Server) admit(ctx context.Context, r *http.Request, p *directory.Princi
 func (s *Server) admitPatch(_ context.Context, r *http.Request, p *directory.Principal, a attributes.Attributes) error {
 	if a.Kind == "policy" && isPredefined(a.Name) {
 		return refuse(http.StatusForbidden, "policy %s is predefined and cannot be changed: create a custom policy instead", a.Name)
+	}
+	if a.APIGroup == businessv1.GroupVersion.Group && (a.Kind == "project" || a.Kind == "namespace") && a.Subresource == "" {
+		return refuse(http.StatusUnprocessableEntity, "%ss cannot be patched, so that quotas are always checked whole: replace it (kubectl replace, or PUT)", a.Kind)
 	}
 	if p.SuperAdmin && a.Kind != "policy" {
 		return nil
@@ -473,4 +495,115 @@ func (s *Server) filteredList(w http.ResponseWriter, r *http.Request, p *directo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
+}
+
+var projectIDRE = regexp.MustCompile(`^prj-[a-z0-9]{8}$`)
+
+// admitBusiness checks projects and namespaces (quotas, clusters, members,
+// parents) and names new ones.
+func (s *Server) admitBusiness(ctx context.Context, pr *directory.Principal, a attributes.Attributes, u *unstructured.Unstructured) error {
+	chk := &admission.Checker{Reader: s.Reader}
+	asBusiness := func(err error) error {
+		if ae, ok := err.(*admission.Error); ok {
+			return refuse(ae.Code, "%s", ae.Msg)
+		}
+		return err
+	}
+	switch a.Kind {
+	case "project":
+		if a.Verb == "create" && u.GetName() == "" && u.GetGenerateName() == "" {
+			u.SetName("prj-" + randomID(8))
+		}
+		if a.Verb == "create" && !projectIDRE.MatchString(u.GetName()) {
+			return refuse(http.StatusUnprocessableEntity, "a project's name is prj- and 8 lowercase letters or digits, not %q (leave it out to have one made)", u.GetName())
+		}
+		var p businessv1.Project
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
+			return refuse(http.StatusBadRequest, "the body is not a Project: %v", err)
+		}
+		var old *businessv1.Project
+		if a.Verb == "update" {
+			old = &businessv1.Project{}
+			if err := s.Reader.Get(ctx, client.ObjectKey{Name: a.Name}, old); err != nil {
+				return refuse(http.StatusNotFound, "project %q not found", a.Name)
+			}
+			// Project admins manage members; quotas and parents are the
+			// platform's to change.
+			if !equality.Semantic.DeepEqual(old.Spec.Clusters, p.Spec.Clusters) || old.Spec.ParentProjectName != p.Spec.ParentProjectName {
+				if d := s.Decider.Can(ctx, pr, "", "updateProject", "project:"+a.Name); !d.Allowed {
+					return refuse(http.StatusForbidden, "%s may not change the quotas or parent of project %s: %s", pr.Name(), a.Name, d.Reason)
+				}
+			}
+		}
+		return asBusiness(chk.Project(ctx, &p, old))
+	case "namespace":
+		var ns businessv1.Namespace
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &ns); err != nil {
+			return refuse(http.StatusBadRequest, "the body is not a Namespace: %v", err)
+		}
+		if ns.Spec.ProjectName == "" {
+			ns.Spec.ProjectName = a.Namespace
+		}
+		if ns.Spec.ProjectName != a.Namespace {
+			return refuse(http.StatusUnprocessableEntity, "a project's namespaces live in the namespace named after it: %s, not %s", ns.Spec.ProjectName, a.Namespace)
+		}
+		if errs := validation.IsDNS1123Label(ns.Spec.Namespace); len(errs) > 0 {
+			return refuse(http.StatusUnprocessableEntity, "namespace %q: %s", ns.Spec.Namespace, strings.Join(errs, "; "))
+		}
+		want := businessv1.ObjectName(ns.Spec.ClusterName, ns.Spec.Namespace)
+		if a.Verb == "create" {
+			u.SetName(want)
+		} else if u.GetName() != want {
+			return refuse(http.StatusUnprocessableEntity, "a namespace's cluster and name cannot change (move it with kstack namespace move)")
+		}
+		_ = unstructured.SetNestedField(u.Object, ns.Spec.ProjectName, "spec", "projectName")
+		ns.Name, ns.Namespace = u.GetName(), a.Namespace
+		return asBusiness(chk.Namespace(ctx, &ns))
+	}
+	return nil
+}
+
+// randomID is n characters of [a-z0-9].
+func randomID(n int) string {
+	const chars = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	for i := range b {
+		b[i] = chars[int(b[i])%len(chars)]
+	}
+	return string(b)
+}
+
+// checkProjectDelete refuses to delete a project that still has namespaces
+// or sub-projects, unless asked to cascade (then its namespaces go first,
+// each cleaning its member cluster).
+func (s *Server) checkProjectDelete(ctx context.Context, name string, cascade bool) error {
+	var nss businessv1.NamespaceList
+	if err := s.Reader.List(ctx, &nss, client.InNamespace(name)); err != nil {
+		return err
+	}
+	var prjs businessv1.ProjectList
+	if err := s.Reader.List(ctx, &prjs); err != nil {
+		return err
+	}
+	for _, p := range prjs.Items {
+		if p.Spec.ParentProjectName == name {
+			return refuse(http.StatusConflict, "project %s has sub-project %s: delete it first", name, p.Name)
+		}
+	}
+	if len(nss.Items) == 0 {
+		return nil
+	}
+	if !cascade {
+		return refuse(http.StatusConflict, "project %s still has %d namespaces (e.g. %s in %s): delete them, or delete the project with ?cascade=true (kstack project delete --cascade)",
+			name, len(nss.Items), nss.Items[0].Spec.Namespace, nss.Items[0].Spec.ClusterName)
+	}
+	for i := range nss.Items {
+		if err := client.IgnoreNotFound(s.Client.Delete(ctx, &nss.Items[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }

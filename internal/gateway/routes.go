@@ -84,6 +84,8 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.platformAPI(w, r, user, rest)
+	case p == portalPath:
+		s.portal(w, r, user)
 	case p == "/business" || strings.HasPrefix(p, "/business/"):
 		s.platformAPI(w, r, user, strings.TrimPrefix(p, "/business"))
 	default:

@@ -35,6 +35,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
+	businessv1 "github.com/kstack/kstack/api/business/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/auth/authn"
 	"github.com/kstack/kstack/internal/auth/decision"
@@ -43,8 +44,10 @@ import (
 	"github.com/kstack/kstack/internal/auth/signing"
 	"github.com/kstack/kstack/internal/clustercache"
 	"github.com/kstack/kstack/internal/clusterimport"
+	"github.com/kstack/kstack/internal/controllers/businessnamespace"
 	clustercontroller "github.com/kstack/kstack/internal/controllers/cluster"
 	"github.com/kstack/kstack/internal/controllers/globalcluster"
+	projectcontroller "github.com/kstack/kstack/internal/controllers/project"
 	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/version"
 )
@@ -82,6 +85,7 @@ func Scheme() *runtime.Scheme {
 	_ = clientgoscheme.AddToScheme(s)
 	_ = platformv1.AddToScheme(s)
 	_ = authv1.AddToScheme(s)
+	_ = businessv1.AddToScheme(s)
 	return s
 }
 
@@ -200,6 +204,12 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := (&clustercontroller.Reconciler{Client: mgr.GetClient(), Cache: cache}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	if err := (&businessnamespace.Reconciler{Client: mgr.GetClient(), Cache: cache}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&projectcontroller.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	global, err := gateway.TransportTarget(cfg, true)
 	if err != nil {
 		return err
@@ -207,7 +217,13 @@ func Run(ctx context.Context, o RunOptions) error {
 	gw.Targets = targets{global: global, cache: cache, client: mgr.GetClient()}
 	dir := &directory.Directory{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
 	auth.Dir, auth.Keys = dir, keys
-	gw.Decider = &decision.Decider{Dir: dir}
+	gw.Decider = &decision.Decider{Dir: dir, ProjectOf: func(ctx context.Context, cluster, namespace string) string {
+		var l businessv1.NamespaceList
+		if err := mgr.GetClient().List(ctx, &l, client.MatchingFields{businessnamespace.IndexClusterNamespace: businessnamespace.Key(cluster, namespace)}); err != nil || len(l.Items) == 0 {
+			return ""
+		}
+		return l.Items[0].Spec.ProjectName
+	}}
 	gw.Client, gw.Reader, gw.Mapper = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetRESTMapper()
 	op := &oidcprovider.Provider{
 		Issuer: issuer, Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Dir: dir, Keys: keys,

@@ -52,7 +52,17 @@ func (d *Decider) Platform(ctx context.Context, p *directory.Principal, a attrib
 	if objTenant != "" && objTenant != p.Tenant && objTenant != directory.SharedTenantLabel {
 		return Decision{NotFound: true, Reason: fmt.Sprintf("%s %q not found", a.Kind, a.Name)}
 	}
-	return d.Can(ctx, p, "", a.Action, a.Resource)
+	// A project's own objects (the project, its namespaces in the global
+	// cluster's namespace named after it) come under its project policies.
+	project := ""
+	if a.APIGroup == "business.tkestack.io" {
+		if a.Kind == "project" {
+			project = a.Name
+		} else if a.Namespace != "" {
+			project = a.Namespace
+		}
+	}
+	return d.Can(ctx, p, project, a.Action, a.Resource)
 }
 
 // Member decides on a request into member cluster `cluster`, which

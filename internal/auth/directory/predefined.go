@@ -15,6 +15,11 @@ func stmt(effect string, actions []string, resources ...string) authv1.Statement
 	return authv1.Statement{Actions: actions, Resources: resources, Effect: effect}
 }
 
+// quotaGuard keeps project roles from changing the ResourceQuotas and
+// LimitRanges that enforce the platform's quotas in their namespaces.
+var quotaGuard = stmt("deny", []string{"create*", "update*", "patch*", "delete*"},
+	"cluster:*/namespace:*/resourcequota:*", "cluster:*/namespace:*/limitrange:*")
+
 var (
 	all      = []string{"*"}
 	readOnly = []string{"get*", "list*", "watch*"}
@@ -46,12 +51,14 @@ func Predefined() []authv1.Policy {
 			"No platform permissions: may only log in (and manage their own access keys).",
 			stmt("allow", []string{"login"}, "platform")),
 		mk(PolicyProjectAdmin, "Project admin", authv1.ScopeProject,
-			"Everything in the project: its namespaces, workloads and members.",
-			stmt("allow", all, "*")),
+			"Everything in the project: its namespaces, workloads and members (not the quotas the platform set).",
+			stmt("allow", all, "*"),
+			quotaGuard),
 		mk(PolicyProjectMember, "Project member", authv1.ScopeProject,
 			"Workloads and configuration in the project's namespaces; reads the project.",
 			stmt("allow", all, "cluster:*/namespace:*/*"),
-			stmt("allow", readOnly, "project:*", "cluster:*/namespace:*")),
+			stmt("allow", readOnly, "project:*", "cluster:*/namespace:*"),
+			quotaGuard),
 		mk(PolicyProjectViewer, "Read-only member", authv1.ScopeProject,
 			"Reads the project and its namespaces, except Secrets.",
 			stmt("allow", readOnly, "*"),
