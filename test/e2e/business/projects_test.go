@@ -1,0 +1,186 @@
+// Package business holds the end-to-end tests of projects: quotas across two
+// real member clusters, namespaces reconciled into them, members deploying
+// through the platform, and everything a project must refuse.
+package business
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kstack/kstack/test/e2e/framework"
+)
+
+func login(t *testing.T, k *framework.Kstack, user, password string) *framework.Kstack {
+	t.Helper()
+	u := k.As(user)
+	if r := u.RunStdin(password+"\n", "login", "--username", user, "--password-stdin"); r.Err != nil {
+		t.Fatalf("login %s: %v %s", user, r.Err, r.Stderr)
+	}
+	return u
+}
+
+func mustFail(t *testing.T, k *framework.Kstack, want string, args ...string) {
+	t.Helper()
+	r := k.Run(args...)
+	if r.Err == nil || !strings.Contains(r.Stderr, want) {
+		t.Fatalf("kstack %s: want an error with %q, got %v\n%s%s", strings.Join(args, " "), want, r.Err, r.Stdout, r.Stderr)
+	}
+}
+
+type projectStatus struct {
+	Status struct {
+		Clusters []struct {
+			Name            string
+			Allocated, Used map[string]string
+		}
+	}
+}
+
+func TestProjects(t *testing.T) {
+	k := framework.New(t)
+	k.Env = append(k.Env, "KSTACK_ADMIN_PASSWORD=Adm1n-Passw0rd")
+	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
+	c1, kc1 := k.ImportedCluster("c1", 1)
+	c2, _ := k.ImportedCluster("c2", 1)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if r := k.RunStdin("Passw0rd-"+strings.ToUpper(u[:1])+u[1:]+"1\n", "user", "create", u, "--password-stdin"); r.Err != nil {
+			t.Fatal(r.Stderr)
+		}
+	}
+
+	// A project across both clusters; a member; namespaces in each.
+	a := strings.TrimSpace(k.MustRun("project", "create", "team-a", "--cluster", c1, "--cluster", c2, "--cpu", "2", "--memory", "4Gi", "--pods", "10"))
+	if !strings.HasPrefix(a, "prj-") || len(a) != 12 {
+		t.Fatalf("project ID %q", a)
+	}
+	k.MustRun("project", "add-member", a, "alice")
+	k.MustRun("namespace", "create", "web", "--project", a, "--cluster", c1, "--cpu", "1", "--memory", "1Gi", "--pods", "5")
+	k.MustRun("namespace", "create", "web", "--project", a, "--cluster", c2, "--cpu", "1")
+	b := strings.TrimSpace(k.MustRun("project", "create", "team-b", "--cluster", c1, "--cpu", "1"))
+	k.MustRun("project", "add-member", b, "bob")
+
+	t.Run("bad input", func(t *testing.T) {
+		mustFail(t, k, "does not fit in project "+a+"'s quota in cluster "+c1+": requests.cpu: 1500m asked, but only 1 of 2 is left",
+			"namespace", "create", "big", "--project", a, "--cluster", c1, "--cpu", "1500m")
+		mustFail(t, k, "has no quota in cluster "+c2, "namespace", "create", "web-b", "--project", b, "--cluster", c2, "--cpu", "100m")
+		mustFail(t, k, "belongs to project "+a, "namespace", "create", "web", "--project", b, "--cluster", c1)
+		mustFail(t, k, `no cluster "cls-nope00"`, "project", "create", "x", "--cluster", "cls-nope00")
+		mustFail(t, k, `member "nobody" is not a user`, "project", "add-member", a, "nobody")
+		mustFail(t, k, "cannot be lowered below what is allocated: requests.cpu: 500m is below the 1", "project", "set-quota", a, "--cluster", c1, "--cpu", "500m")
+		mustFail(t, k, "is not a quantity", "project", "create", "x", "--cluster", c1, "--cpu", "lots")
+		sub := strings.TrimSpace(k.MustRun("project", "create", "team-a-sub", "--parent", a, "--cluster", c1, "--cpu", "1"))
+		mustFail(t, k, "does not fit in parent project "+a, "project", "create", "team-a-sub2", "--parent", a, "--cluster", c1, "--cpu", "1"+"00m")
+		mustFail(t, k, "not a cluster of the parent project", "project", "create", "team-b-sub", "--parent", b, "--cluster", c2, "--cpu", "1")
+		// A cycle of parents.
+		hc, tok := k.PlatformHTTP()
+		code, body := framework.Do(t, hc, "GET", p.ConsoleURL+"/business/apis/business.tkestack.io/v1/projects/"+a, tok, "", "", "")
+		var obj map[string]any
+		_ = json.Unmarshal([]byte(body), &obj)
+		obj["spec"].(map[string]any)["parentProjectName"] = sub
+		data, _ := json.Marshal(obj)
+		code, body = framework.Do(t, hc, "PUT", p.ConsoleURL+"/business/apis/business.tkestack.io/v1/projects/"+a, tok, "", "application/json", string(data))
+		if code != 422 || !strings.Contains(body, "cycle") {
+			t.Fatalf("a cycle of parents: %d %s", code, body)
+		}
+		// Nothing half-made: no namespace "big" in the member.
+		if out, _ := k.Kubectl(kc1, "get", "namespace", "big"); strings.Contains(out, "big") {
+			t.Fatal("a refused namespace was made in the member")
+		}
+		k.MustRun("project", "delete", sub)
+		// A namespace already in the member outside any project is not taken over.
+		k.MustKubectl(kc1, "create", "namespace", "legacy")
+		k.MustRun("namespace", "create", "legacy", "--project", a, "--cluster", c1)
+		framework.Eventually(t, 30*time.Second, "legacy Failed", func() error {
+			out := k.MustRun("namespace", "list", "--project", a)
+			if !strings.Contains(out, "outside any project") {
+				return fmt.Errorf("%s", out)
+			}
+			return nil
+		})
+		k.MustRun("namespace", "delete", "legacy", "--project", a, "--cluster", c1)
+		if _, err := k.Kubectl(kc1, "get", "namespace", "legacy"); err != nil {
+			t.Fatal("deleting the refused business namespace removed the member's own namespace")
+		}
+	})
+
+	alice := login(t, k, "alice", "Passw0rd-Alice1")
+	bob := login(t, k, "bob", "Passw0rd-Bob1")
+	carol := login(t, k, "carol", "Passw0rd-Carol1")
+	akc := filepath.Join(t.TempDir(), "alice.kubeconfig")
+	alice.MustRun("kubeconfig", "--cluster", c1, "-f", akc)
+
+	t.Run("a member deploys, within the quota", func(t *testing.T) {
+		alice.MustKubectl(akc, "-n", "web", "create", "deployment", "shop", "--image=nginx", "--replicas=2")
+		alice.MustKubectl(akc, "-n", "web", "set", "resources", "deployment", "shop", "--requests=cpu=200m,memory=100Mi")
+		framework.Eventually(t, time.Minute, "2 shop pods Running", func() error {
+			out, err := alice.Kubectl(akc, "-n", "web", "get", "pods", "-l", "app=shop", "--field-selector=status.phase=Running", "-o", "name")
+			if err != nil || len(strings.Fields(out)) != 2 {
+				return fmt.Errorf("%v %s", err, out)
+			}
+			return nil
+		})
+		// Over the namespace's quota: the member's ResourceQuota answers, clearly.
+		_, err := alice.Kubectl(akc, "-n", "web", "run", "hog", "--image=nginx", "--overrides", `{"spec":{"containers":[{"name":"hog","image":"nginx","resources":{"requests":{"cpu":"2","memory":"10Mi"}}}]}}`)
+		if err == nil || !strings.Contains(err.Error(), "exceeded quota: kstack-quota") {
+			t.Fatalf("a pod over the quota: %v", err)
+		}
+		// Usage flows back into the project's status.
+		framework.Eventually(t, 30*time.Second, "usage in the project status", func() error {
+			var st projectStatus
+			if err := json.Unmarshal([]byte(k.MustRun("project", "get", a, "-o", "json")), &st); err != nil {
+				return err
+			}
+			for _, c := range st.Status.Clusters {
+				if c.Name == c1 && c.Used["requests.cpu"] == "400m" && c.Allocated["requests.cpu"] == "1" {
+					return nil
+				}
+			}
+			return fmt.Errorf("%+v", st.Status)
+		})
+		// Members cannot loosen the quota that binds them.
+		if _, err := alice.Kubectl(akc, "-n", "web", "delete", "resourcequota", "kstack-quota"); err == nil || !strings.Contains(err.Error(), "denies") {
+			t.Fatalf("a member deleting the quota: %v", err)
+		}
+		// Nor reach outside the project's namespaces.
+		if _, err := alice.Kubectl(akc, "-n", "default", "get", "pods"); err == nil {
+			t.Fatal("a member read a namespace outside the project")
+		}
+	})
+
+	t.Run("others are denied", func(t *testing.T) {
+		for name, u := range map[string]*framework.Kstack{"bob (project B)": bob, "carol (no project)": carol} {
+			kc := filepath.Join(t.TempDir(), "kc")
+			u.MustRun("kubeconfig", "--cluster", c1, "-f", kc)
+			if _, err := u.Kubectl(kc, "-n", "web", "get", "pods"); err == nil || !strings.Contains(err.Error(), "Forbidden") {
+				t.Errorf("%s listing pods of project A: %v", name, err)
+			}
+		}
+		// The portal shows each user their own projects only.
+		hc, _ := k.PlatformHTTP()
+		for user, want := range map[*framework.Kstack]string{alice: a, bob: b} {
+			var cred struct{ Status struct{ Token string } }
+			_ = json.Unmarshal([]byte(user.MustRun("credential")), &cred)
+			code, body := framework.Do(t, hc, "GET", p.ConsoleURL+"/business/apis/business.tkestack.io/v1/portal", cred.Status.Token, "", "", "")
+			if code != http.StatusOK || !strings.Contains(body, want) || strings.Count(body, `"name":"prj-`) != 1 {
+				t.Errorf("portal of %s: %d %s", want, code, body)
+			}
+		}
+	})
+
+	t.Run("delete: refused with namespaces, cascades when asked", func(t *testing.T) {
+		mustFail(t, k, "still has 2 namespaces", "project", "delete", a)
+		k.MustRun("project", "delete", a, "--cascade")
+		framework.Eventually(t, time.Minute, "namespace web gone from the member", func() error {
+			out, err := k.Kubectl(kc1, "get", "namespace", "web", "-o", "jsonpath={.status.phase}")
+			if err == nil {
+				return fmt.Errorf("still there (%s)", out)
+			}
+			return nil
+		})
+	})
+}
