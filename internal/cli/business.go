@@ -301,6 +301,58 @@ func newNamespaceCmd(o *Options) *cobra.Command {
 	}
 	list.Flags().StringVar(&project, "project", "", "project ID")
 	outputFlag(list, &output)
+	var iq quotaFlags
+	imp := &cobra.Command{
+		Use:     "import NAME --project ID --cluster ID [--cpu ...]",
+		Short:   "Bring a namespace that exists in a member cluster (outside any project) into a project",
+		Example: `  kstack namespace import legacy --project prj-xxxxxxxx --cluster cls-ab12cd34 --cpu 1`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if project == "" || cluster == "" {
+				return fmt.Errorf("--project and --cluster are required")
+			}
+			c, err := newAPIClient(o)
+			if err != nil {
+				return err
+			}
+			hard, err := iq.list()
+			if err != nil {
+				return err
+			}
+			ns := businessv1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: businessv1.GroupVersion.String(), Kind: "Namespace"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: project, Annotations: map[string]string{businessv1.AnnotationAdopt: "true"}},
+				Spec:       businessv1.NamespaceSpec{ProjectName: project, ClusterName: cluster, Namespace: args[0], Hard: hard}}
+			var out businessv1.Namespace
+			if err := c.Do(cmd.Context(), http.MethodPost, businessPath+"/namespaces/"+project+"/namespaces", "", ns, &out); err != nil {
+				return err
+			}
+			fmt.Println(out.Name)
+			return nil
+		},
+	}
+	imp.Flags().StringVar(&project, "project", "", "project ID")
+	imp.Flags().StringVar(&cluster, "cluster", "", "member cluster ID")
+	iq.add(imp)
+	var to string
+	move := &cobra.Command{
+		Use:   "move NAME --project FROM --cluster ID --to PROJECT",
+		Short: "Move a namespace to another project; what runs in it is untouched",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if project == "" || cluster == "" || to == "" {
+				return fmt.Errorf("--project, --cluster and --to are required")
+			}
+			c, err := newAPIClient(o)
+			if err != nil {
+				return err
+			}
+			return c.Do(cmd.Context(), http.MethodPost, businessPath+"/namespaces/"+project+"/namespaces/"+businessv1.ObjectName(cluster, args[0])+"/move", "",
+				map[string]string{"project": to}, nil)
+		},
+	}
+	move.Flags().StringVar(&project, "project", "", "the project the namespace is in")
+	move.Flags().StringVar(&cluster, "cluster", "", "member cluster ID")
+	move.Flags().StringVar(&to, "to", "", "the project to move it to")
 	del := &cobra.Command{
 		Use: "delete NAME --project ID --cluster ID", Short: "Delete a project's namespace (and the namespace in its member cluster)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -316,6 +368,6 @@ func newNamespaceCmd(o *Options) *cobra.Command {
 	}
 	del.Flags().StringVar(&project, "project", "", "project ID")
 	del.Flags().StringVar(&cluster, "cluster", "", "member cluster ID")
-	cmd.AddCommand(create, list, del)
+	cmd.AddCommand(create, list, imp, move, del)
 	return cmd
 }

@@ -337,7 +337,7 @@ func printClusters(output string, obj any, items []platformv1.Cluster) error {
 }
 
 func newKubeconfigCmd(o *Options) *cobra.Command {
-	var cluster, file, apiKey string
+	var cluster, file, apiKey, namespace string
 	cmd := &cobra.Command{
 		Use:   "kubeconfig --cluster ID",
 		Short: "Print a kubeconfig that sends kubectl to a cluster through the platform",
@@ -390,7 +390,7 @@ login, the data dir's administrator is used. -f writes it to a file (mode 0600).
 			default:
 				cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: c.Token}
 			}
-			cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+			cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name, Namespace: namespace}
 			cfg.CurrentContext = name
 			data, err := clientcmd.Write(*cfg)
 			if err != nil {
@@ -406,6 +406,7 @@ login, the data dir's administrator is used. -f writes it to a file (mode 0600).
 	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster ID, or global")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "write the kubeconfig to this file instead of stdout")
 	cmd.Flags().StringVar(&apiKey, "api-key", "", "embed this access key (kstack apikey create) instead of your login")
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "the namespace kubectl uses by default (e.g. your project's); what you may do is still decided by your policies")
 	return cmd
 }
 

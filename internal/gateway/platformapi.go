@@ -558,6 +558,20 @@ func (s *Server) admitBusiness(ctx context.Context, pr *directory.Principal, a a
 		}
 		_ = unstructured.SetNestedField(u.Object, ns.Spec.ProjectName, "spec", "projectName")
 		ns.Name, ns.Namespace = u.GetName(), a.Namespace
+		if adopt, ok := ns.Annotations[businessv1.AnnotationAdopt]; ok {
+			// Import takes over a namespace that exists in the member: a
+			// right over that namespace on the platform, never a system one.
+			if adopt != "true" {
+				return refuse(http.StatusUnprocessableEntity, "%s is set by moves only; to import a namespace set it to \"true\"", businessv1.AnnotationAdopt)
+			}
+			if strings.HasPrefix(ns.Spec.Namespace, "kube-") || ns.Spec.Namespace == "default" {
+				return refuse(http.StatusUnprocessableEntity, "namespace %s is the cluster's own and cannot be imported into a project", ns.Spec.Namespace)
+			}
+			res := fmt.Sprintf("cluster:%s/namespace:%s", ns.Spec.ClusterName, ns.Spec.Namespace)
+			if d := s.Decider.Can(ctx, pr, "", "updateNamespace", res); !d.Allowed {
+				return refuse(http.StatusForbidden, "%s may not import %s: %s", pr.Name(), res, d.Reason)
+			}
+		}
 		return asBusiness(chk.Namespace(ctx, &ns))
 	}
 	return nil

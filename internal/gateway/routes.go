@@ -86,6 +86,13 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
 		s.platformAPI(w, r, user, rest)
 	case p == portalPath:
 		s.portal(w, r, user)
+	case strings.HasSuffix(p, "/move") && strings.HasPrefix(p, "/business/"):
+		from, name, ok := movePath(p)
+		if !ok {
+			writeStatus(w, http.StatusNotFound, "NotFound", "no such path: a move is POST /business/apis/business.tkestack.io/v1/namespaces/{project}/namespaces/{name}/move")
+			return
+		}
+		s.moveNamespace(w, r, user, from, name)
 	case p == "/business" || strings.HasPrefix(p, "/business/"):
 		s.platformAPI(w, r, user, strings.TrimPrefix(p, "/business"))
 	default:

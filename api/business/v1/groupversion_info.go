@@ -26,4 +26,8 @@ const (
 	NamespaceFinalizer = "business.tkestack.io/namespace"
 	// QuotaName is the ResourceQuota kstack keeps in each project namespace.
 	QuotaName = "kstack-quota"
+	// AnnotationAdopt on a business Namespace takes over a member namespace
+	// that exists already: "true" for one outside any project (import), or
+	// the ID of the project it moves from.
+	AnnotationAdopt = "business.tkestack.io/adopt"
 )

@@ -159,6 +159,12 @@ func (c *Checker) parent(ctx context.Context, p *businessv1.Project) error {
 
 // Namespace checks a project namespace being created or changed.
 func (c *Checker) Namespace(ctx context.Context, ns *businessv1.Namespace) error {
+	return c.NamespaceMoving(ctx, ns, nil)
+}
+
+// NamespaceMoving checks ns, which takes over from (a namespace of
+// another project moving to ns's project), when from is not nil.
+func (c *Checker) NamespaceMoving(ctx context.Context, ns, from *businessv1.Namespace) error {
 	var p businessv1.Project
 	if err := c.Reader.Get(ctx, client.ObjectKey{Name: ns.Spec.ProjectName}, &p); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -179,6 +185,9 @@ func (c *Checker) Namespace(ctx context.Context, ns *businessv1.Namespace) error
 		return err
 	}
 	for _, o := range all.Items {
+		if from != nil && o.Namespace == from.Namespace && o.Name == from.Name {
+			continue
+		}
 		if o.Spec.ClusterName == ns.Spec.ClusterName && o.Spec.Namespace == ns.Spec.Namespace && !(o.Namespace == ns.Namespace && o.Name == ns.Name) {
 			return &Error{Code: http.StatusConflict, Msg: fmt.Sprintf("namespace %s of cluster %s belongs to project %s already", ns.Spec.Namespace, ns.Spec.ClusterName, o.Spec.ProjectName)}
 		}

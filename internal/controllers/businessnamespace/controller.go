@@ -110,7 +110,19 @@ func (r *Reconciler) ensure(ctx context.Context, e *clustercache.Entry, ns *busi
 	case err != nil:
 		return nil, fmt.Errorf("reading namespace %s in cluster %s: %w", ns.Spec.Namespace, ns.Spec.ClusterName, err)
 	default:
-		switch owner := mns.Labels[businessv1.LabelProject]; owner {
+		owner := mns.Labels[businessv1.LabelProject]
+		if adopt := ns.Annotations[businessv1.AnnotationAdopt]; owner != ns.Spec.ProjectName && adopt != "" && (adopt == "true" && owner == "" || adopt == owner) {
+			// Import (no owner yet) or move (from the named project).
+			if mns.Labels == nil {
+				mns.Labels = map[string]string{}
+			}
+			mns.Labels[businessv1.LabelProject], mns.Labels[authv1.LabelTenant] = ns.Spec.ProjectName, ns.Spec.TenantID
+			if _, err := cs.CoreV1().Namespaces().Update(ctx, mns, metav1.UpdateOptions{}); err != nil {
+				return nil, fmt.Errorf("taking over namespace %s in cluster %s: %w", ns.Spec.Namespace, ns.Spec.ClusterName, err)
+			}
+			owner = ns.Spec.ProjectName
+		}
+		switch owner {
 		case ns.Spec.ProjectName:
 		case "":
 			return nil, &takenError{fmt.Sprintf("namespace %s already exists in cluster %s outside any project: import it into the project instead (kstack namespace import)", ns.Spec.Namespace, ns.Spec.ClusterName)}

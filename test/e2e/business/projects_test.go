@@ -172,6 +172,37 @@ func TestProjects(t *testing.T) {
 		}
 	})
 
+	t.Run("import and move keep what runs", func(t *testing.T) {
+		mustFail(t, k, "cannot be imported", "namespace", "import", "kube-system", "--project", a, "--cluster", c1)
+		k.MustKubectl(kc1, "-n", "legacy", "create", "configmap", "keep-me")
+		k.MustRun("namespace", "import", "legacy", "--project", a, "--cluster", c1)
+		label := func() string {
+			return k.MustKubectl(kc1, "get", "namespace", "legacy", "-o", "jsonpath={.metadata.labels.kstack\\.io/project}")
+		}
+		framework.Eventually(t, 30*time.Second, "legacy labelled with project A", func() error {
+			if l := label(); l != a {
+				return fmt.Errorf("label %q", l)
+			}
+			return nil
+		})
+		k.MustRun("namespace", "move", "legacy", "--project", a, "--cluster", c1, "--to", b)
+		if l := label(); l != b {
+			t.Fatalf("after the move the member namespace is labelled %q, want %s", l, b)
+		}
+		if out := k.MustRun("namespace", "list", "--project", a); strings.Contains(out, "legacy") {
+			t.Fatalf("project A still lists legacy:\n%s", out)
+		}
+		mustContain := k.MustRun("namespace", "list", "--project", b)
+		if !strings.Contains(mustContain, "legacy") {
+			t.Fatalf("project B does not list legacy:\n%s", mustContain)
+		}
+		// The old project's cleanup did not take the namespace with it.
+		time.Sleep(2 * time.Second)
+		k.MustKubectl(kc1, "-n", "legacy", "get", "configmap", "keep-me")
+		// Moving into a project without the cluster is refused, nothing changes.
+		mustFail(t, k, "has no quota in cluster", "namespace", "move", "web", "--project", a, "--cluster", c2, "--to", b)
+	})
+
 	t.Run("delete: refused with namespaces, cascades when asked", func(t *testing.T) {
 		mustFail(t, k, "still has 2 namespaces", "project", "delete", a)
 		k.MustRun("project", "delete", a, "--cascade")
