@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	listersv1 "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 )
 
 // Health probing: a probe every ProbeInterval, each allowed ProbeTimeout (a
@@ -85,6 +86,9 @@ func (e *Entry) Health() Health {
 type Cache struct {
 	// Changed is called with a cluster's name when its health changes.
 	Changed func(name string)
+	// QuotaChanged is called when a kstack ResourceQuota (one labelled with
+	// a project) changes in a member: usage flows back at once, not on a poll.
+	QuotaChanged func(cluster, namespace string)
 
 	mu      sync.Mutex
 	entries map[string]*Entry
@@ -130,6 +134,17 @@ func (c *Cache) Ensure(name string, cfg *rest.Config, fingerprint string) (*Entr
 		nodes: factory.Core().V1().Nodes().Lister(), pods: factory.Core().V1().Pods().Lister(), cancel: cancel,
 	}
 	factory.Start(ctx.Done())
+	if c.QuotaChanged != nil {
+		notify := c.QuotaChanged
+		quotas := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "kstack.io/project" }))
+		_, _ = quotas.Core().V1().ResourceQuotas().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { notifyQuota(notify, name, obj) },
+			UpdateFunc: func(_, obj any) { notifyQuota(notify, name, obj) },
+			DeleteFunc: func(obj any) { notifyQuota(notify, name, obj) },
+		})
+		quotas.Start(ctx.Done())
+	}
 	go e.probeLoop(ctx, c.Changed)
 	c.entries[name] = e
 	return e, nil
@@ -274,5 +289,14 @@ func Add(sum, more corev1.ResourceList) {
 		}
 		q.Add(v)
 		sum[k] = q
+	}
+}
+
+func notifyQuota(notify func(cluster, namespace string), cluster string, obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if q, ok := obj.(*corev1.ResourceQuota); ok {
+		notify(cluster, q.Namespace)
 	}
 }

@@ -69,7 +69,7 @@ func (s *Server) moveNamespace(w http.ResponseWriter, r *http.Request, p *direct
 		Spec: old.Spec,
 	}
 	moved.Spec.ProjectName = in.Project
-	chk := &admission.Checker{Reader: s.Reader}
+	chk := &admission.Checker{Reader: s.Client}
 	if err := chk.NamespaceMoving(ctx, moved, &old); err != nil {
 		if ae, ok := err.(*admission.Error); ok {
 			err = refuse(ae.Code, "%s", ae.Msg)

@@ -502,7 +502,7 @@ var projectIDRE = regexp.MustCompile(`^prj-[a-z0-9]{8}$`)
 // admitBusiness checks projects and namespaces (quotas, clusters, members,
 // parents) and names new ones.
 func (s *Server) admitBusiness(ctx context.Context, pr *directory.Principal, a attributes.Attributes, u *unstructured.Unstructured) error {
-	chk := &admission.Checker{Reader: s.Reader}
+	chk := &admission.Checker{Reader: s.Client}
 	asBusiness := func(err error) error {
 		if ae, ok := err.(*admission.Error); ok {
 			return refuse(ae.Code, "%s", ae.Msg)
@@ -595,11 +595,11 @@ func randomID(n int) string {
 // each cleaning its member cluster).
 func (s *Server) checkProjectDelete(ctx context.Context, name string, cascade bool) error {
 	var nss businessv1.NamespaceList
-	if err := s.Reader.List(ctx, &nss, client.InNamespace(name)); err != nil {
+	if err := s.Client.List(ctx, &nss, client.InNamespace(name)); err != nil {
 		return err
 	}
 	var prjs businessv1.ProjectList
-	if err := s.Reader.List(ctx, &prjs); err != nil {
+	if err := s.Client.List(ctx, &prjs, client.MatchingFields{admission.IndexParent: name}); err != nil {
 		return err
 	}
 	for _, p := range prjs.Items {

@@ -36,7 +36,7 @@ func (s *Server) portal(w http.ResponseWriter, r *http.Request, p *directory.Pri
 	}
 	ctx := r.Context()
 	var prjs businessv1.ProjectList
-	if err := s.Reader.List(ctx, &prjs, client.MatchingLabels{authv1.LabelTenant: p.Tenant}); err != nil {
+	if err := s.Client.List(ctx, &prjs, client.MatchingLabels{authv1.LabelTenant: p.Tenant}); err != nil {
 		writeAdmission(w, err)
 		return
 	}
@@ -51,7 +51,7 @@ func (s *Server) portal(w http.ResponseWriter, r *http.Request, p *directory.Pri
 			pp.Clusters = append(pp.Clusters, c.Name)
 		}
 		var nss businessv1.NamespaceList
-		if err := s.Reader.List(ctx, &nss, client.InNamespace(prj.Name)); err == nil {
+		if err := s.Client.List(ctx, &nss, client.InNamespace(prj.Name)); err == nil {
 			for _, n := range nss.Items {
 				pp.Namespaces = append(pp.Namespaces, n.Spec.ClusterName+"/"+n.Spec.Namespace)
 			}

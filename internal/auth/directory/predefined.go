@@ -57,7 +57,8 @@ func Predefined() []authv1.Policy {
 		mk(PolicyProjectMember, "Project member", authv1.ScopeProject,
 			"Workloads and configuration in the project's namespaces; reads the project.",
 			stmt("allow", all, "cluster:*/namespace:*/*"),
-			stmt("allow", readOnly, "project:*", "cluster:*/namespace:*"),
+			// "namespace:<project>/...": the project's Namespace objects on the platform.
+			stmt("allow", readOnly, "project:*", "namespace:*", "cluster:*/namespace:*"),
 			quotaGuard),
 		mk(PolicyProjectViewer, "Read-only member", authv1.ScopeProject,
 			"Reads the project and its namespaces, except Secrets.",

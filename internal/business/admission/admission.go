@@ -33,7 +33,32 @@ func invalid(format string, a ...any) error {
 
 // Checker reads what admission needs.
 type Checker struct {
+	// Reader is best the informer cache, with the indexes below registered.
 	Reader client.Reader
+}
+
+// Indexes the checker (and the controllers) look objects up by.
+const (
+	IndexParent           = "spec.parentProjectName"
+	IndexClusterNamespace = "spec.clusterNamespace"
+)
+
+// ClusterNamespaceKey is the IndexClusterNamespace value of a member namespace.
+func ClusterNamespaceKey(cluster, namespace string) string { return cluster + "/" + namespace }
+
+// Indexers are the index functions to register with the cache.
+var Indexers = []struct {
+	Object client.Object
+	Field  string
+	Func   client.IndexerFunc
+}{
+	{&businessv1.Project{}, IndexParent, func(o client.Object) []string {
+		return []string{o.(*businessv1.Project).Spec.ParentProjectName}
+	}},
+	{&businessv1.Namespace{}, IndexClusterNamespace, func(o client.Object) []string {
+		ns := o.(*businessv1.Namespace)
+		return []string{ClusterNamespaceKey(ns.Spec.ClusterName, ns.Spec.Namespace)}
+	}},
 }
 
 // Allocated is what a project has handed out in a cluster: the hard limits
@@ -51,7 +76,7 @@ func (c *Checker) Allocated(ctx context.Context, project, cluster, skip string) 
 		}
 	}
 	var prjs businessv1.ProjectList
-	if err := c.Reader.List(ctx, &prjs); err != nil {
+	if err := c.Reader.List(ctx, &prjs, client.MatchingFields{IndexParent: project}); err != nil {
 		return nil, err
 	}
 	for _, p := range prjs.Items {
@@ -181,7 +206,7 @@ func (c *Checker) NamespaceMoving(ctx context.Context, ns, from *businessv1.Name
 	}
 	// The same namespace of a cluster belongs to one project at most.
 	var all businessv1.NamespaceList
-	if err := c.Reader.List(ctx, &all); err != nil {
+	if err := c.Reader.List(ctx, &all, client.MatchingFields{IndexClusterNamespace: ClusterNamespaceKey(ns.Spec.ClusterName, ns.Spec.Namespace)}); err != nil {
 		return err
 	}
 	for _, o := range all.Items {

@@ -17,21 +17,30 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	businessv1 "github.com/kstack/kstack/api/business/v1"
+	"github.com/kstack/kstack/internal/business/admission"
 	"github.com/kstack/kstack/internal/clustercache"
 )
 
-// SyncPeriod is how often usage is read back from the member.
-const SyncPeriod = 3 * time.Second
+// SyncPeriod is how soon a namespace whose member could not be reached is
+// tried again; ResyncPeriod how often a healthy one is checked (usage comes
+// at once from the member's ResourceQuota informer).
+const (
+	SyncPeriod   = 3 * time.Second
+	ResyncPeriod = 30 * time.Second
+)
 
 // IndexClusterNamespace indexes business Namespaces by "<cluster>/<namespace>",
 // so that the decision point finds a namespace's project without a scan.
-const IndexClusterNamespace = "spec.clusterNamespace"
+const IndexClusterNamespace = admission.IndexClusterNamespace
 
 // Key is the index value of a member namespace.
-func Key(cluster, namespace string) string { return cluster + "/" + namespace }
+func Key(cluster, namespace string) string { return admission.ClusterNamespaceKey(cluster, namespace) }
 
 // Reconciler reconciles business Namespaces.
 type Reconciler struct {
@@ -41,13 +50,29 @@ type Reconciler struct {
 
 // SetupWithManager registers the reconciler and the index.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &businessv1.Namespace{}, IndexClusterNamespace, func(o client.Object) []string {
-		ns := o.(*businessv1.Namespace)
-		return []string{Key(ns.Spec.ClusterName, ns.Spec.Namespace)}
-	}); err != nil {
-		return err
+	for _, ix := range admission.Indexers {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), ix.Object, ix.Field, ix.Func); err != nil {
+			return err
+		}
 	}
-	return ctrl.NewControllerManagedBy(mgr).Named("business-namespace").For(&businessv1.Namespace{}).Complete(r)
+	// A quota change in a member enqueues its business Namespace at once.
+	events := make(chan event.TypedGenericEvent[*businessv1.Namespace], 1024)
+	c := mgr.GetClient()
+	r.Cache.QuotaChanged = func(cluster, namespace string) {
+		var l businessv1.NamespaceList
+		if err := c.List(context.Background(), &l, client.MatchingFields{IndexClusterNamespace: Key(cluster, namespace)}); err != nil {
+			return
+		}
+		for i := range l.Items {
+			select {
+			case events <- event.TypedGenericEvent[*businessv1.Namespace]{Object: &l.Items[i]}:
+			default: // the resync catches up
+			}
+		}
+	}
+	return ctrl.NewControllerManagedBy(mgr).Named("business-namespace").For(&businessv1.Namespace{}).
+		WatchesRawSource(source.Channel(events, &handler.TypedEnqueueRequestForObject[*businessv1.Namespace]{})).
+		Complete(r)
 }
 
 // Reconcile makes the member match the Namespace.
@@ -68,7 +93,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	e, ok := r.Cache.Get(ns.Spec.ClusterName)
 	if !ok {
 		st.Phase, st.Message = businessv1.NamespacePending, fmt.Sprintf("cluster %s is not connected", ns.Spec.ClusterName)
-		return ctrl.Result{RequeueAfter: SyncPeriod}, r.setStatus(ctx, &ns, st)
+		return ctrl.Result{RequeueAfter: ResyncPeriod}, r.setStatus(ctx, &ns, st)
 	}
 	used, err := r.ensure(ctx, e, &ns)
 	if err != nil {
@@ -81,7 +106,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: SyncPeriod}, r.setStatus(ctx, &ns, st)
 	}
 	st.Phase, st.Message, st.Used = businessv1.NamespaceAvailable, "", used
-	return ctrl.Result{RequeueAfter: SyncPeriod}, r.setStatus(ctx, &ns, st)
+	return ctrl.Result{RequeueAfter: ResyncPeriod}, r.setStatus(ctx, &ns, st)
 }
 
 type takenError struct{ msg string }

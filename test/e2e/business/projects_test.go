@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +23,15 @@ func login(t *testing.T, k *framework.Kstack, user, password string) *framework.
 		t.Fatalf("login %s: %v %s", user, r.Err, r.Stderr)
 	}
 	return u
+}
+
+func mustContainAll(t *testing.T, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(strings.Join(strings.Fields(got), " "), strings.Join(strings.Fields(w), " ")) {
+			t.Fatalf("want %q in:\n%s", w, got)
+		}
+	}
 }
 
 func mustFail(t *testing.T, k *framework.Kstack, want string, args ...string) {
@@ -150,6 +160,49 @@ func TestProjects(t *testing.T) {
 		if _, err := alice.Kubectl(akc, "-n", "default", "get", "pods"); err == nil {
 			t.Fatal("a member read a namespace outside the project")
 		}
+	})
+
+	t.Run("publish to both clusters at once", func(t *testing.T) {
+		app := filepath.Join(t.TempDir(), "app.yaml")
+		_ = os.WriteFile(app, []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: api
+        image: nginx:1.25
+        resources: {requests: {cpu: 100m, memory: 50Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+spec:
+  selector: {app: api}
+  ports: [{port: 80}]
+`), 0o600)
+		out := alice.MustRun("apply", "-f", app, "--project", a, "--clusters", c1+","+c2, "--namespace", "web",
+			"--replicas", "2", "--replicas", c2+"=3", "--image", c2+"=nginx:1.27")
+		mustContainAll(t, out, c1+"   deployment/api   2/2", c2+"   deployment/api   3/3", "service/api")
+		kc2 := filepath.Join(t.TempDir(), "c2.kubeconfig")
+		alice.MustRun("kubeconfig", "--cluster", c2, "-f", kc2)
+		img := alice.MustKubectl(kc2, "-n", "web", "get", "deployment", "api", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+		if img != "nginx:1.27" {
+			t.Fatalf("image in %s: %q", c2, img)
+		}
+		// Over the quota in one cluster: that cluster says so, the other is done.
+		r := alice.Run("apply", "-f", app, "--project", a, "--clusters", c1, "--namespace", "web", "--replicas", "20", "--timeout", "5s")
+		if r.Err == nil && !strings.Contains(r.Stdout, "NotReady") {
+			t.Fatalf("20 replicas over a 5-pod quota reported ready:\n%s", r.Stdout)
+		}
+		// A namespace the project does not have in a cluster is named.
+		mustFail(t, alice, "has no namespace nope", "apply", "-f", app, "--project", a, "--clusters", c1, "--namespace", "nope")
 	})
 
 	t.Run("others are denied", func(t *testing.T) {
