@@ -144,6 +144,12 @@ func (s *Server) platformAPI(w http.ResponseWriter, r *http.Request, p *director
 			forbidden(w, fmt.Sprintf("policy %s is predefined and cannot be deleted", a.Name))
 			return
 		}
+		if a.Kind == "cluster" && a.APIGroup == platformv1.GroupVersion.Group && a.Name != "" {
+			if err := s.checkClusterDelete(ctx, a.Name); err != nil {
+				writeAdmission(w, err)
+				return
+			}
+		}
 		if a.Kind == "project" && a.APIGroup == businessv1.GroupVersion.Group {
 			if err := s.checkProjectDelete(ctx, a.Name, r.URL.Query().Get("cascade") == "true"); err != nil {
 				writeAdmission(w, err)
@@ -620,4 +626,34 @@ func (s *Server) checkProjectDelete(ctx context.Context, name string, cascade bo
 		}
 	}
 	return nil
+}
+
+// checkClusterDelete refuses to remove a cluster that projects still hold
+// quota in, unless the cluster is marked for a forced delete (kstack cluster
+// delete --force): projects would be left with namespaces nowhere.
+func (s *Server) checkClusterDelete(ctx context.Context, cluster string) error {
+	var cls platformv1.Cluster
+	if err := s.Client.Get(ctx, client.ObjectKey{Name: cluster}, &cls); err != nil {
+		return nil // the API server answers for a missing cluster
+	}
+	if cls.Annotations["platform.kstack.io/force-delete"] == "true" {
+		return nil
+	}
+	var prjs businessv1.ProjectList
+	if err := s.Client.List(ctx, &prjs); err != nil {
+		return err
+	}
+	var users []string
+	for _, p := range prjs.Items {
+		if _, ok := p.Quota(cluster); ok {
+			users = append(users, p.Name)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	if len(users) > 5 {
+		users = append(users[:5], fmt.Sprintf("and %d more", len(users)-5))
+	}
+	return refuse(http.StatusConflict, "cluster %s holds quota of projects %s: remove it from them (kstack project set-quota / namespace delete) first, or delete with --force", cluster, strings.Join(users, ", "))
 }

@@ -257,6 +257,7 @@ spec:
 	})
 
 	t.Run("delete: refused with namespaces, cascades when asked", func(t *testing.T) {
+		mustFail(t, k, "holds quota of projects", "cluster", "delete", c2)
 		mustFail(t, k, "still has 2 namespaces", "project", "delete", a)
 		k.MustRun("project", "delete", a, "--cascade")
 		framework.Eventually(t, time.Minute, "namespace web gone from the member", func() error {
