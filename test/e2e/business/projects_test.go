@@ -134,6 +134,33 @@ func TestProjects(t *testing.T) {
 			}
 			return nil
 		})
+		// Scale, change the image, roll back, read events and logs: plain
+		// kubectl through the platform, as the member.
+		alice.MustKubectl(akc, "-n", "web", "scale", "deployment", "shop", "--replicas=3")
+		alice.MustKubectl(akc, "-n", "web", "set", "image", "deployment/shop", "nginx=nginx:1.27")
+		alice.MustKubectl(akc, "-n", "web", "rollout", "undo", "deployment/shop")
+		framework.Eventually(t, time.Minute, "shop rolled back to its first image", func() error {
+			img, err := alice.Kubectl(akc, "-n", "web", "get", "deployment", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+			if err != nil || img != "nginx" {
+				return fmt.Errorf("image %q %v", img, err)
+			}
+			return nil
+		})
+		if out := alice.MustKubectl(akc, "-n", "web", "get", "events"); !strings.Contains(out, "shop") {
+			t.Fatalf("events of the namespace:\n%s", out)
+		}
+		pod := strings.Fields(alice.MustKubectl(akc, "-n", "web", "get", "pods", "-l", "app=shop", "-o", "name"))[0]
+		if _, err := alice.Kubectl(akc, "-n", "web", "logs", pod); err != nil {
+			t.Fatalf("logs: %v", err)
+		}
+		alice.MustKubectl(akc, "-n", "web", "scale", "deployment", "shop", "--replicas=2")
+		framework.Eventually(t, time.Minute, "2 shop pods", func() error {
+			out, err := alice.Kubectl(akc, "-n", "web", "get", "pods", "-l", "app=shop", "--field-selector=status.phase=Running", "-o", "name")
+			if err != nil || len(strings.Fields(out)) != 2 {
+				return fmt.Errorf("%v %s", err, out)
+			}
+			return nil
+		})
 		// Over the namespace's quota: the member's ResourceQuota answers, clearly.
 		_, err := alice.Kubectl(akc, "-n", "web", "run", "hog", "--image=nginx", "--overrides", `{"spec":{"containers":[{"name":"hog","image":"nginx","resources":{"requests":{"cpu":"2","memory":"10Mi"}}}]}}`)
 		if err == nil || !strings.Contains(err.Error(), "exceeded quota: kstack-quota") {
@@ -259,7 +286,24 @@ spec:
 	t.Run("delete: refused with namespaces, cascades when asked", func(t *testing.T) {
 		mustFail(t, k, "holds quota of projects", "cluster", "delete", c2)
 		mustFail(t, k, "still has 2 namespaces", "project", "delete", a)
+		// A member that is down delays its cleanup without losing it.
+		k.MustRun("local", "stop", "c2")
 		k.MustRun("project", "delete", a, "--cascade")
+		framework.Eventually(t, 30*time.Second, "web in c2 waiting for its cluster", func() error {
+			out := k.MustRun("kubectl", "--kubeconfig", p.Kubeconfig, "get", "namespaces.business.tkestack.io", "-A")
+			if !strings.Contains(out, c2+"-web") {
+				return fmt.Errorf("gone already:\n%s", out)
+			}
+			return nil
+		})
+		k.MustRun("local", "start", "c2")
+		kc2 := strings.TrimSpace(k.MustRun("local", "kubeconfig", "c2"))
+		framework.Eventually(t, 2*time.Minute, "web gone from c2 once it is back", func() error {
+			if _, err := k.Kubectl(kc2, "get", "namespace", "web", "-o", "name"); err == nil {
+				return fmt.Errorf("still there")
+			}
+			return nil
+		})
 		framework.Eventually(t, time.Minute, "namespace web gone from the member", func() error {
 			out, err := k.Kubectl(kc1, "get", "namespace", "web", "-o", "jsonpath={.status.phase}")
 			if err == nil {
