@@ -155,7 +155,9 @@ func BenchmarkProjects(b *testing.B) {
 		fmt.Printf("%-52s p50 %v p95 %v\n", what, percentile(d, .5).Round(time.Millisecond), percentile(d, .95).Round(time.Millisecond))
 	}
 	measure("list 1,000 projects (administrator)", p.ConsoleURL+"/business/apis/business.tkestack.io/v1/projects", adminTok,
-		func(s string) bool { return strings.Count(s, `"kind":"Project"`) >= 1000 || strings.Count(s, `"displayName":"prj-b`) == 1000 })
+		func(s string) bool {
+			return strings.Count(s, `"kind":"Project"`) >= 1000 || strings.Count(s, `"displayName":"prj-b`) == 1000
+		})
 	measure("portal of a member of 10 projects (of 1,000)", p.ConsoleURL+"/business/apis/business.tkestack.io/v1/portal", benchTok,
 		func(s string) bool { return strings.Count(s, `"role":"project-member"`) == 10 })
 	measure("list one project's 10 namespaces (of 10,000)", p.ConsoleURL+"/business/apis/business.tkestack.io/v1/namespaces/prj-b0000500/namespaces", adminTok,
