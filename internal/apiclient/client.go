@@ -146,3 +146,13 @@ func IsForbidden(err error) bool {
 	var se *StatusError
 	return errors.As(err, &se) && se.Code == http.StatusForbidden
 }
+
+// WithTimeout returns a copy of c whose requests may take up to d (long
+// operations such as publishing, which wait for workloads).
+func (c *Client) WithTimeout(d time.Duration) *Client {
+	cp := *c
+	hc := *c.http
+	hc.Timeout = d
+	cp.http = &hc
+	return &cp
+}

@@ -54,6 +54,8 @@ type Server struct {
 
 	mu sync.Mutex
 	ln net.Listener
+	// projectLocks serialise quota checks with their writes, per project.
+	projectLocks sync.Map
 }
 
 // Handler returns the gateway's routes.

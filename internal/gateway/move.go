@@ -64,12 +64,15 @@ func (s *Server) moveNamespace(w http.ResponseWriter, r *http.Request, p *direct
 	}
 	moved := &businessv1.Namespace{
 		ObjectMeta: metav1.ObjectMeta{Namespace: in.Project, Name: old.Name,
-			Labels:      map[string]string{authv1.LabelTenant: old.Spec.TenantID},
+			Labels: map[string]string{authv1.LabelTenant: old.Spec.TenantID,
+				admission.LabelCluster: old.Spec.ClusterName, admission.LabelNamespace: old.Spec.Namespace},
 			Annotations: map[string]string{businessv1.AnnotationAdopt: from}},
 		Spec: old.Spec,
 	}
 	moved.Spec.ProjectName = in.Project
-	chk := &admission.Checker{Reader: s.Client}
+	unlock := s.lockProject("ns/" + in.Project)
+	defer unlock()
+	chk := &admission.Checker{Reader: s.Client, Live: s.Reader}
 	if err := chk.NamespaceMoving(ctx, moved, &old); err != nil {
 		if ae, ok := err.(*admission.Error); ok {
 			err = refuse(ae.Code, "%s", ae.Msg)

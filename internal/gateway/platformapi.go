@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -96,6 +97,10 @@ func (s *Server) platformAPI(w http.ResponseWriter, r *http.Request, p *director
 			forbidden(w, msg)
 			return
 		}
+		if a.Subresource == "status" && !a.ReadOnly {
+			forbidden(w, "status is written by the platform's controllers only")
+			return
+		}
 	}
 	objTenant := ""
 	if a.Name != "" && a.Verb != "create" && !p.SuperAdmin {
@@ -123,6 +128,12 @@ func (s *Server) platformAPI(w http.ResponseWriter, r *http.Request, p *director
 		}
 		forbidden(w, fmt.Sprintf("%s may not %s on %s: %s", p.Name(), a.Action, a.Resource, dec.Reason))
 		return
+	}
+	if key := quotaKey(a); key != "" && (a.Verb == "create" || a.Verb == "update") {
+		// Quota checks and the write that follows are one step per project:
+		// two namespaces cannot both take the last of a quota.
+		unlock := s.lockProject(key)
+		defer unlock()
 	}
 	switch a.Verb {
 	case "create", "update":
@@ -508,7 +519,7 @@ var projectIDRE = regexp.MustCompile(`^prj-[a-z0-9]{8}$`)
 // admitBusiness checks projects and namespaces (quotas, clusters, members,
 // parents) and names new ones.
 func (s *Server) admitBusiness(ctx context.Context, pr *directory.Principal, a attributes.Attributes, u *unstructured.Unstructured) error {
-	chk := &admission.Checker{Reader: s.Client}
+	chk := &admission.Checker{Reader: s.Client, Live: s.Reader}
 	asBusiness := func(err error) error {
 		if ae, ok := err.(*admission.Error); ok {
 			return refuse(ae.Code, "%s", ae.Msg)
@@ -563,6 +574,9 @@ func (s *Server) admitBusiness(ctx context.Context, pr *directory.Principal, a a
 			return refuse(http.StatusUnprocessableEntity, "a namespace's cluster and name cannot change (move it with kstack namespace move)")
 		}
 		_ = unstructured.SetNestedField(u.Object, ns.Spec.ProjectName, "spec", "projectName")
+		labels := u.GetLabels()
+		labels[admission.LabelCluster], labels[admission.LabelNamespace] = ns.Spec.ClusterName, ns.Spec.Namespace
+		u.SetLabels(labels)
 		ns.Name, ns.Namespace = u.GetName(), a.Namespace
 		if adopt, ok := ns.Annotations[businessv1.AnnotationAdopt]; ok {
 			// Import takes over a namespace that exists in the member: a
@@ -656,4 +670,28 @@ func (s *Server) checkClusterDelete(ctx context.Context, cluster string) error {
 		users = append(users[:5], fmt.Sprintf("and %d more", len(users)-5))
 	}
 	return refuse(http.StatusConflict, "cluster %s holds quota of projects %s: remove it from them (kstack project set-quota / namespace delete) first, or delete with --force", cluster, strings.Join(users, ", "))
+}
+
+// quotaKey is the project whose quota a business write draws on: the
+// namespace's project, or a sub-project's parent (read from the body is
+// too late here, so sub-projects serialise on one key).
+func quotaKey(a attributes.Attributes) string {
+	if a.APIGroup != businessv1.GroupVersion.Group {
+		return ""
+	}
+	switch a.Kind {
+	case "namespace":
+		return "ns/" + a.Namespace
+	case "project":
+		return "projects"
+	}
+	return ""
+}
+
+// lockProject serialises quota-drawing writes of one key in this replica.
+func (s *Server) lockProject(key string) func() {
+	v, _ := s.projectLocks.LoadOrStore(key, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }

@@ -53,6 +53,11 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusUnauthorized, "Unauthorized", "authentication required: log in with `kstack login`, or present an access key or the platform's admin client certificate")
 		return
 	}
+	s.route(w, r, user)
+}
+
+// route serves an authenticated request (also in-process, for publishing).
+func (s *Server) route(w http.ResponseWriter, r *http.Request, user *directory.Principal) {
 	p := r.URL.EscapedPath()
 	switch {
 	case strings.HasPrefix(p, proxyPrefix):
@@ -86,6 +91,13 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
 		s.platformAPI(w, r, user, rest)
 	case p == portalPath:
 		s.portal(w, r, user)
+	case strings.HasSuffix(p, "/publish") && strings.HasPrefix(p, "/business/"):
+		project, ok := publishPath(p)
+		if !ok {
+			writeStatus(w, http.StatusNotFound, "NotFound", "no such path: publishing is POST /business/apis/business.tkestack.io/v1/namespaces/{project}/publish")
+			return
+		}
+		s.publish(w, r, user, project)
 	case strings.HasSuffix(p, "/move") && strings.HasPrefix(p, "/business/"):
 		from, name, ok := movePath(p)
 		if !ok {

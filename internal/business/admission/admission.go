@@ -35,7 +35,24 @@ func invalid(format string, a ...any) error {
 type Checker struct {
 	// Reader is best the informer cache, with the indexes below registered.
 	Reader client.Reader
+	// Live, when set, reads a project's namespaces from the API server, so
+	// that one created a moment ago counts even before the cache has it.
+	Live client.Reader
 }
+
+func (c *Checker) live() client.Reader {
+	if c.Live != nil {
+		return c.Live
+	}
+	return c.Reader
+}
+
+// Labels that business Namespaces carry, so that the API server can find
+// the owner of a member namespace (conflicts are checked against it live).
+const (
+	LabelCluster   = "kstack.io/cluster"
+	LabelNamespace = "kstack.io/namespace"
+)
 
 // Indexes the checker (and the controllers) look objects up by.
 const (
@@ -66,7 +83,7 @@ var Indexers = []struct {
 // out the namespace or sub-project named skip (the one being changed).
 func (c *Checker) Allocated(ctx context.Context, project, cluster, skip string) (corev1.ResourceList, error) {
 	var nss businessv1.NamespaceList
-	if err := c.Reader.List(ctx, &nss, client.InNamespace(project)); err != nil {
+	if err := c.live().List(ctx, &nss, client.InNamespace(project)); err != nil {
 		return nil, err
 	}
 	var lists []corev1.ResourceList
@@ -206,7 +223,11 @@ func (c *Checker) NamespaceMoving(ctx context.Context, ns, from *businessv1.Name
 	}
 	// The same namespace of a cluster belongs to one project at most.
 	var all businessv1.NamespaceList
-	if err := c.Reader.List(ctx, &all, client.MatchingFields{IndexClusterNamespace: ClusterNamespaceKey(ns.Spec.ClusterName, ns.Spec.Namespace)}); err != nil {
+	if c.Live != nil {
+		if err := c.Live.List(ctx, &all, client.MatchingLabels{LabelCluster: ns.Spec.ClusterName, LabelNamespace: ns.Spec.Namespace}); err != nil {
+			return err
+		}
+	} else if err := c.Reader.List(ctx, &all, client.MatchingFields{IndexClusterNamespace: ClusterNamespaceKey(ns.Spec.ClusterName, ns.Spec.Namespace)}); err != nil {
 		return err
 	}
 	for _, o := range all.Items {

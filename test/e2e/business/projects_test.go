@@ -102,6 +102,31 @@ func TestProjects(t *testing.T) {
 			t.Fatal("a refused namespace was made in the member")
 		}
 		k.MustRun("project", "delete", sub)
+		// Two namespaces that each fit, but not both, asked for at once:
+		// exactly one is admitted.
+		results := make(chan int, 2)
+		for _, n := range []string{"race-1", "race-2"} {
+			go func(n string) {
+				body := `{"apiVersion":"business.tkestack.io/v1","kind":"Namespace","metadata":{"namespace":"` + b + `"},"spec":{"clusterName":"` + c1 +
+					`","namespace":"` + n + `","hard":{"requests.cpu":"600m"}}}`
+				req, _ := http.NewRequest("POST", p.ConsoleURL+"/business/apis/business.tkestack.io/v1/namespaces/"+b+"/namespaces", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := hc.Do(req) // not framework.Do: no t.Fatal off the test's goroutine
+				if err != nil {
+					results <- -1
+					return
+				}
+				resp.Body.Close()
+				results <- resp.StatusCode
+			}(n)
+		}
+		if c1st, c2nd := <-results, <-results; c1st+c2nd != 201+422 {
+			t.Fatalf("racing namespaces: %d and %d, want one 201 and one 422", c1st, c2nd)
+		}
+		for _, n := range []string{"race-1", "race-2"} {
+			k.Run("namespace", "delete", n, "--project", b, "--cluster", c1)
+		}
 		// A namespace already in the member outside any project is not taken over.
 		k.MustKubectl(kc1, "create", "namespace", "legacy")
 		k.MustRun("namespace", "create", "legacy", "--project", a, "--cluster", c1)
@@ -225,7 +250,7 @@ spec:
 		}
 		// Over the quota in one cluster: that cluster says so, the other is done.
 		r := alice.Run("apply", "-f", app, "--project", a, "--clusters", c1, "--namespace", "web", "--replicas", "20", "--timeout", "5s")
-		if r.Err == nil && !strings.Contains(r.Stdout, "NotReady") {
+		if r.Err == nil || !strings.Contains(r.Stdout, "NotReady") {
 			t.Fatalf("20 replicas over a 5-pod quota reported ready:\n%s", r.Stdout)
 		}
 		// A namespace the project does not have in a cluster is named.
