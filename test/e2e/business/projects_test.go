@@ -214,6 +214,76 @@ func TestProjects(t *testing.T) {
 		}
 	})
 
+	t.Run("every kind of workload, as a member", func(t *testing.T) {
+		kc2 := filepath.Join(t.TempDir(), "c2.kubeconfig")
+		alice.MustRun("kubeconfig", "--cluster", c2, "--namespace", "web", "-f", kc2)
+		res := `resources: {requests: {cpu: 100m}}`
+		pod := func(name string) string {
+			return `{metadata: {labels: {app: ` + name + `}}, spec: {restartPolicy: OnFailure, containers: [{name: c, image: busybox, ` + res + `}]}}`
+		}
+		all := filepath.Join(t.TempDir(), "all.yaml")
+		_ = os.WriteFile(all, []byte(`apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec: {serviceName: db, replicas: 1, selector: {matchLabels: {app: db}}, template: `+strings.Replace(pod("db"), "restartPolicy: OnFailure, ", "", 1)+`}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec: {selector: {matchLabels: {app: agent}}, template: `+strings.Replace(pod("agent"), "restartPolicy: OnFailure, ", "", 1)+`}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec: {template: `+pod("once")+`}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec: {schedule: "0 3 * * *", jobTemplate: {spec: {template: `+pod("nightly")+`}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec: {selector: {app: db}, ports: [{port: 5432}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec: {rules: [{host: shop.example, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: db, port: {number: 5432}}}}]}}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {a: b}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: pw}
+stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+`), 0o600)
+		alice.MustKubectl(kc2, "apply", "-f", all)
+		out := alice.MustKubectl(kc2, "get", "statefulset,daemonset,job,cronjob,service,ingress,configmap,secret,pvc", "-o", "name")
+		for _, want := range []string{"statefulset.apps/db", "daemonset.apps/agent", "job.batch/once", "cronjob.batch/nightly", "service/db",
+			"ingress.networking.k8s.io/web", "configmap/cfg", "secret/pw", "persistentvolumeclaim/data"} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("%s missing:\n%s", want, out)
+			}
+		}
+		framework.Eventually(t, time.Minute, "db and agent pods Running", func() error {
+			out, err := alice.Kubectl(kc2, "get", "pods", "-l", "app in (db,agent)", "--field-selector=status.phase=Running", "-o", "name")
+			if err != nil || len(strings.Fields(out)) != 2 {
+				return fmt.Errorf("%v %s", err, out)
+			}
+			return nil
+		})
+	})
+
 	t.Run("publish to both clusters at once", func(t *testing.T) {
 		app := filepath.Join(t.TempDir(), "app.yaml")
 		_ = os.WriteFile(app, []byte(`apiVersion: apps/v1
@@ -275,6 +345,17 @@ spec:
 				t.Errorf("portal of %s: %d %s", want, code, body)
 			}
 		}
+	})
+
+	t.Run("a removed member loses access", func(t *testing.T) {
+		k.MustRun("project", "remove-member", a, "alice")
+		framework.Eventually(t, 30*time.Second, "alice denied", func() error {
+			if _, err := alice.Kubectl(akc, "-n", "web", "get", "pods"); err == nil {
+				return fmt.Errorf("still allowed")
+			}
+			return nil
+		})
+		mustFail(t, k, "is not a member", "project", "remove-member", a, "alice")
 	})
 
 	t.Run("import and move keep what runs", func(t *testing.T) {
