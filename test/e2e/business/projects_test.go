@@ -214,7 +214,7 @@ func TestProjects(t *testing.T) {
 		}
 	})
 
-	t.Run("every kind of workload, as a member", func(t *testing.T) {
+	t.Run("every kind of workload as a member", func(t *testing.T) {
 		kc2 := filepath.Join(t.TempDir(), "c2.kubeconfig")
 		alice.MustRun("kubeconfig", "--cluster", c2, "--namespace", "web", "-f", kc2)
 		res := `resources: {requests: {cpu: 100m}}`
