@@ -252,26 +252,7 @@ func newNamespaceCmd(o *Options) *cobra.Command {
 		Example: `  kstack namespace create web --project prj-xxxxxxxx --cluster cls-ab12cd34 --cpu 1 --memory 1Gi`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if project == "" || cluster == "" {
-				return fmt.Errorf("--project and --cluster are required")
-			}
-			c, err := newAPIClient(o)
-			if err != nil {
-				return err
-			}
-			hard, err := q.list()
-			if err != nil {
-				return err
-			}
-			ns := businessv1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: businessv1.GroupVersion.String(), Kind: "Namespace"},
-				ObjectMeta: metav1.ObjectMeta{Namespace: project},
-				Spec:       businessv1.NamespaceSpec{ProjectName: project, ClusterName: cluster, Namespace: args[0], Hard: hard}}
-			var out businessv1.Namespace
-			if err := c.Do(cmd.Context(), http.MethodPost, businessPath+"/namespaces/"+project+"/namespaces", "", ns, &out); err != nil {
-				return err
-			}
-			fmt.Println(out.Name)
-			return nil
+			return createNamespace(cmd, o, project, cluster, args[0], &q, nil)
 		},
 	}
 	create.Flags().StringVar(&project, "project", "", "project ID")
@@ -308,26 +289,7 @@ func newNamespaceCmd(o *Options) *cobra.Command {
 		Example: `  kstack namespace import legacy --project prj-xxxxxxxx --cluster cls-ab12cd34 --cpu 1`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if project == "" || cluster == "" {
-				return fmt.Errorf("--project and --cluster are required")
-			}
-			c, err := newAPIClient(o)
-			if err != nil {
-				return err
-			}
-			hard, err := iq.list()
-			if err != nil {
-				return err
-			}
-			ns := businessv1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: businessv1.GroupVersion.String(), Kind: "Namespace"},
-				ObjectMeta: metav1.ObjectMeta{Namespace: project, Annotations: map[string]string{businessv1.AnnotationAdopt: "true"}},
-				Spec:       businessv1.NamespaceSpec{ProjectName: project, ClusterName: cluster, Namespace: args[0], Hard: hard}}
-			var out businessv1.Namespace
-			if err := c.Do(cmd.Context(), http.MethodPost, businessPath+"/namespaces/"+project+"/namespaces", "", ns, &out); err != nil {
-				return err
-			}
-			fmt.Println(out.Name)
-			return nil
+			return createNamespace(cmd, o, project, cluster, args[0], &iq, map[string]string{businessv1.AnnotationAdopt: "true"})
 		},
 	}
 	imp.Flags().StringVar(&project, "project", "", "project ID")
@@ -370,4 +332,29 @@ func newNamespaceCmd(o *Options) *cobra.Command {
 	del.Flags().StringVar(&cluster, "cluster", "", "member cluster ID")
 	cmd.AddCommand(create, list, imp, move, del)
 	return cmd
+}
+
+// createNamespace creates (or, with the adopt annotation, imports) a
+// project's namespace and prints its object name.
+func createNamespace(cmd *cobra.Command, o *Options, project, cluster, name string, q *quotaFlags, annotations map[string]string) error {
+	if project == "" || cluster == "" {
+		return fmt.Errorf("--project and --cluster are required")
+	}
+	c, err := newAPIClient(o)
+	if err != nil {
+		return err
+	}
+	hard, err := q.list()
+	if err != nil {
+		return err
+	}
+	ns := businessv1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: businessv1.GroupVersion.String(), Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: project, Annotations: annotations},
+		Spec:       businessv1.NamespaceSpec{ProjectName: project, ClusterName: cluster, Namespace: name, Hard: hard}}
+	var out businessv1.Namespace
+	if err := c.Do(cmd.Context(), http.MethodPost, businessPath+"/namespaces/"+project+"/namespaces", "", ns, &out); err != nil {
+		return err
+	}
+	fmt.Println(out.Name)
+	return nil
 }
