@@ -95,6 +95,10 @@ func Processes(o Options) []supervisor.Process {
 		"--kubeconfig="+cmKubeconfig,
 		"--authentication-kubeconfig="+cmKubeconfig,
 		"--authorization-kubeconfig="+cmKubeconfig,
+		// The apiserver runs no front proxy: without this, the component
+		// looks up its request-header CA every few seconds and logs an error.
+		"--authentication-skip-lookup=true",
+		"--client-ca-file="+l.PKI("ca.crt"),
 		"--bind-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(p.ControllerManager),
 		"--cert-dir="+l.Dir+"/run/controller-manager",
@@ -119,6 +123,8 @@ func Processes(o Options) []supervisor.Process {
 		"--kubeconfig="+schedKubeconfig,
 		"--authentication-kubeconfig="+schedKubeconfig,
 		"--authorization-kubeconfig="+schedKubeconfig,
+		"--authentication-skip-lookup=true",
+		"--client-ca-file="+l.PKI("ca.crt"),
 		"--bind-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(p.Scheduler),
 		"--cert-dir="+l.Dir+"/run/scheduler",
