@@ -137,7 +137,7 @@ func (p *Provider) externalCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fail := func(code int, msg string) {
-		w.Header().Set(LoginErrorHeader, msg)
+		w.Header().Set(LoginErrorHeader, headerSafe(msg))
 		p.renderLogin(w, r, code, loginView{ID: a.id, Tenant: a.extTenant, Error: msg})
 	}
 	if e := r.URL.Query().Get("error"); e != "" {

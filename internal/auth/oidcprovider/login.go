@@ -293,7 +293,7 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 			} else {
 				p.Log.Error("login failed", "tenant", tenant, "err", err)
 			}
-			w.Header().Set(LoginErrorHeader, msg)
+			w.Header().Set(LoginErrorHeader, headerSafe(msg))
 			p.renderLogin(w, r, http.StatusUnauthorized, loginView{ID: id, Tenant: tenant, Username: username, Error: msg})
 			return
 		}
@@ -339,4 +339,20 @@ func compare(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// headerSafe keeps a message (which may quote an external issuer's error)
+// to one printable line for a response header.
+func headerSafe(s string) string {
+	b := []rune{}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			r = ' '
+		}
+		b = append(b, r)
+	}
+	if len(b) > 300 {
+		b = b[:300]
+	}
+	return string(b)
 }
