@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
+	"github.com/kstack/kstack/internal/apiclient"
 	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/login"
 	"github.com/kstack/kstack/internal/platform"
@@ -179,8 +180,8 @@ func newWhoamiCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var w gateway.Whoami
-			if err := c.Do(cmd.Context(), http.MethodGet, "/auth/whoami", "", nil, &w); err != nil {
+			w, err := whoami(cmd.Context(), c)
+			if err != nil {
 				return err
 			}
 			return printer.Print(os.Stdout, output, w, []string{"USERNAME", "TENANT", "ADMINISTRATOR", "GROUPS", "POLICIES"},
@@ -219,8 +220,8 @@ TENANT.NAME (one line: the new password). Other sessions of the user end.`,
 				return readSecretInput(false, "", prompt)
 			}
 			if user == "" {
-				var w gateway.Whoami
-				if err := c.Do(cmd.Context(), http.MethodGet, "/auth/whoami", "", nil, &w); err != nil {
+				w, err := whoami(cmd.Context(), c)
+				if err != nil {
 					return err
 				}
 				user = authv1.ObjectName(w.Tenant, w.Username)
@@ -294,4 +295,13 @@ and printed.`,
 	reset.Flags().BoolVar(&stdin, "password-stdin", false, "read the new password from stdin")
 	cmd.AddCommand(reset)
 	return cmd
+}
+
+// whoami asks the platform who the CLI's caller is.
+func whoami(ctx context.Context, c *apiclient.Client) (*gateway.Whoami, error) {
+	var w gateway.Whoami
+	if err := c.Do(ctx, http.MethodGet, "/auth/whoami", "", nil, &w); err != nil {
+		return nil, err
+	}
+	return &w, nil
 }

@@ -270,8 +270,8 @@ func newGroupCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var w gateway.Whoami
-			if err := c.Do(cmd.Context(), http.MethodGet, "/auth/whoami", "", nil, &w); err != nil {
+			w, err := whoami(cmd.Context(), c)
+			if err != nil {
 				return err
 			}
 			g := authv1.Group{TypeMeta: metav1.TypeMeta{APIVersion: authv1.GroupVersion.String(), Kind: "Group"},

@@ -228,7 +228,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *directory
 func (s *Server) checkGrantTyped(ctx context.Context, p *directory.Principal, b *authv1.PolicyBinding) error {
 	var pol authv1.Policy
 	if err := s.Reader.Get(ctx, client.ObjectKey{Name: b.Spec.PolicyName}, &pol); err != nil {
-		return refuse(http.StatusUnprocessableEntity, "there is no policy %q", b.Spec.PolicyName)
+		return refuse(http.StatusUnprocessableEntity, "the binding names policy %q, which does not exist", b.Spec.PolicyName)
 	}
 	if pol.Spec.TenantID != "" && pol.Spec.TenantID != b.Spec.TenantID {
 		return refuse(http.StatusUnprocessableEntity, "policy %q belongs to another tenant", b.Spec.PolicyName)

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -212,19 +213,35 @@ func (s *Server) tenantOf(ctx context.Context, a attributes.Attributes) (string,
 	if err != nil {
 		return "", false, nil
 	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Name}, u); err != nil {
-		if client.IgnoreNotFound(err) == nil {
+	// Typed, so that the informer cache answers (the API server only for
+	// an object the cache has not seen yet): this runs on every request
+	// that names an object.
+	ro, err := s.Client.Scheme().New(gvk)
+	if err != nil {
+		return "", false, nil
+	}
+	obj, ok := ro.(client.Object)
+	if !ok {
+		return "", false, nil
+	}
+	key := client.ObjectKey{Namespace: a.Namespace, Name: a.Name}
+	err = s.Client.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		err = s.Reader.Get(ctx, key, obj)
+	}
+	if err != nil {
+		if apierrors.IsNotFound(err) {
 			return "", false, nil
 		}
 		return "", false, fmt.Errorf("reading %s %s: %w", a.Kind, a.Name, err)
 	}
-	if t := u.GetLabels()[authv1.LabelTenant]; t != "" {
+	if t := obj.GetLabels()[authv1.LabelTenant]; t != "" {
 		return t, true, nil
 	}
-	if t, ok, _ := unstructured.NestedString(u.Object, "spec", "tenantID"); ok && t != "" {
-		return t, true, nil
+	if m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj); err == nil {
+		if t, ok, _ := unstructured.NestedString(m, "spec", "tenantID"); ok && t != "" {
+			return t, true, nil
+		}
 	}
 	if a.Kind == "identityprovider" {
 		return a.Name, true, nil
@@ -399,20 +416,11 @@ func validateUser(u *unstructured.Unstructured) error {
 
 // checkGrant refuses a binding that grants more than the caller holds.
 func (s *Server) checkGrant(ctx context.Context, p *directory.Principal, u *unstructured.Unstructured) error {
-	name, _, _ := unstructured.NestedString(u.Object, "spec", "policyName")
-	var pol authv1.Policy
-	if err := s.Reader.Get(ctx, client.ObjectKey{Name: name}, &pol); err != nil {
-		return refuse(http.StatusUnprocessableEntity, "the binding names policy %q, which does not exist", name)
+	var b authv1.PolicyBinding
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &b); err != nil {
+		return refuse(http.StatusBadRequest, "the body is not a PolicyBinding: %v", err)
 	}
-	tenant, _, _ := unstructured.NestedString(u.Object, "spec", "tenantID")
-	if pol.Spec.TenantID != "" && pol.Spec.TenantID != tenant {
-		return refuse(http.StatusUnprocessableEntity, "policy %q belongs to another tenant", name)
-	}
-	if p.SuperAdmin {
-		return nil
-	}
-	project, _, _ := unstructured.NestedString(u.Object, "spec", "projectID")
-	return s.covers(ctx, p, project, []authv1.Policy{pol})
+	return s.checkGrantTyped(ctx, p, &b)
 }
 
 // checkGroupGrant refuses a group change by someone who does not hold

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -17,6 +16,7 @@ import (
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	"github.com/kstack/kstack/internal/auth/attributes"
 	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/testutil/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -134,18 +134,5 @@ func TestMatrix(t *testing.T) {
 		}
 		b.WriteString("\n")
 	}
-	got := b.String()
-	golden := "testdata/matrix.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Fatalf("the authorisation matrix changed; review and run with -update if intended.\ngot:\n%s\nwant:\n%s", got, want)
-	}
+	golden.Compare(t, "testdata/matrix.golden", b.String(), *update)
 }

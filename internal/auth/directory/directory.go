@@ -32,6 +32,11 @@ type Principal struct {
 	Method string
 	// Session is the login that the caller's token belongs to.
 	Session string
+
+	// bindings are those naming the caller, read once per request by
+	// Principal and used again by Policies.
+	bindings       []authv1.PolicyBinding
+	bindingsLoaded bool
 }
 
 // Name is how the member clusters' audit logs and RBAC know the caller:
@@ -116,15 +121,14 @@ func (d *Directory) Principal(ctx context.Context, u *authv1.User, method, sessi
 			p.Groups = append(p.Groups, g)
 		}
 	}
-	if p.Tenant == authv1.DefaultTenant {
-		bindings, err := d.bindings(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range bindings {
-			if b.Spec.PolicyName == PolicyAdministrator && b.Spec.ProjectID == "" {
-				p.SuperAdmin = true
-			}
+	bindings, err := d.bindings(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	p.bindings, p.bindingsLoaded = bindings, true
+	for _, b := range bindings {
+		if p.Tenant == authv1.DefaultTenant && b.Spec.PolicyName == PolicyAdministrator && b.Spec.ProjectID == "" {
+			p.SuperAdmin = true
 		}
 	}
 	return p, nil
@@ -155,9 +159,12 @@ func (d *Directory) bindings(ctx context.Context, p *Principal) ([]authv1.Policy
 // Policies are the platform policies p holds, and the project policies p
 // holds in project (when not empty).
 func (d *Directory) Policies(ctx context.Context, p *Principal, project string) ([]policy.Named, error) {
-	bindings, err := d.bindings(ctx, p)
-	if err != nil {
-		return nil, err
+	bindings := p.bindings
+	if !p.bindingsLoaded {
+		var err error
+		if bindings, err = d.bindings(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 	var out []policy.Named
 	for _, b := range bindings {

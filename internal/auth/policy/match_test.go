@@ -223,7 +223,7 @@ func FuzzMatchResource(f *testing.F) {
 		// regexp reads UTF-8 and turns invalid bytes into U+FFFD, which
 		// would make unequal bytes look equal; the byte matcher is right.
 		if !utf8.ValidString(pattern) || !utf8.ValidString(value) || len(pattern) > 200 || len(value) > 200 {
-			t.Skip()
+			return // outside what the reference can judge: nothing to compare
 		}
 		if got, want := MatchResource(pattern, value), reference(t, pattern, value); got != want {
 			t.Errorf("MatchResource(%q, %q) = %v, regexp says %v", pattern, value, got, want)
@@ -240,7 +240,7 @@ func FuzzIntersect(f *testing.F) {
 	f.Add("get*", "*POD", "getPod")
 	f.Fuzz(func(t *testing.T, a, b, sample string) {
 		if len(a) > 200 || len(b) > 200 || len(sample) > 200 {
-			t.Skip()
+			return // long inputs only slow the fuzzer down
 		}
 		if MatchResource(a, sample) && MatchResource(b, sample) && !intersect(a, b, false) {
 			t.Errorf("%q matches both %q and %q, but intersect says no", sample, a, b)

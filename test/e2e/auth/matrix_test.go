@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kstack/kstack/internal/testutil/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/matrix.golden")
@@ -16,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite testdata/matrix.golden")
 // tenant's administrator, and compares who may do what with
 // testdata/matrix.golden (go test ./test/e2e/auth -run Matrix -update
 // rewrites it). Mutations are dry runs. Project roles are in
-// internal/auth/decision's matrix until projects exist.
+// internal/auth/decision's matrix and exercised in test/e2e/business.
 func TestAuthorizationMatrix(t *testing.T) {
 	k, p := up(t)
 	hc, adminToken := k.PlatformHTTP()
@@ -102,18 +104,5 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if code, _ := status(t, hc, "GET", base+"/auth/apis/auth.tkestack.io/v1/localidentities", adminToken, ""); code != 403 {
 		t.Errorf("the data dir's admin token read password hashes: %d", code)
 	}
-	got := b.String()
-	golden := filepath.Join("testdata", "matrix.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Fatalf("the authorisation matrix through the gateway changed; review and rerun with -update if intended.\ngot:\n%s\nwant:\n%s", got, want)
-	}
+	golden.Compare(t, filepath.Join("testdata", "matrix.golden"), b.String(), *update)
 }
