@@ -94,7 +94,7 @@ keeps running after the command exits.`,
 		},
 	}
 	cmd.Flags().BoolVar(&doImport, "import", false, "also import the cluster into the platform of this data dir (which must be running)")
-	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of simulated nodes (1-100)")
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of simulated nodes (0-100; 0 makes a control plane only, e.g. an upper cluster for `kstack virtual-node`)")
 	cmd.Flags().DurationVar(&timeout, "timeout", localcluster.DefaultReadyTimeout, "how long to wait for the cluster to be ready; on timeout the create is undone")
 	return cmd
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -19,6 +20,17 @@ import (
 // proxyClient is a client for one cluster that goes through the platform's
 // proxy, so that node operations are decided (and audited) by the platform.
 func proxyClient(o *Options, cluster string) (kubernetes.Interface, error) {
+	cfg, err := proxyConfig(o, cluster)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = time.Minute
+	return kubernetes.NewForConfig(cfg)
+}
+
+// proxyConfig reaches one cluster through the platform's proxy as the
+// logged-in user (tokens refreshed per request) or the data dir's admin.
+func proxyConfig(o *Options, cluster string) (*rest.Config, error) {
 	if cluster == "" {
 		return nil, fmt.Errorf("--cluster is required: the cluster ID (see `kstack cluster list`)")
 	}
@@ -30,10 +42,26 @@ func proxyClient(o *Options, cluster string) (kubernetes.Interface, error) {
 		Host:            c.Base + "/apis/platform.tkestack.io/v1/clusters/" + cluster + "/proxy",
 		BearerToken:     c.Token,
 		TLSClientConfig: rest.TLSClientConfig{CAData: c.CAPEM},
-		Timeout:         time.Minute,
 	}
-	return kubernetes.NewForConfig(cfg)
+	if tf := c.TokenFunc; tf != nil {
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				tok, err := tf(r.Context())
+				if err != nil {
+					return nil, err
+				}
+				r = r.Clone(r.Context())
+				r.Header.Set("Authorization", "Bearer "+tok)
+				return rt.RoundTrip(r)
+			})
+		}
+	}
+	return cfg, nil
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func newNodeCmd(o *Options) *cobra.Command {
 	var cluster string

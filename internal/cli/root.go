@@ -46,7 +46,7 @@ Everything kstack keeps (PKI, data, logs) lives in the data dir: ~/.kstack, or
 	root.AddCommand(newVersionCmd(), newLocalCmd(o), newUpCmd(o), newPlatformCmd(), newClusterCmd(o), newKubeconfigCmd(o), newNodeCmd(o), newKubectlHelpCmd(), newComponentHelpCmd(),
 		newLoginCmd(o), newLogoutCmd(), newCredentialCmd(), newWhoamiCmd(o), newPasswdCmd(o), newAdminCmd(o),
 		newUserCmd(o), newGroupCmd(o), newPolicyCmd(o), newAPIKeyCmd(o),
-		newProjectCmd(o), newNamespaceCmd(o), newApplyCmd(o))
+		newProjectCmd(o), newNamespaceCmd(o), newApplyCmd(o), newVirtualNodeCmd(o))
 	return root
 }
 

@@ -144,8 +144,8 @@ func (m *Manager) Create(ctx context.Context, name string, nodes int) (err error
 	if err := ValidateName(name); err != nil {
 		return err
 	}
-	if nodes < 1 || nodes > 100 {
-		return fmt.Errorf("invalid --nodes %d: a local cluster has 1 to 100 simulated nodes", nodes)
+	if nodes < 0 || nodes > 100 {
+		return fmt.Errorf("invalid --nodes %d: a local cluster has 0 to 100 simulated nodes (0: a control plane only, e.g. the upper cluster of virtual nodes)", nodes)
 	}
 	unlock, err := m.Data.Lock()
 	if err != nil {

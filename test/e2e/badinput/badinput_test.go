@@ -31,7 +31,7 @@ func TestInvalidNames(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(k.DataDir, "clusters")); !os.IsNotExist(err) {
 		t.Errorf("an invalid name left a clusters directory: %v", err)
 	}
-	wantError(t, k.MustFail("local", "create", "ok", "--nodes", "0"), "invalid --nodes 0", "1 to 100")
+	wantError(t, k.MustFail("local", "create", "ok", "--nodes", "-1"), "invalid --nodes -1", "0 to 100")
 }
 
 func TestUnknownCluster(t *testing.T) {

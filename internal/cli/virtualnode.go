@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kstack/kstack/internal/localcluster"
+	"github.com/kstack/kstack/internal/virtualnode"
+)
+
+var clusterIDPattern = regexp.MustCompile(`^cls-[a-z0-9]+$|^global$`)
+
+func newVirtualNodeCmd(o *Options) *cobra.Command {
+	var (
+		upper, nodeIP, prefix, certFile, keyFile string
+		lowers                                   []string
+		taint, webhook                           bool
+		descheduleAfter, failoverAfter           time.Duration
+		maxMoves                                 int
+	)
+	cmd := &cobra.Command{
+		Use:   "virtual-node --upper CLUSTER --lower CLUSTER [--lower CLUSTER ...]",
+		Short: "Make each lower cluster a virtual node of the upper cluster (tensile-kube style)",
+		Long: `Runs one virtual node in the upper cluster for each lower cluster, until
+Ctrl-C. A pod the upper scheduler binds to a virtual node runs in that lower
+cluster (same namespace), with its ConfigMaps, Secrets, PVCs and service
+account carried along; its status comes back from the lower cluster's
+informers; kubectl logs, exec and port-forward on the upper pod reach the
+lower one.
+
+Each CLUSTER is a kubeconfig file (its current context), NAME=KUBECONFIG to
+name it, or a platform cluster ID (cls-...) reached through the platform as
+you (kstack login). A virtual node is named PREFIX+NAME and offers the lower
+cluster's allocatable minus what the lower cluster's own pods request; labels
+kstack.io/largest-free-cpu|memory|pods give the roomiest single lower node.
+
+--webhook registers a mutating webhook in the upper cluster. Opt in with the
+label virtualnode.kstack.io/webhook=enabled on a namespace or a pod: node
+selectors, node affinity and tolerations meant for the lower cluster move into
+an annotation restored downstream, and pods are kept off virtual nodes whose
+roomiest lower node is too small for them.
+
+The descheduler moves pods that stay unschedulable in their lower cluster for
+--deschedule-after (doubling per move, at most --max-moves). A lower cluster
+that stops answering turns its node NotReady; after --failover-after its pods
+are moved to other virtual nodes. See docs/virtual-nodes.md.`,
+		Example: `  kstack local create upper --nodes 0; kstack local create east; kstack local create west
+  kstack virtual-node --webhook \
+    --upper ~/.local/share/kstack/clusters/upper/admin.kubeconfig \
+    --lower east=$(kstack local kubeconfig east) --lower cls-ab12cd34`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if upper == "" || len(lowers) == 0 {
+				return fmt.Errorf("--upper and at least one --lower are required: each a kubeconfig file, NAME=KUBECONFIG or a platform cluster ID")
+			}
+			if maxMoves < 0 || descheduleAfter < 0 || failoverAfter < 0 {
+				return fmt.Errorf("--max-moves, --deschedule-after and --failover-after may not be negative (0 turns the descheduler or failover off)")
+			}
+			_, upperCfg, err := clusterConfig(o, upper)
+			if err != nil {
+				return fmt.Errorf("--upper: %w", err)
+			}
+			opts := virtualnode.Options{
+				Upper: upperCfg, NodePrefix: prefix, NodeIP: nodeIP, Taint: taint, Webhook: webhook,
+				DescheduleAfter: descheduleAfter, MaxMoves: maxMoves, FailoverAfter: failoverAfter,
+				TLSCertFile: certFile, TLSKeyFile: keyFile,
+				Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+				Ready: func(nodes []string) {
+					fmt.Fprintf(os.Stderr, "virtual nodes ready: %s (Ctrl-C to stop)\n", strings.Join(nodes, ", "))
+				},
+			}
+			for _, arg := range lowers {
+				name, cfg, err := clusterConfig(o, arg)
+				if err != nil {
+					return fmt.Errorf("--lower %s: %w", arg, err)
+				}
+				if err := localcluster.ValidateName(name); err != nil {
+					return fmt.Errorf("--lower %s: the name %q cannot name a node: %w; name it with NAME=KUBECONFIG", arg, name, err)
+				}
+				opts.Lowers = append(opts.Lowers, virtualnode.Lower{Name: name, Config: cfg})
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return virtualnode.Run(ctx, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&upper, "upper", "", "the upper cluster: kubeconfig file or platform cluster ID")
+	f.StringArrayVar(&lowers, "lower", nil, "a lower cluster: kubeconfig file, NAME=KUBECONFIG, or platform cluster ID (repeat)")
+	f.StringVar(&prefix, "node-prefix", "vk-", "virtual node name = prefix + lower cluster name")
+	f.StringVar(&nodeIP, "node-ip", "127.0.0.1", "address where the upper kube-apiserver reaches this process (kubelet endpoints, webhook)")
+	f.BoolVar(&taint, "taint", false, "taint the virtual nodes with virtual-kubelet.io/provider=kstack:NoSchedule (pods then need a toleration)")
+	f.BoolVar(&webhook, "webhook", false, "register the mutating webhook in the upper cluster (opt-in per namespace or pod, see above)")
+	f.DurationVar(&descheduleAfter, "deschedule-after", 30*time.Second, "move a pod unschedulable in its lower cluster for this long (0: never)")
+	f.IntVar(&maxMoves, "max-moves", 3, "give up moving a pod (or an owner's pods) after this many moves")
+	f.DurationVar(&failoverAfter, "failover-after", time.Minute, "move the pods of a lower cluster that has not answered for this long (0: never)")
+	f.StringVar(&certFile, "tls-cert-file", "", "kubelet serving certificate (default: signed by the upper cluster through a CSR)")
+	f.StringVar(&keyFile, "tls-key-file", "", "key of --tls-cert-file")
+	return cmd
+}
+
+// clusterConfig resolves a --upper/--lower argument to a name and a config.
+func clusterConfig(o *Options, arg string) (string, *rest.Config, error) {
+	name, path, named := strings.Cut(arg, "=")
+	if !named {
+		name, path = "", arg
+	}
+	if clusterIDPattern.MatchString(path) {
+		if _, err := os.Stat(path); err != nil { // a file of that name wins
+			cfg, err := proxyConfig(o, path)
+			if name == "" {
+				name = path
+			}
+			return name, cfg, err
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", nil, fmt.Errorf("neither a kubeconfig file nor a platform cluster ID (cls-...): %w", err)
+	}
+	raw, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading kubeconfig %s: %w", path, err)
+	}
+	cfg, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return "", nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	if name == "" {
+		if c := raw.Contexts[raw.CurrentContext]; c != nil {
+			name = c.Cluster
+		}
+	}
+	if name == "" {
+		return "", nil, fmt.Errorf("kubeconfig %s has no current context to name the cluster by; use NAME=%s", path, path)
+	}
+	return name, cfg, nil
+}
+
+

@@ -1,0 +1,273 @@
+package virtualnode
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// upperObjects are the upper cluster's informers shared by every virtual
+// node of the process: what pods refer to, and what is carried down.
+type upperObjects struct {
+	factory    informers.SharedInformerFactory
+	configMaps corev1listers.ConfigMapLister
+	secrets    corev1listers.SecretLister
+	pvcs       corev1listers.PersistentVolumeClaimLister
+	services   corev1listers.ServiceLister
+	slices     discoverylisters.EndpointSliceLister
+	nodes      corev1listers.NodeLister
+}
+
+func newUpperObjects(cs kubernetes.Interface) *upperObjects {
+	f := informers.NewSharedInformerFactory(cs, 0)
+	return &upperObjects{
+		factory:    f,
+		configMaps: f.Core().V1().ConfigMaps().Lister(),
+		secrets:    f.Core().V1().Secrets().Lister(),
+		pvcs:       f.Core().V1().PersistentVolumeClaims().Lister(),
+		services:   f.Core().V1().Services().Lister(),
+		slices:     f.Discovery().V1().EndpointSlices().Lister(),
+		nodes:      f.Core().V1().Nodes().Lister(),
+	}
+}
+
+func (u *upperObjects) start(ctx context.Context) error {
+	u.factory.Start(ctx.Done())
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for t, ok := range u.factory.WaitForCacheSync(sctx.Done()) {
+		if !ok {
+			return fmt.Errorf("upper cluster: the %v cache did not sync within 2 minutes", t)
+		}
+	}
+	return nil
+}
+
+// copyMeta is the metadata of a lower copy.
+func copyMeta(name, namespace string, lbls map[string]string) metav1.ObjectMeta {
+	l := map[string]string{}
+	for k, v := range lbls {
+		l[k] = v
+	}
+	l[LabelCopy] = "true"
+	return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: l}
+}
+
+func (l *lowerNode) ensureNamespace(ctx context.Context, ns string) error {
+	if _, err := l.namespaces.Get(ns); err == nil {
+		return nil
+	}
+	_, err := l.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: copyMeta(ns, "", nil)}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s in lower cluster %s: %w", ns, l.cluster, err)
+	}
+	return nil
+}
+
+// copyReferences copies what a pod refers to. A reference missing above is
+// skipped: the lower kubelet then reports it as the upper kubelet would.
+func (l *lowerNode) copyReferences(ctx context.Context, ns string, refs References) error {
+	for _, name := range refs.ConfigMaps {
+		if cm, err := l.upperObjs.configMaps.ConfigMaps(ns).Get(name); err == nil {
+			if err := l.syncConfigMap(ctx, cm, true); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range refs.Secrets {
+		if s, err := l.upperObjs.secrets.Secrets(ns).Get(name); err == nil {
+			if err := l.syncSecret(ctx, s, true); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range refs.PVCs {
+		if pvc, err := l.upperObjs.pvcs.PersistentVolumeClaims(ns).Get(name); err == nil {
+			if err := l.copyPVC(ctx, pvc); err != nil {
+				return err
+			}
+		}
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: copyMeta(refs.ServiceAccount, ns, nil)}
+	if _, err := l.client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating service account %s/%s in lower cluster %s: %w", ns, refs.ServiceAccount, l.cluster, err)
+	}
+	return nil
+}
+
+// syncConfigMap writes the lower copy of an upper ConfigMap. With create
+// false it only updates an existing copy (an upper change). A lower object
+// of that name that kstack did not copy is left alone.
+func (l *lowerNode) syncConfigMap(ctx context.Context, cm *corev1.ConfigMap, create bool) error {
+	c := l.client.CoreV1().ConfigMaps(cm.Namespace)
+	cur, err := c.Get(ctx, cm.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if !create {
+			return nil
+		}
+		want := &corev1.ConfigMap{ObjectMeta: copyMeta(cm.Name, cm.Namespace, cm.Labels), Data: cm.Data, BinaryData: cm.BinaryData, Immutable: cm.Immutable}
+		_, err = c.Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	case err != nil:
+		return err
+	case cur.Labels[LabelCopy] != "true":
+		return nil
+	case equality.Semantic.DeepEqual(cur.Data, cm.Data) && equality.Semantic.DeepEqual(cur.BinaryData, cm.BinaryData):
+		return nil
+	}
+	cur.Data, cur.BinaryData = cm.Data, cm.BinaryData
+	_, err = c.Update(ctx, cur, metav1.UpdateOptions{})
+	if err == nil {
+		l.log.Info("config map carried down", "configmap", cm.Namespace+"/"+cm.Name)
+	}
+	return err
+}
+
+func (l *lowerNode) syncSecret(ctx context.Context, s *corev1.Secret, create bool) error {
+	if s.Type == corev1.SecretTypeServiceAccountToken {
+		return nil // signed by the upper cluster; meaningless below
+	}
+	c := l.client.CoreV1().Secrets(s.Namespace)
+	cur, err := c.Get(ctx, s.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		if !create {
+			return nil
+		}
+		want := &corev1.Secret{ObjectMeta: copyMeta(s.Name, s.Namespace, s.Labels), Data: s.Data, Type: s.Type, Immutable: s.Immutable}
+		_, err = c.Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	case err != nil:
+		return err
+	case cur.Labels[LabelCopy] != "true":
+		return nil
+	case equality.Semantic.DeepEqual(cur.Data, s.Data):
+		return nil
+	}
+	cur.Data = s.Data
+	_, err = c.Update(ctx, cur, metav1.UpdateOptions{})
+	return err
+}
+
+// copyPVC creates a claim of the same size and access modes below, in the
+// lower cluster's default storage class unless it has the upper's class.
+func (l *lowerNode) copyPVC(ctx context.Context, pvc *corev1.PersistentVolumeClaim) error {
+	want := &corev1.PersistentVolumeClaim{ObjectMeta: copyMeta(pvc.Name, pvc.Namespace, pvc.Labels)}
+	want.Spec.AccessModes = pvc.Spec.AccessModes
+	want.Spec.Resources = pvc.Spec.Resources
+	want.Spec.VolumeMode = pvc.Spec.VolumeMode
+	if sc := pvc.Spec.StorageClassName; sc != nil {
+		if _, err := l.client.StorageV1().StorageClasses().Get(ctx, *sc, metav1.GetOptions{}); err == nil {
+			want.Spec.StorageClassName = sc
+		}
+	}
+	_, err := l.client.CoreV1().PersistentVolumeClaims(pvc.Namespace).Create(ctx, want, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("copying claim %s/%s to lower cluster %s: %w", pvc.Namespace, pvc.Name, l.cluster, err)
+	}
+	return nil
+}
+
+// deleteCopy removes a lower copy when its upper object is deleted.
+func (l *lowerNode) deleteCopy(ctx context.Context, kind, ns, name string) {
+	var err error
+	var lbl map[string]string
+	switch kind {
+	case "ConfigMap":
+		var o *corev1.ConfigMap
+		if o, err = l.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			lbl = o.Labels
+		}
+	case "Secret":
+		var o *corev1.Secret
+		if o, err = l.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			lbl = o.Labels
+		}
+	}
+	if err != nil || lbl[LabelCopy] != "true" {
+		return
+	}
+	switch kind {
+	case "ConfigMap":
+		err = l.client.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	case "Secret":
+		err = l.client.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		l.log.Warn("deleting a lower copy", "kind", kind, "object", ns+"/"+name, "err", err)
+	}
+}
+
+// watchReferences keeps lower copies of ConfigMaps and Secrets in step with
+// the upper ones (tensile-kube's copies were never updated).
+func watchReferences(ctx context.Context, u *upperObjects, lowers []*lowerNode, log *slog.Logger) error {
+	hasCopy := func(l *lowerNode, kind, ns, name string) bool {
+		var err error
+		if kind == "ConfigMap" {
+			_, err = l.copies.Core().V1().ConfigMaps().Lister().ConfigMaps(ns).Get(name)
+		} else {
+			_, err = l.copies.Core().V1().Secrets().Lister().Secrets(ns).Get(name)
+		}
+		return err == nil
+	}
+	each := func(kind, ns, name string, f func(*lowerNode) error) {
+		for _, l := range lowers {
+			if !hasCopy(l, kind, ns, name) {
+				continue
+			}
+			if err := f(l); err != nil {
+				log.Warn("carrying a change down", "kind", kind, "object", ns+"/"+name, "lower", l.cluster, "err", err)
+			}
+		}
+	}
+	_, err := u.factory.Core().V1().ConfigMaps().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, o any) {
+			cm := o.(*corev1.ConfigMap)
+			each("ConfigMap", cm.Namespace, cm.Name, func(l *lowerNode) error { return l.syncConfigMap(ctx, cm, false) })
+		},
+		DeleteFunc: func(o any) {
+			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			if cm, ok := o.(*corev1.ConfigMap); ok {
+				each("ConfigMap", cm.Namespace, cm.Name, func(l *lowerNode) error { l.deleteCopy(ctx, "ConfigMap", cm.Namespace, cm.Name); return nil })
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = u.factory.Core().V1().Secrets().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, o any) {
+			s := o.(*corev1.Secret)
+			each("Secret", s.Namespace, s.Name, func(l *lowerNode) error { return l.syncSecret(ctx, s, false) })
+		},
+		DeleteFunc: func(o any) {
+			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			if s, ok := o.(*corev1.Secret); ok {
+				each("Secret", s.Namespace, s.Name, func(l *lowerNode) error { l.deleteCopy(ctx, "Secret", s.Namespace, s.Name); return nil })
+			}
+		},
+	})
+	return err
+}
