@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -136,6 +137,9 @@ func clusterConfig(o *Options, arg string) (string, *rest.Config, error) {
 		return "", nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
 	if name == "" {
+		name = localClusterName(path)
+	}
+	if name == "" {
 		if c := raw.Contexts[raw.CurrentContext]; c != nil {
 			name = c.Cluster
 		}
@@ -146,4 +150,17 @@ func clusterConfig(o *Options, arg string) (string, *rest.Config, error) {
 	return name, cfg, nil
 }
 
-
+// localClusterName names a kstack local cluster's admin kubeconfig
+// (<data dir>/clusters/NAME/kubeconfig/admin.kubeconfig) after the cluster:
+// its context is named "kstack" like every other local cluster's.
+func localClusterName(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil || filepath.Base(abs) != "admin.kubeconfig" {
+		return ""
+	}
+	dir := filepath.Dir(abs)
+	if filepath.Base(dir) != "kubeconfig" || filepath.Base(filepath.Dir(filepath.Dir(dir))) != "clusters" {
+		return ""
+	}
+	return filepath.Base(filepath.Dir(dir))
+}

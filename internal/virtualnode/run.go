@@ -139,9 +139,7 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("listening for the kubelet endpoint of %s: %w", l.nodeName, err)
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
-		l.mu.Lock()
 		initial := l.initialNode(&o, int32(port), version)
-		l.mu.Unlock()
 		lnode := l
 		n, err := nodeutil.NewNode(l.nodeName, func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 			lnode.upperPods = pc.Pods

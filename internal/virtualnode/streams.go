@@ -166,4 +166,3 @@ func (t termSizes) Next() *remotecommand.TerminalSize {
 		return nil
 	}
 }
-

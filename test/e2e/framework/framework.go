@@ -414,3 +414,81 @@ func (k *Kstack) ImportedCluster(name string, nodes int) (id, memberKubeconfig s
 	})
 	return id, strings.TrimSpace(k.MustRun("local", "kubeconfig", name))
 }
+
+// Proc is a long-running kstack command in the background (kstack
+// virtual-node, say). It is stopped when the test ends and its output is
+// saved with the logs if the test failed.
+type Proc struct {
+	Output *syncBuffer
+	cmd    *exec.Cmd
+	done   chan error
+	once   sync.Once
+}
+
+// Start runs kstack args in the background.
+func (k *Kstack) Start(args ...string) *Proc {
+	k.T.Helper()
+	cmd := exec.Command(k.Bin, append([]string{"--data-dir", k.DataDir}, args...)...)
+	cmd.Env = append(os.Environ(), k.Env...)
+	p := &Proc{Output: &syncBuffer{}, cmd: cmd, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.Output, p.Output
+	if err := cmd.Start(); err != nil {
+		k.T.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	name := strings.ReplaceAll(strings.Join(args, "_"), "/", "_")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	k.T.Cleanup(func() {
+		p.Stop()
+		if k.T.Failed() {
+			path := filepath.Join(ArtifactsDir(k.T), fmt.Sprintf("proc-%d-%s.log", cmd.Process.Pid, name))
+			_ = os.WriteFile(path, []byte(p.Output.String()), 0o644)
+			k.T.Logf("--- end of kstack %s (pid %d) ---\n%s", strings.Join(args, " "), cmd.Process.Pid, lastLines([]byte(p.Output.String()), 25))
+		}
+	})
+	return p
+}
+
+// Pid is the process ID.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// WaitOutput waits until the output contains s; it fails if the process exits first.
+func (p *Proc) WaitOutput(t testing.TB, s string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.Output.String(), s) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("the process exited (%v) before printing %q:\n%s", err, s, lastLines([]byte(p.Output.String()), 30))
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q after %s:\n%s", s, timeout, lastLines([]byte(p.Output.String()), 30))
+		}
+	}
+}
+
+// Stop sends Ctrl-C and waits (a minute at most, then kills).
+func (p *Proc) Stop() {
+	p.once.Do(func() {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		select {
+		case err := <-p.done:
+			p.done <- err
+		case <-time.After(time.Minute):
+			_ = p.cmd.Process.Kill()
+		}
+	})
+}
+
+// Kill ends the process at once, as a crash would.
+func (p *Proc) Kill() {
+	p.once.Do(func() {
+		_ = p.cmd.Process.Kill()
+		err := <-p.done
+		p.done <- err
+	})
+}
