@@ -17,3 +17,13 @@ func TestValidateName(t *testing.T) {
 		}
 	}
 }
+
+func TestPodCompleteStageFollowsRestartPolicy(t *testing.T) {
+	s, err := podCompleteStage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, "'.spec.restartPolicy'") || strings.Contains(s, "ownerReferences") || !strings.Contains(s, "phase: Succeeded") {
+		t.Errorf("stage:\n%s", s)
+	}
+}

@@ -56,11 +56,15 @@ spec:
       port: %d
       address: 127.0.0.1
 `, yamlQuote(scratch), security, yamlQuote(scratch), yamlQuote(l.PodLogFile()), ports.PodServer)
+	complete, err := podCompleteStage()
+	if err != nil {
+		return err
+	}
 	docs := []string{
 		nodefast.DefaultNodeInit,
 		heartbeat.DefaultNodeHeartbeatWithLease,
 		podfast.DefaultPodReady,
-		podfast.DefaultPodComplete,
+		complete,
 		podfast.DefaultPodDelete,
 		endpoints,
 	}
@@ -71,4 +75,17 @@ spec:
 		return err
 	}
 	return os.WriteFile(l.KwokConfig(), []byte(strings.Join(docs, "\n---\n")+"\n"), 0o600)
+}
+
+// podCompleteStage is kwok's pod-complete stage with one change: a pod
+// completes because its restart policy lets it (Never, OnFailure: a process
+// that runs to its end), not because a Job owns it. Copies a virtual node
+// makes in a lower cluster carry no owner, yet are Job pods all the same.
+func podCompleteStage() (string, error) {
+	const byOwner = "    - key: '.metadata.ownerReferences.[].kind'\n      operator: 'In'\n      values:\n      - 'Job'\n"
+	const byPolicy = "    - key: '.spec.restartPolicy'\n      operator: 'In'\n      values:\n      - 'Never'\n      - 'OnFailure'\n"
+	if !strings.Contains(podfast.DefaultPodComplete, byOwner) {
+		return "", fmt.Errorf("kwok's pod-complete stage no longer selects Job pods as kstack expects; update podCompleteStage")
+	}
+	return strings.Replace(podfast.DefaultPodComplete, byOwner, byPolicy, 1), nil
 }
