@@ -65,7 +65,7 @@ func newPlatformCmd() *cobra.Command {
 		Use:   "platform",
 		Short: "Commands of the platform process itself",
 	}
-	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true}
+	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1"}
 	run.AccessTokenLifetime, run.SessionLifetime = 15*time.Minute, 24*time.Hour
 	run.MaxFailedLogins, run.LockDuration, run.KeyRotation = 5, 15*time.Minute, 7*24*time.Hour
 	runCmd := &cobra.Command{
@@ -98,6 +98,7 @@ against an existing control plane.`,
 	f.IntVar(&run.MaxFailedLogins, "max-failed-logins", run.MaxFailedLogins, "failed logins in a row that lock an account")
 	f.DurationVar(&run.LockDuration, "lock-duration", run.LockDuration, "how long a locked account stays locked")
 	f.DurationVar(&run.KeyRotation, "signing-key-rotation", run.KeyRotation, "how often the token signing key is replaced (retired keys verify until their tokens expire)")
+	f.StringVar(&run.VirtualNodeIP, "virtual-node-ip", run.VirtualNodeIP, "address member clusters reach this process at for the virtual nodes it runs (VirtualNodeSets)")
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")
 	_ = runCmd.MarkFlagRequired("tls-key-file")

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -12,22 +13,26 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/localcluster"
 	"github.com/kstack/kstack/internal/virtualnode"
 )
+
+const virtualNodeSetsPath = "/platform/apis/platform.tkestack.io/v1/virtualnodesets"
 
 var clusterIDPattern = regexp.MustCompile(`^cls-[a-z0-9]+$|^global$`)
 
 func newVirtualNodeCmd(o *Options) *cobra.Command {
 	var (
-		upper, nodeIP, prefix, certFile, keyFile string
-		lowers                                   []string
-		taint, webhook                           bool
-		descheduleAfter, failoverAfter           time.Duration
-		maxMoves                                 int
+		upper, nodeIP, prefix, certFile, keyFile, inPlatform string
+		lowers                                               []string
+		taint, webhook                                       bool
+		descheduleAfter, failoverAfter                       time.Duration
+		maxMoves                                             int
 	)
 	cmd := &cobra.Command{
 		Use:   "virtual-node --upper CLUSTER --lower CLUSTER [--lower CLUSTER ...]",
@@ -54,7 +59,11 @@ roomiest lower node is too small for them.
 The descheduler moves pods that stay unschedulable in their lower cluster for
 --deschedule-after (doubling per move, at most --max-moves). A lower cluster
 that stops answering turns its node NotReady; after --failover-after its pods
-are moved to other virtual nodes. See docs/virtual-nodes.md.`,
+are moved to other virtual nodes. See docs/virtual-nodes.md.
+
+--in-platform NAME does not run the nodes here: it asks the platform to run
+them (a VirtualNodeSet; cluster IDs only) with its own credentials to the
+members, in its leader replica, restarted when they fail.`,
 		Example: `  kstack local create upper --nodes 0; kstack local create east; kstack local create west
   kstack virtual-node --webhook \
     --upper ~/.local/share/kstack/clusters/upper/admin.kubeconfig \
@@ -66,6 +75,28 @@ are moved to other virtual nodes. See docs/virtual-nodes.md.`,
 			}
 			if maxMoves < 0 || descheduleAfter < 0 || failoverAfter < 0 {
 				return fmt.Errorf("--max-moves, --deschedule-after and --failover-after may not be negative (0 turns the descheduler or failover off)")
+			}
+			if inPlatform != "" {
+				vns := &platformv1.VirtualNodeSet{
+					TypeMeta:   metav1.TypeMeta{APIVersion: platformv1.GroupVersion.String(), Kind: "VirtualNodeSet"},
+					ObjectMeta: metav1.ObjectMeta{Name: inPlatform},
+					Spec: platformv1.VirtualNodeSetSpec{Upper: upper, Lowers: lowers, NodePrefix: prefix, Webhook: webhook, Taint: taint,
+						DescheduleAfter: metav1.Duration{Duration: descheduleAfter}, MaxMoves: maxMoves, FailoverAfter: metav1.Duration{Duration: failoverAfter}},
+				}
+				for _, id := range append([]string{upper}, lowers...) {
+					if !clusterIDPattern.MatchString(id) || id == "global" {
+						return fmt.Errorf("--in-platform takes cluster IDs (cls-...), not %q: the platform reaches members with its own credentials", id)
+					}
+				}
+				c, err := newAPIClient(o)
+				if err != nil {
+					return err
+				}
+				if err := c.Do(cmd.Context(), http.MethodPost, virtualNodeSetsPath, "", vns, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "the platform runs virtual node set %s (kstack kubectl get virtualnodesets %s)\n", inPlatform, inPlatform)
+				return nil
 			}
 			_, upperCfg, err := clusterConfig(o, upper)
 			if err != nil {
@@ -107,6 +138,7 @@ are moved to other virtual nodes. See docs/virtual-nodes.md.`,
 	f.DurationVar(&failoverAfter, "failover-after", time.Minute, "move the pods of a lower cluster that has not answered for this long (0: never)")
 	f.StringVar(&certFile, "tls-cert-file", "", "kubelet serving certificate (default: signed by the upper cluster through a CSR)")
 	f.StringVar(&keyFile, "tls-key-file", "", "key of --tls-cert-file")
+	f.StringVar(&inPlatform, "in-platform", "", "have the platform run the nodes as the VirtualNodeSet NAME instead of this process (cluster IDs only)")
 	return cmd
 }
 

@@ -48,6 +48,7 @@ import (
 	clustercontroller "github.com/kstack/kstack/internal/controllers/cluster"
 	"github.com/kstack/kstack/internal/controllers/globalcluster"
 	projectcontroller "github.com/kstack/kstack/internal/controllers/project"
+	"github.com/kstack/kstack/internal/controllers/virtualnodeset"
 	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/version"
 )
@@ -77,6 +78,9 @@ type RunOptions struct {
 	LockDuration        time.Duration
 	// KeyRotation is how often the token signing key is replaced.
 	KeyRotation time.Duration
+	// VirtualNodeIP is where member clusters reach the virtual nodes this
+	// platform runs (kubelet endpoints, webhook).
+	VirtualNodeIP string
 }
 
 // Scheme knows the built-in kinds and kstack's own.
@@ -208,6 +212,10 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	if err := (&projectcontroller.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	vnLog := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("controller", "virtualnodeset")
+	if err := (&virtualnodeset.Reconciler{Client: mgr.GetClient(), Cache: cache, NodeIP: o.VirtualNodeIP, Log: vnLog}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	global, err := gateway.TransportTarget(cfg, true)

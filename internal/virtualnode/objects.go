@@ -99,6 +99,9 @@ func (l *lowerNode) copyReferences(ctx context.Context, ns string, refs Referenc
 			}
 		}
 	}
+	if _, err := l.serviceAccounts.ServiceAccounts(ns).Get(refs.ServiceAccount); err == nil {
+		return nil
+	}
 	sa := &corev1.ServiceAccount{ObjectMeta: copyMeta(refs.ServiceAccount, ns, nil)}
 	if _, err := l.client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating service account %s/%s in lower cluster %s: %w", ns, refs.ServiceAccount, l.cluster, err)

@@ -33,14 +33,15 @@ type lowerNode struct {
 	client kubernetes.Interface
 	config *rest.Config
 
-	upper      kubernetes.Interface
-	upperPods  corev1listers.PodLister // upper pods bound to this node (virtual-kubelet's informer)
-	upperObjs  *upperObjects
-	factory    informers.SharedInformerFactory
-	pods       corev1listers.PodLister // every lower pod: capacity needs the lower cluster's own pods
-	nodes      corev1listers.NodeLister
-	namespaces corev1listers.NamespaceLister
-	copies     informers.SharedInformerFactory // lower objects kstack copied (label-selected)
+	upper           kubernetes.Interface
+	upperPods       corev1listers.PodLister // upper pods bound to this node (virtual-kubelet's informer)
+	upperObjs       *upperObjects
+	factory         informers.SharedInformerFactory
+	pods            corev1listers.PodLister // every lower pod: capacity needs the lower cluster's own pods
+	nodes           corev1listers.NodeLister
+	namespaces      corev1listers.NamespaceLister
+	serviceAccounts corev1listers.ServiceAccountLister
+	copies          informers.SharedInformerFactory // lower objects kstack copied (label-selected)
 
 	mu         sync.Mutex
 	notifyPod  func(*corev1.Pod)
@@ -72,6 +73,10 @@ func newLowerNode(cluster, nodeName string, cfg *rest.Config, log *slog.Logger) 
 	_ = l.copies.Core().V1().Secrets().Informer()
 	_ = l.copies.Core().V1().Services().Informer()
 	_ = l.copies.Discovery().V1().EndpointSlices().Informer()
+	if err := l.factory.Core().V1().Pods().Informer().SetTransform(dropManagedFields); err != nil {
+		return nil, err
+	}
+	l.serviceAccounts = l.factory.Core().V1().ServiceAccounts().Lister()
 	_, err = l.factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { l.podChanged(o) },
 		UpdateFunc: func(_, o any) { l.podChanged(o) },

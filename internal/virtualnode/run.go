@@ -17,14 +17,17 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	"golang.org/x/time/rate"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 )
 
 // Lower is one lower cluster: its name (node label, node name suffix) and
@@ -131,7 +134,7 @@ func Run(ctx context.Context, o Options) error {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kstack-virtual-node"})
 
-	errs := make(chan error, len(lowers)+2)
+	errs := make(chan error, 2*len(lowers)+2)
 	var names []string
 	for _, l := range lowers {
 		ln, err := net.Listen("tcp", net.JoinHostPort(o.NodeIP, "0"))
@@ -140,22 +143,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		initial := l.initialNode(&o, int32(port), version)
-		lnode := l
-		n, err := nodeutil.NewNode(l.nodeName, func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
-			lnode.upperPods = pc.Pods
-			lnode.mu.Lock()
-			lnode.node = pc.Node.DeepCopy()
-			lnode.mu.Unlock()
-			return lnode, lnode, nil
-		}, func(cfg *nodeutil.NodeConfig) error {
-			cfg.Client = upper
-			cfg.NodeSpec = initial
-			cfg.SkipDownwardAPIResolution = true // env resolves below, from the copies
-			cfg.NumWorkers = 20
-			cfg.EventRecorder = recorder
-			cfg.InformerResyncPeriod = 0
-			return nil
-		})
+		startNode, err := buildNode(l, initial, upper, objs, recorder)
 		if err != nil {
 			return err
 		}
@@ -170,12 +158,7 @@ func Run(ctx context.Context, o Options) error {
 		}}
 		go func() { _ = srv.ServeTLS(ln, "", "") }()
 		go func() { <-ctx.Done(); _ = srv.Close() }()
-		go func() {
-			if err := n.Run(ctx); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("virtual node %s: %w", l.nodeName, err)
-			}
-		}()
-		if err := n.WaitReady(ctx, 2*time.Minute); err != nil {
+		if err := startNode(ctx, errs); err != nil {
 			return fmt.Errorf("virtual node %s did not become ready: %w", l.nodeName, err)
 		}
 		go l.runStatus(ctx)
@@ -343,4 +326,83 @@ func serveWebhook(ctx context.Context, o Options, upper kubernetes.Interface, ip
 	}
 	o.Log.Info("webhook registered", "url", url, "opt-in", LabelWebhook+"=enabled on a namespace or pod")
 	return nil
+}
+
+// buildNode assembles one virtual node from virtual-kubelet's node package.
+// nodeutil.NewNode would do it too, but it leaves the pod controller's
+// queues at client-go's default limit of 10 items/s overall, which capped a
+// burst of pods at 10/s; these queues allow 500/s (tensile-kube ran 100/s).
+// The upper ConfigMap, Secret and Service informers are the shared ones.
+func buildNode(l *lowerNode, spec corev1.Node, upper kubernetes.Interface, objs *upperObjects, recorder record.EventRecorder) (func(context.Context, chan<- error) error, error) {
+	pods := informers.NewSharedInformerFactoryWithOptions(upper, 0, nodeutil.PodInformerFilter(l.nodeName))
+	podInformer := pods.Core().V1().Pods()
+	if err := podInformer.Informer().SetTransform(dropManagedFields); err != nil {
+		return nil, err
+	}
+	l.upperPods = podInformer.Lister()
+	l.mu.Lock()
+	l.node = spec.DeepCopy()
+	l.mu.Unlock()
+	nodeSpec := spec.DeepCopy()
+	nc, err := node.NewNodeController(l, nodeSpec, upper.CoreV1().Nodes(),
+		node.WithNodeEnableLeaseV1(nodeutil.NodeLeaseV1Client(upper), node.DefaultLeaseDuration))
+	if err != nil {
+		return nil, err
+	}
+	limiter := func() workqueue.TypedRateLimiter[any] {
+		return workqueue.NewTypedMaxOfRateLimiter[any](
+			workqueue.NewTypedItemExponentialFailureRateLimiter[any](5*time.Millisecond, 30*time.Second),
+			&workqueue.TypedBucketRateLimiter[any]{Limiter: rate.NewLimiter(rate.Limit(500), 1000)})
+	}
+	pc, err := node.NewPodController(node.PodControllerConfig{
+		PodClient: upper.CoreV1(), EventRecorder: recorder, Provider: l, PodInformer: podInformer,
+		SecretInformer: objs.factory.Core().V1().Secrets(), ConfigMapInformer: objs.factory.Core().V1().ConfigMaps(),
+		ServiceInformer:                      objs.factory.Core().V1().Services(),
+		SkipDownwardAPIResolution:            true, // env resolves below, from the copies
+		SyncPodsFromKubernetesRateLimiter:    limiter(),
+		DeletePodsFromKubernetesRateLimiter:  limiter(),
+		SyncPodStatusFromProviderRateLimiter: limiter(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, errs chan<- error) error {
+		pods.Start(ctx.Done())
+		go func() {
+			if err := pc.Run(ctx, 20); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("virtual node %s: pod controller: %w", l.nodeName, err)
+			}
+		}()
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		select {
+		case <-pc.Ready():
+		case <-pc.Done():
+			return pc.Err()
+		case <-wctx.Done():
+			return errors.New("the pod controller did not start within 2 minutes")
+		}
+		go func() {
+			if err := nc.Run(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("virtual node %s: node controller: %w", l.nodeName, err)
+			}
+		}()
+		select {
+		case <-nc.Ready():
+			return nil
+		case <-nc.Done():
+			return nc.Err()
+		case <-wctx.Done():
+			return errors.New("the node was not registered within 2 minutes")
+		}
+	}, nil
+}
+
+// dropManagedFields slims cached objects: managed fields are most of a pod's
+// size and nothing here reads them.
+func dropManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }

@@ -395,6 +395,13 @@ func WaitHTTP(t testing.TB, url, want string, timeout time.Duration) {
 func (k *Kstack) ImportedCluster(name string, nodes int) (id, memberKubeconfig string) {
 	k.T.Helper()
 	k.MustRun("local", "create", name, "--nodes", fmt.Sprint(nodes), "--import")
+	return k.ClusterID(name), strings.TrimSpace(k.MustRun("local", "kubeconfig", name))
+}
+
+// ClusterID waits until the platform has a Running cluster of that display
+// name and returns its ID.
+func (k *Kstack) ClusterID(name string) (id string) {
+	k.T.Helper()
 	Eventually(k.T, time.Minute, name+" Running", func() error {
 		var list []struct {
 			Metadata struct{ Name string }
@@ -412,7 +419,7 @@ func (k *Kstack) ImportedCluster(name string, nodes int) (id, memberKubeconfig s
 		}
 		return fmt.Errorf("not Running yet")
 	})
-	return id, strings.TrimSpace(k.MustRun("local", "kubeconfig", name))
+	return id
 }
 
 // Proc is a long-running kstack command in the background (kstack

@@ -674,6 +674,83 @@ func TestVirtualNodes(t *testing.T) {
 			return nil
 		})
 	})
+
+	t.Run("platform", func(t *testing.T) { testPlatform(t, e) })
+}
+
+// platform: the same clusters imported into a platform; virtual nodes by
+// cluster ID, run by the CLI through the platform's proxy and by the
+// platform itself (a VirtualNodeSet).
+func testPlatform(t *testing.T, e *env) {
+	k := e.k
+	k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
+	k.MustRun("cluster", "import", "--kubeconfig", e.upKC, "--name", "upper")
+	k.MustRun("cluster", "import", "--kubeconfig", e.eastKC, "--name", "east")
+	upID, eastID := k.ClusterID("upper"), k.ClusterID("east")
+
+	runPinned := func(t *testing.T, node string) {
+		t.Helper()
+		framework.Eventually(t, 2*time.Minute, node+" Ready", func() error {
+			n, err := e.up.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if !nodeReady(n) {
+				return fmt.Errorf("not Ready")
+			}
+			return nil
+		})
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "on-" + node, Namespace: "spread"}, Spec: corev1.PodSpec{NodeName: node, Containers: container("10m")}}
+		if _, err := e.up.CoreV1().Pods("spread").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, time.Minute, p.Name+" Running", func() error {
+			got, err := e.up.CoreV1().Pods("spread").Get(ctx, p.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if got.Status.Phase != corev1.PodRunning {
+				return fmt.Errorf("phase %s", got.Status.Phase)
+			}
+			return nil
+		})
+		if lp, err := e.east.CoreV1().Pods("spread").Get(ctx, p.Name, metav1.GetOptions{}); err != nil || lp.Labels[virtualnode.LabelNode] != node {
+			t.Errorf("no copy of %s in east placed by %s: %v", p.Name, node, err)
+		}
+		if logs := k.MustKubectl(e.upKC, "-n", "spread", "logs", p.Name, "--tail", "1"); !strings.Contains(logs, "kstack simulated container") {
+			t.Errorf("logs: %q", logs)
+		}
+	}
+
+	t.Run("by cluster ID through the platform's proxy", func(t *testing.T) {
+		vk := k.Start("virtual-node", "--upper", upID, "--lower", eastID, "--node-prefix", "id-", "--failover-after", "0")
+		vk.WaitOutput(t, "virtual nodes ready", 3*time.Minute)
+		runPinned(t, "id-"+eastID)
+		vk.Stop()
+	})
+
+	t.Run("run by the platform", func(t *testing.T) {
+		msg := k.MustFail("virtual-node", "--in-platform", "bad", "--upper", e.upKC, "--lower", eastID)
+		if !strings.Contains(msg, "--in-platform takes cluster IDs") {
+			t.Errorf("kubeconfig with --in-platform: %s", msg)
+		}
+		k.MustRun("virtual-node", "--in-platform", "edge", "--upper", upID, "--lower", eastID, "--node-prefix", "p-")
+		runPinned(t, "p-"+eastID)
+		framework.Eventually(t, time.Minute, "VirtualNodeSet edge Running", func() error {
+			out := k.MustRun("kubectl", "get", "virtualnodesets", "edge", "-o", "jsonpath={.status.phase} {.status.nodes}")
+			if out != "Running [\"p-"+eastID+"\"]" {
+				return fmt.Errorf("status %q", out)
+			}
+			return nil
+		})
+		k.MustRun("kubectl", "delete", "virtualnodeset", "edge")
+		framework.Eventually(t, time.Minute, "the platform's virtual node removed", func() error {
+			if _, err := e.up.CoreV1().Nodes().Get(ctx, "p-"+eastID, metav1.GetOptions{}); err == nil {
+				return fmt.Errorf("p-%s still there", eastID)
+			}
+			return nil
+		})
+	})
 }
 
 func nodeReady(n *corev1.Node) bool {
