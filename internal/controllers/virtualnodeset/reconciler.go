@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	authv1 "github.com/kstack/kstack/api/auth/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/clustercache"
 	"github.com/kstack/kstack/internal/virtualnode"
@@ -85,7 +86,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	r.stop(ctx, req.Name, false) // a changed spec: start over
-	opts, err := r.options(&vns)
+	opts, err := r.options(ctx, &vns)
 	if err != nil {
 		return ctrl.Result{RequeueAfter: checkEvery}, r.setStatus(ctx, &vns, "Pending", nil, err.Error())
 	}
@@ -111,7 +112,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{RequeueAfter: time.Second}, r.setStatus(ctx, &vns, "Pending", nil, "starting")
 }
 
-func (r *Reconciler) options(vns *platformv1.VirtualNodeSet) (virtualnode.Options, error) {
+func (r *Reconciler) options(ctx context.Context, vns *platformv1.VirtualNodeSet) (virtualnode.Options, error) {
+	tenant := vns.Labels[authv1.LabelTenant]
+	if tenant == "" {
+		tenant = vns.Spec.TenantID
+	}
+	// A set may only join clusters of its own tenant: the nodes act with the
+	// platform's credentials in every cluster they name. Checked for all
+	// before any is used.
+	for i, id := range append([]string{vns.Spec.Upper}, vns.Spec.Lowers...) {
+		if i > 0 && id == vns.Spec.Upper {
+			return virtualnode.Options{}, fmt.Errorf("cluster %s cannot be its own lower cluster", id)
+		}
+		var c platformv1.Cluster
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: id}, &c); err != nil {
+			return virtualnode.Options{}, fmt.Errorf("cluster %s: %w", id, err)
+		}
+		if c.Spec.TenantID != tenant {
+			return virtualnode.Options{}, fmt.Errorf("cluster %s belongs to another tenant than this set (%s)", id, tenant)
+		}
+	}
 	cfg := func(id string) (*rest.Config, error) {
 		e, ok := r.Cache.Get(id)
 		if !ok || !e.Health().Healthy {
@@ -127,9 +147,6 @@ func (r *Reconciler) options(vns *platformv1.VirtualNodeSet) (virtualnode.Option
 		return o, err
 	}
 	for _, id := range vns.Spec.Lowers {
-		if id == vns.Spec.Upper {
-			return o, fmt.Errorf("cluster %s cannot be its own lower cluster", id)
-		}
 		c, err := cfg(id)
 		if err != nil {
 			return o, err
