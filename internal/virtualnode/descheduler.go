@@ -84,6 +84,7 @@ func (m *mover) run(ctx context.Context) {
 	}
 }
 
+// upperPods are the pods bound to l's virtual node that may be moved.
 func (m *mover) upperPods(l *lowerNode) []*corev1.Pod {
 	if l.upperPods == nil {
 		return nil
@@ -91,6 +92,11 @@ func (m *mover) upperPods(l *lowerNode) []*corev1.Pod {
 	ps, _ := l.upperPods.List(labels.Everything())
 	out := ps[:0]
 	for _, p := range ps {
+		// A DaemonSet's pod belongs on its node: moving it would only bring
+		// it back.
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.Kind == "DaemonSet" {
+			continue
+		}
 		if p.Spec.NodeName == l.nodeName && p.DeletionTimestamp == nil {
 			out = append(out, p)
 		}
