@@ -109,18 +109,25 @@ func (l *lowerNode) copyReferences(ctx context.Context, ns string, refs Referenc
 	return nil
 }
 
-// syncConfigMap writes the lower copy of an upper ConfigMap. With create
-// false it only updates an existing copy (an upper change). A lower object
-// of that name that kstack did not copy is left alone.
-func (l *lowerNode) syncConfigMap(ctx context.Context, cm *corev1.ConfigMap, create bool) error {
-	c := l.client.CoreV1().ConfigMaps(cm.Namespace)
-	cur, err := c.Get(ctx, cm.Name, metav1.GetOptions{})
+// copyClient is the part of a typed client (ConfigMaps, Secrets) that
+// syncCopy needs.
+type copyClient[T metav1.Object] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+}
+
+// syncCopy writes the lower copy of an upper object. With create false it
+// only updates an existing copy (an upper change). A lower object of that
+// name that kstack did not copy is left alone. same says whether the copy
+// holds the upper data; apply puts it there.
+func syncCopy[T metav1.Object](ctx context.Context, c copyClient[T], want T, create bool, same func(cur T) bool, apply func(cur T)) error {
+	cur, err := c.Get(ctx, want.GetName(), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		if !create {
 			return nil
 		}
-		want := &corev1.ConfigMap{ObjectMeta: copyMeta(cm.Name, cm.Namespace, cm.Labels), Data: cm.Data, BinaryData: cm.BinaryData, Immutable: cm.Immutable}
 		_, err = c.Create(ctx, want, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			return nil
@@ -128,46 +135,31 @@ func (l *lowerNode) syncConfigMap(ctx context.Context, cm *corev1.ConfigMap, cre
 		return err
 	case err != nil:
 		return err
-	case cur.Labels[LabelCopy] != "true":
-		return nil
-	case equality.Semantic.DeepEqual(cur.Data, cm.Data) && equality.Semantic.DeepEqual(cur.BinaryData, cm.BinaryData):
+	case cur.GetLabels()[LabelCopy] != "true" || same(cur):
 		return nil
 	}
-	cur.Data, cur.BinaryData = cm.Data, cm.BinaryData
+	apply(cur)
 	_, err = c.Update(ctx, cur, metav1.UpdateOptions{})
-	if err == nil {
-		l.log.Info("config map carried down", "configmap", cm.Namespace+"/"+cm.Name)
-	}
 	return err
+}
+
+func (l *lowerNode) syncConfigMap(ctx context.Context, cm *corev1.ConfigMap, create bool) error {
+	want := &corev1.ConfigMap{ObjectMeta: copyMeta(cm.Name, cm.Namespace, cm.Labels), Data: cm.Data, BinaryData: cm.BinaryData, Immutable: cm.Immutable}
+	return syncCopy(ctx, l.client.CoreV1().ConfigMaps(cm.Namespace), want, create,
+		func(cur *corev1.ConfigMap) bool {
+			return equality.Semantic.DeepEqual(cur.Data, cm.Data) && equality.Semantic.DeepEqual(cur.BinaryData, cm.BinaryData)
+		},
+		func(cur *corev1.ConfigMap) { cur.Data, cur.BinaryData = cm.Data, cm.BinaryData })
 }
 
 func (l *lowerNode) syncSecret(ctx context.Context, s *corev1.Secret, create bool) error {
 	if s.Type == corev1.SecretTypeServiceAccountToken {
 		return nil // signed by the upper cluster; meaningless below
 	}
-	c := l.client.CoreV1().Secrets(s.Namespace)
-	cur, err := c.Get(ctx, s.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		if !create {
-			return nil
-		}
-		want := &corev1.Secret{ObjectMeta: copyMeta(s.Name, s.Namespace, s.Labels), Data: s.Data, Type: s.Type, Immutable: s.Immutable}
-		_, err = c.Create(ctx, want, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			return nil
-		}
-		return err
-	case err != nil:
-		return err
-	case cur.Labels[LabelCopy] != "true":
-		return nil
-	case equality.Semantic.DeepEqual(cur.Data, s.Data):
-		return nil
-	}
-	cur.Data = s.Data
-	_, err = c.Update(ctx, cur, metav1.UpdateOptions{})
-	return err
+	want := &corev1.Secret{ObjectMeta: copyMeta(s.Name, s.Namespace, s.Labels), Data: s.Data, Type: s.Type, Immutable: s.Immutable}
+	return syncCopy(ctx, l.client.CoreV1().Secrets(s.Namespace), want, create,
+		func(cur *corev1.Secret) bool { return equality.Semantic.DeepEqual(cur.Data, s.Data) },
+		func(cur *corev1.Secret) { cur.Data = s.Data })
 }
 
 // copyPVC creates a claim of the same size and access modes below, in the

@@ -312,18 +312,27 @@ func (l *lowerNode) upperFor(lp *corev1.Pod) *corev1.Pod {
 	return up
 }
 
-func (l *lowerNode) podChanged(o any) {
-	lp, ok := o.(*corev1.Pod)
-	if !ok {
-		return
+// relayTarget handles a lower pod event: capacity is recomputed for any
+// pod; for ours, it returns the lower pod, its upper pod and the callback.
+func (l *lowerNode) relayTarget(o any) (lp, up *corev1.Pod, cb func(*corev1.Pod), ok bool) {
+	if t, isTomb := o.(cache.DeletedFinalStateUnknown); isTomb {
+		o = t.Obj
+	}
+	lp, isPod := o.(*corev1.Pod)
+	if !isPod {
+		return nil, nil, nil, false
 	}
 	l.markDirty()
 	if !l.ours(lp) {
-		return
+		return nil, nil, nil, false
 	}
-	cb := l.callback()
-	up := l.upperFor(lp)
-	if cb == nil || up == nil {
+	cb, up = l.callback(), l.upperFor(lp)
+	return lp, up, cb, cb != nil && up != nil
+}
+
+func (l *lowerNode) podChanged(o any) {
+	lp, up, cb, ok := l.relayTarget(o)
+	if !ok {
 		return
 	}
 	cp := up.DeepCopy()
@@ -340,20 +349,8 @@ func (l *lowerNode) podChanged(o any) {
 }
 
 func (l *lowerNode) podGone(o any) {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
-	}
-	lp, ok := o.(*corev1.Pod)
+	_, up, cb, ok := l.relayTarget(o)
 	if !ok {
-		return
-	}
-	l.markDirty()
-	if !l.ours(lp) {
-		return
-	}
-	cb := l.callback()
-	up := l.upperFor(lp)
-	if cb == nil || up == nil {
 		return
 	}
 	cp := up.DeepCopy()
