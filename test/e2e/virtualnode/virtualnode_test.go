@@ -376,6 +376,76 @@ func TestVirtualNodes(t *testing.T) {
 		}
 	})
 
+	t.Run("claims carried and pod updates propagated", func(t *testing.T) {
+		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data", Namespace: "cfg"}, Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+		if _, err := e.up.CoreV1().PersistentVolumeClaims("cfg").Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		c := container("10m")
+		c[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "writer", Namespace: "cfg", Labels: map[string]string{"app": "writer", "version": "1"}},
+			Spec: corev1.PodSpec{NodeSelector: virtualOnly(), Containers: c, Volumes: []corev1.Volume{{Name: "data",
+				VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}}}
+		if _, err := e.up.CoreV1().Pods("cfg").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var node string
+		framework.Eventually(t, 2*time.Minute, "writer Running", func() error {
+			by, err := placement(e.up, "cfg", "app=writer", 1)
+			for n := range by {
+				node = n
+			}
+			return err
+		})
+		lower := e.lower(strings.TrimPrefix(node, "vk-"))
+		framework.Eventually(t, time.Minute, "claim copied and bound below", func() error {
+			c, err := lower.CoreV1().PersistentVolumeClaims("cfg").Get(ctx, "data", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if c.Status.Phase != corev1.ClaimBound || c.Labels[virtualnode.LabelCopy] != "true" {
+				return fmt.Errorf("claim below: %s, labels %v", c.Status.Phase, c.Labels)
+			}
+			return nil
+		})
+		// Labels and images are mutable: they reach the lower pod in place.
+		patch := `{"metadata":{"labels":{"version":"2"}},"spec":{"containers":[{"name":"app","image":"nginx:1.27"}]}}`
+		if _, err := e.up.CoreV1().Pods("cfg").Patch(ctx, "writer", "application/strategic-merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := lower.CoreV1().Pods("cfg").Get(ctx, "writer", metav1.GetOptions{})
+		framework.Eventually(t, time.Minute, "the update reaches the lower pod", func() error {
+			lp, err := lower.CoreV1().Pods("cfg").Get(ctx, "writer", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if lp.Labels["version"] != "2" || lp.Spec.Containers[0].Image != "nginx:1.27" {
+				return fmt.Errorf("lower pod: version %q image %q", lp.Labels["version"], lp.Spec.Containers[0].Image)
+			}
+			if before != nil && lp.UID != before.UID {
+				return fmt.Errorf("the lower pod was re-created instead of updated")
+			}
+			return nil
+		})
+		// Deleting the upper pod deletes the lower one, with its grace period
+		// (kwok waits it out, as a container would).
+		grace := int64(2)
+		if err := e.up.CoreV1().Pods("cfg").Delete(ctx, "writer", metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, time.Minute, "lower pod deleted", func() error {
+			if _, err := lower.CoreV1().Pods("cfg").Get(ctx, "writer", metav1.GetOptions{}); err == nil {
+				return fmt.Errorf("still there")
+			}
+			if _, err := e.up.CoreV1().Pods("cfg").Get(ctx, "writer", metav1.GetOptions{}); err == nil {
+				return fmt.Errorf("upper pod still there")
+			}
+			return nil
+		})
+	})
+
 	t.Run("a job bigger than either cluster runs across both", func(t *testing.T) {
 		mustCreateNS(t, e.up, "batch", nil)
 		// 8 pods of 6 CPU: 48 CPU, more than either lower cluster's 32, less
