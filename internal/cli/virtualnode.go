@@ -65,9 +65,11 @@ are moved to other virtual nodes. See docs/virtual-nodes.md.
 them (a VirtualNodeSet; cluster IDs only) with its own credentials to the
 members, in its leader replica, restarted when they fail.`,
 		Example: `  kstack local create upper --nodes 0; kstack local create east; kstack local create west
-  kstack virtual-node --webhook \
-    --upper ~/.local/share/kstack/clusters/upper/admin.kubeconfig \
-    --lower east=$(kstack local kubeconfig east) --lower cls-ab12cd34`,
+  kstack virtual-node --webhook --upper $(kstack local kubeconfig upper) \
+    --lower $(kstack local kubeconfig east) --lower west=/path/to/west.kubeconfig
+
+  # imported clusters, run by the platform itself
+  kstack virtual-node --in-platform edge --upper cls-ab12cd34 --lower cls-cd34ef56`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if upper == "" || len(lowers) == 0 {
