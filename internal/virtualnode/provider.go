@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,7 +74,7 @@ func newLowerNode(cluster, nodeName string, cfg *rest.Config, log *slog.Logger) 
 	_ = l.copies.Core().V1().Secrets().Informer()
 	_ = l.copies.Core().V1().Services().Informer()
 	_ = l.copies.Discovery().V1().EndpointSlices().Informer()
-	if err := l.factory.Core().V1().Pods().Informer().SetTransform(dropManagedFields); err != nil {
+	if err := l.factory.Core().V1().Pods().Informer().SetTransform(slimLowerPod); err != nil {
 		return nil, err
 	}
 	l.serviceAccounts = l.factory.Core().V1().ServiceAccounts().Lister()
@@ -386,3 +387,38 @@ func (l *lowerNode) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, er
 
 // GetMetricsResource has no figures to offer (see GetStatsSummary).
 func (l *lowerNode) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) { return nil, nil }
+
+// slimLowerPod keeps of a cached lower pod what the provider reads: identity,
+// labels, kstack's annotations, what its requests are made of, where it runs
+// and its status. The cache holds every pod of the lower cluster, not only
+// the ones placed here, so this bounds the memory a big lower cluster costs.
+// Code that needs the whole pod reads it from the API (UpdatePod, CreatePod).
+func slimLowerPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return dropManagedFields(obj)
+	}
+	s := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion, Generation: p.Generation,
+		CreationTimestamp: p.CreationTimestamp, DeletionTimestamp: p.DeletionTimestamp, DeletionGracePeriodSeconds: p.DeletionGracePeriodSeconds,
+		Labels: p.Labels,
+	}, Status: p.Status}
+	for k, v := range p.Annotations {
+		if strings.HasPrefix(k, prefix) {
+			if s.Annotations == nil {
+				s.Annotations = map[string]string{}
+			}
+			s.Annotations[k] = v
+		}
+	}
+	s.Spec.NodeName, s.Spec.Overhead, s.Spec.Resources, s.Spec.RestartPolicy = p.Spec.NodeName, p.Spec.Overhead, p.Spec.Resources, p.Spec.RestartPolicy
+	slim := func(cs []corev1.Container) []corev1.Container {
+		out := make([]corev1.Container, len(cs))
+		for i, c := range cs {
+			out[i] = corev1.Container{Name: c.Name, Image: c.Image, Resources: c.Resources, RestartPolicy: c.RestartPolicy}
+		}
+		return out
+	}
+	s.Spec.InitContainers, s.Spec.Containers = slim(p.Spec.InitContainers), slim(p.Spec.Containers)
+	return s, nil
+}

@@ -3,6 +3,7 @@ package virtualnode
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,4 +281,35 @@ func TestAvoidStore(t *testing.T) {
 	if s.moves("rs-1") != 0 || len(s.avoid("rs-1")) != 0 {
 		t.Error("entries expire")
 	}
+}
+
+func TestSlimLowerPodKeepsWhatIsRead(t *testing.T) {
+	p := pod("web", "n1", "250m", corev1.PodRunning, map[string]string{LabelNode: "vk-a", "app": "web"})
+	p.Annotations = map[string]string{AnnotationUpperUID: "u-1", "kubectl.kubernetes.io/last-applied-configuration": strings.Repeat("x", 4096)}
+	p.Spec.InitContainers = []corev1.Container{{Name: "init", Resources: requestsCPU("1")}}
+	p.Spec.Volumes = []corev1.Volume{{Name: "v"}}
+	p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "b"}}
+	p.Status.PodIP = "10.0.0.1"
+	p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "m"}}
+	o, err := slimLowerPod(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := o.(*corev1.Pod)
+	if got, want := podRequests(s), podRequests(p); !reflect.DeepEqual(got.Cpu().MilliValue(), want.Cpu().MilliValue()) || got.Cpu().MilliValue() != 1000 {
+		t.Errorf("requests %v, want %v (the init container's 1 CPU dominates)", got, want)
+	}
+	if s.Annotations[AnnotationUpperUID] != "u-1" || len(s.Annotations) != 1 || s.Labels[LabelNode] != "vk-a" {
+		t.Errorf("annotations %v labels %v", s.Annotations, s.Labels)
+	}
+	if len(s.Spec.Volumes) != 0 || len(s.Spec.Containers[0].Env) != 0 || len(s.ManagedFields) != 0 {
+		t.Error("volumes, env and managed fields are not read and must not be cached")
+	}
+	if s.Spec.NodeName != "n1" || s.Status.PodIP != "10.0.0.1" || s.Status.Phase != corev1.PodRunning {
+		t.Errorf("node %q status %+v", s.Spec.NodeName, s.Status)
+	}
+}
+
+func requestsCPU(cpu string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}
 }

@@ -164,7 +164,7 @@ func waitPods(b *testing.B, cs kubernetes.Interface, n int, running bool, timeou
 			return
 		}
 		if time.Since(last) > 10*time.Second {
-			fmt.Printf("  ... %d of %d pods (%d ok) after %s\n", len(l.Items), n, ok, time.Since(start).Round(time.Second))
+			fmt.Printf("  ... %d pods (%d Running), waiting for %d, after %s\n", len(l.Items), ok, n, time.Since(start).Round(time.Second))
 			last = time.Now()
 		}
 		if time.Since(start) > timeout {
