@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
@@ -143,12 +144,17 @@ func syncCopy[T metav1.Object](ctx context.Context, c copyClient[T], want T, cre
 	return err
 }
 
+// syncConfigMap and syncSecret first ask the cache of copies: a pod
+// creation whose references are already carried down costs no API call.
 func (l *lowerNode) syncConfigMap(ctx context.Context, cm *corev1.ConfigMap, create bool) error {
+	same := func(cur *corev1.ConfigMap) bool {
+		return equality.Semantic.DeepEqual(cur.Data, cm.Data) && equality.Semantic.DeepEqual(cur.BinaryData, cm.BinaryData)
+	}
+	if cur, err := l.copies.Core().V1().ConfigMaps().Lister().ConfigMaps(cm.Namespace).Get(cm.Name); err == nil && same(cur) {
+		return nil
+	}
 	want := &corev1.ConfigMap{ObjectMeta: copyMeta(cm.Name, cm.Namespace, cm.Labels), Data: cm.Data, BinaryData: cm.BinaryData, Immutable: cm.Immutable}
-	return syncCopy(ctx, l.client.CoreV1().ConfigMaps(cm.Namespace), want, create,
-		func(cur *corev1.ConfigMap) bool {
-			return equality.Semantic.DeepEqual(cur.Data, cm.Data) && equality.Semantic.DeepEqual(cur.BinaryData, cm.BinaryData)
-		},
+	return syncCopy(ctx, l.client.CoreV1().ConfigMaps(cm.Namespace), want, create, same,
 		func(cur *corev1.ConfigMap) { cur.Data, cur.BinaryData = cm.Data, cm.BinaryData })
 }
 
@@ -156,10 +162,12 @@ func (l *lowerNode) syncSecret(ctx context.Context, s *corev1.Secret, create boo
 	if s.Type == corev1.SecretTypeServiceAccountToken {
 		return nil // signed by the upper cluster; meaningless below
 	}
+	same := func(cur *corev1.Secret) bool { return equality.Semantic.DeepEqual(cur.Data, s.Data) }
+	if cur, err := l.copies.Core().V1().Secrets().Lister().Secrets(s.Namespace).Get(s.Name); err == nil && same(cur) {
+		return nil
+	}
 	want := &corev1.Secret{ObjectMeta: copyMeta(s.Name, s.Namespace, s.Labels), Data: s.Data, Type: s.Type, Immutable: s.Immutable}
-	return syncCopy(ctx, l.client.CoreV1().Secrets(s.Namespace), want, create,
-		func(cur *corev1.Secret) bool { return equality.Semantic.DeepEqual(cur.Data, s.Data) },
-		func(cur *corev1.Secret) { cur.Data = s.Data })
+	return syncCopy(ctx, l.client.CoreV1().Secrets(s.Namespace), want, create, same, func(cur *corev1.Secret) { cur.Data = s.Data })
 }
 
 // copyPVC creates a claim of the same size and access modes below, in the
@@ -181,54 +189,46 @@ func (l *lowerNode) copyPVC(ctx context.Context, pvc *corev1.PersistentVolumeCla
 	return nil
 }
 
-// deleteCopy removes a lower copy when its upper object is deleted.
-func (l *lowerNode) deleteCopy(ctx context.Context, kind, ns, name string) {
+// deleteCopy removes a lower copy when its upper object is deleted; uid is
+// the copy's, as the copies cache knows it, so nothing else of that name goes.
+func (l *lowerNode) deleteCopy(ctx context.Context, kind, ns, name string, uid types.UID) error {
+	opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}
 	var err error
-	var lbl map[string]string
-	switch kind {
-	case "ConfigMap":
-		var o *corev1.ConfigMap
-		if o, err = l.client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
-			lbl = o.Labels
-		}
-	case "Secret":
-		var o *corev1.Secret
-		if o, err = l.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
-			lbl = o.Labels
-		}
+	if kind == "ConfigMap" {
+		err = l.client.CoreV1().ConfigMaps(ns).Delete(ctx, name, opts)
+	} else {
+		err = l.client.CoreV1().Secrets(ns).Delete(ctx, name, opts)
 	}
-	if err != nil || lbl[LabelCopy] != "true" {
-		return
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
 	}
-	switch kind {
-	case "ConfigMap":
-		err = l.client.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
-	case "Secret":
-		err = l.client.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{})
-	}
-	if err != nil && !apierrors.IsNotFound(err) {
-		l.log.Warn("deleting a lower copy", "kind", kind, "object", ns+"/"+name, "err", err)
-	}
+	return err
 }
 
 // watchReferences keeps lower copies of ConfigMaps and Secrets in step with
 // the upper ones (tensile-kube's copies were never updated).
 func watchReferences(ctx context.Context, u *upperObjects, lowers []*lowerNode, log *slog.Logger) error {
-	hasCopy := func(l *lowerNode, kind, ns, name string) bool {
+	// copyUID is the UID of l's copy of an object, "" when l has none.
+	copyUID := func(l *lowerNode, kind, ns, name string) types.UID {
+		var o metav1.Object
 		var err error
 		if kind == "ConfigMap" {
-			_, err = l.copies.Core().V1().ConfigMaps().Lister().ConfigMaps(ns).Get(name)
+			o, err = l.copies.Core().V1().ConfigMaps().Lister().ConfigMaps(ns).Get(name)
 		} else {
-			_, err = l.copies.Core().V1().Secrets().Lister().Secrets(ns).Get(name)
+			o, err = l.copies.Core().V1().Secrets().Lister().Secrets(ns).Get(name)
 		}
-		return err == nil
+		if err != nil {
+			return ""
+		}
+		return o.GetUID()
 	}
-	each := func(kind, ns, name string, f func(*lowerNode) error) {
+	each := func(kind, ns, name string, f func(*lowerNode, types.UID) error) {
 		for _, l := range lowers {
-			if !hasCopy(l, kind, ns, name) {
+			uid := copyUID(l, kind, ns, name)
+			if uid == "" {
 				continue
 			}
-			if err := f(l); err != nil {
+			if err := f(l, uid); err != nil {
 				log.Warn("carrying a change down", "kind", kind, "object", ns+"/"+name, "lower", l.cluster, "err", err)
 			}
 		}
@@ -236,14 +236,16 @@ func watchReferences(ctx context.Context, u *upperObjects, lowers []*lowerNode, 
 	_, err := u.factory.Core().V1().ConfigMaps().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(_, o any) {
 			cm := o.(*corev1.ConfigMap)
-			each("ConfigMap", cm.Namespace, cm.Name, func(l *lowerNode) error { return l.syncConfigMap(ctx, cm, false) })
+			each("ConfigMap", cm.Namespace, cm.Name, func(l *lowerNode, _ types.UID) error { return l.syncConfigMap(ctx, cm, false) })
 		},
 		DeleteFunc: func(o any) {
 			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
 				o = t.Obj
 			}
 			if cm, ok := o.(*corev1.ConfigMap); ok {
-				each("ConfigMap", cm.Namespace, cm.Name, func(l *lowerNode) error { l.deleteCopy(ctx, "ConfigMap", cm.Namespace, cm.Name); return nil })
+				each("ConfigMap", cm.Namespace, cm.Name, func(l *lowerNode, uid types.UID) error {
+					return l.deleteCopy(ctx, "ConfigMap", cm.Namespace, cm.Name, uid)
+				})
 			}
 		},
 	})
@@ -253,14 +255,16 @@ func watchReferences(ctx context.Context, u *upperObjects, lowers []*lowerNode, 
 	_, err = u.factory.Core().V1().Secrets().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(_, o any) {
 			s := o.(*corev1.Secret)
-			each("Secret", s.Namespace, s.Name, func(l *lowerNode) error { return l.syncSecret(ctx, s, false) })
+			each("Secret", s.Namespace, s.Name, func(l *lowerNode, _ types.UID) error { return l.syncSecret(ctx, s, false) })
 		},
 		DeleteFunc: func(o any) {
 			if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
 				o = t.Obj
 			}
 			if s, ok := o.(*corev1.Secret); ok {
-				each("Secret", s.Namespace, s.Name, func(l *lowerNode) error { l.deleteCopy(ctx, "Secret", s.Namespace, s.Name); return nil })
+				each("Secret", s.Namespace, s.Name, func(l *lowerNode, uid types.UID) error {
+					return l.deleteCopy(ctx, "Secret", s.Namespace, s.Name, uid)
+				})
 			}
 		},
 	})

@@ -316,6 +316,7 @@ func (w *webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 func (w *webhook) admit(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	deny := func(msg string) *admissionv1.AdmissionResponse {
+		w.log.Warn("webhook refused a pod", "namespace", req.Namespace, "name", req.Name, "reason", msg)
 		return &admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusUnprocessableEntity, Reason: metav1.StatusReasonInvalid, Message: msg}}
 	}
 	if req.Kind.Kind != "Pod" || req.Operation != admissionv1.Create {

@@ -512,6 +512,15 @@ func TestVirtualNodes(t *testing.T) {
 		if got.Spec.NodeSelector["disk"] != "" || !strings.Contains(got.Annotations[virtualnode.AnnotationScheduling], `"disk":"any"`) {
 			t.Errorf("the webhook must move nodeSelector disk into the annotation: %v %v", got.Spec.NodeSelector, got.Annotations)
 		}
+		// A malformed annotation is refused at creation, with the reason.
+		bad := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bad", Namespace: "frag", Annotations: map[string]string{virtualnode.AnnotationScheduling: "{not json"}},
+			Spec: corev1.PodSpec{Containers: container("10m")}}
+		if _, err := e.up.CoreV1().Pods("frag").Create(ctx, bad, metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "is not valid JSON") {
+			t.Errorf("a malformed scheduling annotation: %v", err)
+		}
+		if _, err := e.up.CoreV1().Pods("frag").Get(ctx, "bad", metav1.GetOptions{}); err == nil {
+			t.Error("the refused pod exists")
+		}
 		lp, _ := e.west.CoreV1().Pods("frag").Get(ctx, "big", metav1.GetOptions{})
 		if lp == nil || lp.Spec.NodeName != "west-node-1" || lp.Spec.NodeSelector["disk"] != "any" {
 			t.Errorf("below, the nodeSelector is restored and honoured: %+v", lp)
