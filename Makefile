@@ -18,12 +18,15 @@ LDFLAGS := -X github.com/kstack/kstack/internal/version.Version=$(VERSION) \
 export KSTACK_LDFLAGS := $(LDFLAGS)
 CONTROLLER_GEN := bin/controller-gen
 
-.PHONY: all build run test test-unit test-e2e bench lint generate verify deps clean
+.PHONY: all build run test test-unit test-e2e bench lint generate verify deps deps-test clean
 
 all: build
 
 deps:
 	@hack/install-deps.sh
+
+deps-test:
+	@hack/install-deps.sh test
 
 build: deps
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kstack
@@ -33,7 +36,7 @@ run: build
 	$(BIN) up --demo
 
 ## test: the whole suite: unit tests, generated-code check, end-to-end tests
-test: deps
+test: deps-test
 	hack/test.sh
 
 test-unit:
@@ -43,7 +46,7 @@ test-e2e:
 	$(GO) test -count=1 -timeout 40m -p 1 ./test/e2e/...
 
 ## bench: benchmarks that print figures (not part of test or CI)
-bench: deps
+bench: deps-test
 	KSTACK_BENCH=1 $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/e2e/bench/
 
 lint:

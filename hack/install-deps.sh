@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Installs what building and testing kstack needs on a fresh Debian machine,
-# and only what is missing: Debian packages, then Go modules.
+# Installs what building (and, with "test", testing) kstack needs on a fresh
+# Debian machine, and only what is missing: Debian packages, then Go modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use (none yet beyond the base image; the browser
-# tests of the console will add chromium here).
+# Debian packages the tests use. Running kstack needs none of them.
 # bsdutils gives script(1), which the e2e tests use to give kubectl exec -it a terminal;
-# slapd (with ldap-utils) is the real LDAP server the identity tests log in against.
-APT_PACKAGES=(bsdutils curl slapd ldap-utils ${KSTACK_APT_PACKAGES:-})
+# slapd (with ldap-utils) is the real LDAP server the identity tests log in against;
+# chromium is the browser the console's tests drive (headless, through chromedp).
+APT_PACKAGES=(${KSTACK_APT_PACKAGES:-})
+if [ "${1:-}" = "test" ]; then
+  APT_PACKAGES+=(bsdutils curl slapd ldap-utils chromium)
+fi
 missing=()
-for p in "${APT_PACKAGES[@]}"; do
+for p in ${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -20,9 +20,10 @@ export KSTACK_BINARY=$PWD/bin/kstack
 step "go vet"
 go vet ./...
 
-step "generated code is up to date"
+step "generated code and vendored scripts are up to date"
 make --no-print-directory bin/controller-gen
 hack/verify-codegen.sh bin/controller-gen
+hack/verify-console-vendor.sh
 
 step "unit tests"
 go test -count=1 ./api/... ./internal/... ./config/...

@@ -51,6 +51,8 @@ type Server struct {
 	Import Importer
 	// UpdateCredential replaces a cluster's address and credential.
 	UpdateCredential CredentialUpdater
+	// Console serves /console/ (it checks its own session cookies).
+	Console http.Handler
 
 	mu sync.Mutex
 	ln net.Listener
@@ -73,6 +75,10 @@ func (s *Server) Handler() http.Handler {
 		// sees (and can refuse) exactly what was asked.
 		if p := r.URL.Path; r.Method == http.MethodGet && (p == "/healthz" || p == "/readyz" || p == "/") {
 			mux.ServeHTTP(w, r)
+			return
+		}
+		if s.Console != nil && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
+			s.Console.ServeHTTP(w, r)
 			return
 		}
 		if s.OIDC != nil && strings.HasPrefix(r.URL.Path, "/oidc/") {
@@ -120,7 +126,7 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
 <h1>kstack</h1>
 <p>The platform is running (version {{.}}).</p>
-<p>On the platform's host, use <code>kstack kubectl get clusters</code>.</p>
+<p><a href="/console/">Open the console</a>, or on the platform's host use <code>kstack kubectl get clusters</code>.</p>
 </body></html>
 `))
 

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	businessv1 "github.com/kstack/kstack/api/business/v1"
 	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/inprocess"
 	"github.com/kstack/kstack/internal/publish"
 )
 
@@ -40,20 +40,6 @@ func publishPath(p string) (string, bool) {
 	}
 	project, tail, ok := strings.Cut(rest, "/")
 	return project, ok && tail == "publish" && project != ""
-}
-
-// inProcess sends client-go's requests through the gateway's own routing
-// as an already authenticated caller: the same decision point and proxy as
-// the caller's own requests, without a network hop or a token.
-type inProcess struct {
-	s *Server
-	p *directory.Principal
-}
-
-func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.s.route(rec, r, t.p)
-	return rec.Result(), nil
 }
 
 // publish applies manifests to the project's namespace in several clusters.
@@ -102,7 +88,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p *directory.Pr
 	}
 	out := PublishResponse{Results: []publish.Result{}}
 	for _, cl := range in.Clusters {
-		cfg := &rest.Config{Host: "http://kstack.in-process" + proxyPrefix + cl + "/proxy", Transport: inProcess{s, p}, QPS: 100, Burst: 200}
+		cfg := s.MemberConfig(p, cl)
 		cctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 		res, err := publish.Apply(cctx, cfg, cl, in.Namespace, objs, in.Overrides, timeout)
 		cancel()
@@ -114,4 +100,21 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p *directory.Pr
 	}
 	s.Log.Info("published", "project", project, "namespace", in.Namespace, "clusters", in.Clusters, "objects", len(objs), "by", p.Name())
 	writeJSON(w, http.StatusOK, out)
+}
+
+// AsUser is a transport that serves requests through the gateway's own
+// routing as p.
+func (s *Server) AsUser(p *directory.Principal) http.RoundTripper {
+	return &inprocess.Transport{Serve: func(w http.ResponseWriter, r *http.Request) { s.route(w, r, p) }, Log: s.Log}
+}
+
+// MemberConfig is a client configuration for member cluster `cluster`,
+// through the proxy as p.
+func (s *Server) MemberConfig(p *directory.Principal, cluster string) *rest.Config {
+	return &rest.Config{Host: inprocess.Host + proxyPrefix + cluster + "/proxy", Transport: s.AsUser(p), QPS: 100, Burst: 200}
+}
+
+// PlatformConfig is a client configuration for the platform's API as p.
+func (s *Server) PlatformConfig(p *directory.Principal) *rest.Config {
+	return &rest.Config{Host: inprocess.Host + "/platform", Transport: s.AsUser(p), QPS: 100, Burst: 200}
 }

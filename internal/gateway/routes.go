@@ -56,6 +56,12 @@ func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
 	s.route(w, r, user)
 }
 
+// ServeAs serves a request as an already authenticated caller: the
+// console's requests, which carry its session rather than credentials.
+func (s *Server) ServeAs(w http.ResponseWriter, r *http.Request, user *directory.Principal) {
+	s.route(w, r, user)
+}
+
 // route serves an authenticated request (also in-process, for publishing).
 func (s *Server) route(w http.ResponseWriter, r *http.Request, user *directory.Principal) {
 	p := r.URL.EscapedPath()

@@ -44,6 +44,7 @@ import (
 	"github.com/kstack/kstack/internal/auth/signing"
 	"github.com/kstack/kstack/internal/clustercache"
 	"github.com/kstack/kstack/internal/clusterimport"
+	"github.com/kstack/kstack/internal/console"
 	"github.com/kstack/kstack/internal/controllers/businessnamespace"
 	clustercontroller "github.com/kstack/kstack/internal/controllers/cluster"
 	"github.com/kstack/kstack/internal/controllers/globalcluster"
@@ -245,6 +246,16 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	gw.OIDC = op.Handler()
+	con := &console.Server{
+		ExternalURL: o.ExternalURL, Issuer: issuer, OIDC: op.Handler(), Authenticate: auth.Token,
+		Serve: gw.ServeAs, PlatformConfig: gw.PlatformConfig, MemberConfig: gw.MemberConfig,
+		Decider: gw.Decider, Scheme: Scheme(), Mapper: mgr.GetRESTMapper(),
+		Log: log.With("component", "console"), Version: version.Version,
+	}
+	if err := con.Init(); err != nil {
+		return err
+	}
+	gw.Console = con
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		go op.Run(ctx)
 		keys.Run(ctx, 30*time.Second, func(err error) { log.Warn("syncing signing keys", "err", err) })

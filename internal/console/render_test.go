@@ -1,0 +1,135 @@
+package console
+
+import (
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	authv1 "github.com/kstack/kstack/api/auth/v1"
+	businessv1 "github.com/kstack/kstack/api/business/v1"
+	"github.com/kstack/kstack/internal/auth/directory"
+)
+
+// hostile is a user-supplied string that must never become markup.
+const hostile = `<script>alert(1)</script><img src=x onerror=alert(2)>"'&`
+
+// pages are every page and fragment the console renders, with data that
+// carries the hostile string wherever users can put text.
+func pages() []struct {
+	name, block string
+	data        any
+} {
+	h := hostile
+	table := &table{Kind: kinds["pods"], Columns: kinds["pods"].Columns, Rows: []tableRow{{Name: h, Namespace: h, Link: "/console/business/c/" + h, Cells: txt(h, h)}}}
+	prj := &businessv1.Project{ObjectMeta: metav1.ObjectMeta{Name: "prj-abcdefgh"}, Spec: businessv1.ProjectSpec{DisplayName: h,
+		Members: []businessv1.ProjectMember{{Username: h, Role: "project-member"}}}}
+	ns := businessv1.Namespace{Spec: businessv1.NamespaceSpec{ClusterName: "cls-1", Namespace: h, Hard: corev1.ResourceList{"pods": resource.MustParse("3")}}, Status: businessv1.NamespaceStatus{Message: h}}
+	nsv := nsView{Cluster: "cls-1", Namespace: h, Base: "/console/business/cls-1/x", Kind: "pods", Tabs: []tab{{Name: "pods", Title: "Pods", URL: "/x", Current: true}}, CanCreate: true}
+	return []struct {
+		name, block string
+		data        any
+	}{
+		{"overview", "layout", overviewData{Clusters: 1, ByPhase: []phaseCount{{h, 1}}, Problems: []clusterRow{{ID: h, Name: h, Phase: "Failed", Message: h}}}},
+		{"clusters", "layout", clustersData{Q: h, Live: "/console/platform/clusters?q=x", Rows: []clusterRow{{ID: "cls-1", Name: h, Phase: "Running", Message: h}}, CanImport: true}},
+		{"clusters", "rows", clustersData{Q: h}},
+		{"import", "layout", importData{Mode: "token", Name: h, Kubeconfig: h, Server: h, CA: h, Errors: map[string]string{"token": h}, Error: h}},
+		{"cluster", "layout", clusterDetailData{Cluster: clusterRow{ID: "cls-1", Name: h}, Tab: "nodes", CanNodeOp: true,
+			Nodes: []nodeRow{{Name: h, Labels: []string{"app=" + h}, Taints: []string{h}, Unschedulable: true}}}},
+		{"cluster", "layout", clusterDetailData{Cluster: clusterRow{ID: "cls-1"}, Tab: "events", Table: table, Err: h}},
+		{"projects", "layout", map[string]any{"Rows": []projectRow{{ID: "prj-1", Name: h, Clusters: []string{h}}}, "Pager": pager{}, "Q": h, "CanCreate": true}},
+		{"projectnew", "layout", projectFormData{Name: h, AllClusters: []clusterRow{{ID: "cls-1", Name: h}}, Errors: map[string]string{"cls-1.pods": h}, Error: h}},
+		{"project", "layout", projectDetailData{Project: prj, Quotas: map[string][]quotaBar{"cls-1": {{Resource: "CPU", Hard: "2", HardV: 2}}},
+			ClusterNames: []string{"cls-1"}, Namespaces: []businessv1.Namespace{ns}, CanEdit: true, CanNamespace: true,
+			Errors: map[string]string{"form": h}, Form: map[string]string{"namespace": h}}},
+		{"users", "layout", map[string]any{"Rows": []userRow{{Username: h, DisplayName: h}}, "Pager": pager{}, "Q": "", "CanCreate": true, "Form": map[string]string{"username": h}, "FormError": h}},
+		{"groups", "layout", map[string]any{"Rows": []authv1.Group{{Spec: authv1.GroupSpec{Name: h, Description: h, Members: []string{h}}}}, "Pager": pager{}}},
+		{"policies", "layout", map[string]any{"Rows": []authv1.Policy{{Spec: authv1.PolicySpec{Description: h, Statements: []authv1.Statement{{Actions: []string{h}, Resources: []string{h}, Effect: "allow"}}}}}, "Pager": pager{}}},
+		{"credentials", "layout", map[string]any{"Rows": []keyView{{Name: h, Description: h}}, "Created": &keyView{Name: h, Key: h}, "FormError": h}},
+		{"business", "layout", []businessProject{{Name: "prj-1", DisplayName: h, Role: "project-member", Namespaces: []businessNS{{Cluster: "cls-1", Namespace: h, URL: "/console/business/cls-1/x"}}}}},
+		{"nslist", "layout", listData{NS: nsv, Q: h, Table: table, Pager: pager{Shown: h}, Live: "/x?fragment=rows"}},
+		{"object", "layout", objectData{NS: nsv, Kind: kinds["deployments"], Name: h, YAML: h, Fields: [][2]string{{"Labels", h}}, Problems: []string{h},
+			Pods: table, Events: table, Scalable: true, Images: []containerImage{{h, h}}, CanWrite: true, CanDelete: true, Rollback: true, EditErr: h}},
+		{"object", "layout", objectData{NS: nsv, Kind: kinds["pods"], Name: h, YAML: h, Containers: []string{"app"}, CanLogs: true, CanExec: true}},
+		{"object", "layout", objectData{NS: nsv, Kind: kinds["secrets"], Name: h, CanReveal: true}},
+		{"object", "confirm", objectData{NS: nsv, Kind: kinds["deployments"], Name: h}},
+		{"object", "secretvalues", [][2]string{{h, h}}},
+		{"workload", "layout", workloadForm{NS: nsv, Kinds: workloadKinds, Kind: "deployments", Name: h, Labels: h, Volumes: h,
+			Containers: []containerForm{{Name: h, Image: h, Env: h, Errors: map[string]string{"image": h}}}, Errors: map[string]string{"name": h}, Error: h}},
+		{"workload", "container", map[string]any{"C": newContainer(1), "Next": 2, "Base": "/x"}},
+		{"yaml", "layout", yamlData{NS: nsv, YAML: h, Error: h}},
+		{"shell", "layout", objectData{NS: nsv, Kind: kinds["pods"], Name: h, Containers: []string{"app"}}},
+		{"error", "layout", nil},
+		{"loggedout", "layout", "/console/"},
+	}
+}
+
+func testServer(t *testing.T) *Server {
+	s := &Server{Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	if err := s.parseTemplates(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestPagesRenderAndEscape renders every page with hostile text in each
+// user-supplied field: the page renders, and the text never becomes markup.
+func TestPagesRenderAndEscape(t *testing.T) {
+	s := testServer(t)
+	user := &directory.Principal{Username: "alice", Tenant: "default"}
+	for _, p := range pages() {
+		t.Run(p.name+"/"+p.block, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			s.execute(w, 200, p.name, p.block, view{User: user, CSRF: "tok", Section: "business", Title: hostile, Error: hostile, Notice: hostile,
+				Crumbs: []crumb{{hostile, "/console/"}}, Data: p.data})
+			body := w.Body.String()
+			if w.Code != 200 {
+				t.Fatalf("code %d: %s", w.Code, body)
+			}
+			for _, bad := range []string{"<script>alert", "<img src=x", "onerror=alert(2)>"} {
+				if strings.Contains(body, bad) {
+					t.Errorf("%q unescaped in:\n%s", bad, body)
+				}
+			}
+			if p.block == "layout" && !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+				t.Errorf("the hostile title is not in the page, escaped:\n%s", body)
+			}
+			// No inline scripts or handlers: the CSP forbids them, so they would break.
+			for _, inline := range []string{"<script>", " onclick=", " onload=", "hx-on"} {
+				if strings.Contains(body, inline) {
+					t.Errorf("inline script %q in the page", inline)
+				}
+			}
+		})
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/console/platform?x=1": "/console/platform?x=1",
+		"//evil.example/":       "/console/",
+		"https://evil.example/": "/console/",
+		"/console/\\evil":       "/console/",
+		"/oidc/login":           "/console/",
+		"":                      "/console/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCSRFToken(t *testing.T) {
+	a, b := csrfToken("session-1"), csrfToken("session-2")
+	if a == b || a == "" || strings.Contains(a, "session") {
+		t.Fatalf("csrf tokens %q %q", a, b)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
