@@ -33,7 +33,7 @@ var funcs = template.FuncMap{
 		}
 		return m
 	},
-	"add":  func(a, b int) int { return a + b },
+	"add": func(a, b int) int { return a + b },
 	"status": func(s string) string {
 		// A CSS class for a status word; anything else gets none.
 		if s == "" {

@@ -40,13 +40,13 @@ type workloadForm struct {
 }
 
 type containerForm struct {
-	Index                                   int
-	Name, Image, Command, Args              string
+	Index                                      int
+	Name, Image, Command, Args                 string
 	CPURequest, CPULimit, MemRequest, MemLimit string
-	Env, Ports, Mounts                      string
-	Probe, ProbePath, ProbePort, ProbeCmd   string
-	ProbeDelay                              string
-	Errors                                  map[string]string
+	Env, Ports, Mounts                         string
+	Probe, ProbePath, ProbePort, ProbeCmd      string
+	ProbeDelay                                 string
+	Errors                                     map[string]string
 }
 
 func newContainer(i int) containerForm {
