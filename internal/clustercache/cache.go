@@ -236,6 +236,23 @@ type Summary struct {
 	Requested              corev1.ResourceList
 }
 
+// PodNames are the names of the cached pods of a namespace; false until
+// the cache is filled.
+func (e *Entry) PodNames(namespace string) ([]string, bool) {
+	if !e.Synced() {
+		return nil, false
+	}
+	pods, err := e.pods.Pods(namespace).List(labels.Everything())
+	if err != nil {
+		return nil, false
+	}
+	out := make([]string, len(pods))
+	for i, p := range pods {
+		out[i] = p.Name
+	}
+	return out, true
+}
+
 // Synced reports whether the node and pod caches have been filled.
 func (e *Entry) Synced() bool {
 	return e.factory.Core().V1().Nodes().Informer().HasSynced() && e.factory.Core().V1().Pods().Informer().HasSynced()

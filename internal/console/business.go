@@ -32,7 +32,6 @@ func (s *Server) businessRoutes(mux *http.ServeMux) {
 	mux.Handle("POST "+ns+"/yaml", s.authed(s.createFromYAML))
 	mux.Handle("GET "+ns+"/{kind}", s.authed(s.namespaceKind))
 	mux.Handle("GET "+ns+"/{kind}/{name}", s.authed(s.objectDetail))
-	mux.Handle("GET "+ns+"/{kind}/{name}/confirm-delete", s.authed(s.confirmDelete))
 	mux.Handle("POST "+ns+"/{kind}/{name}/{action}", s.authed(s.objectAction))
 	mux.Handle("GET "+ns+"/pods/{name}/logs", s.authed(s.podLogs))
 	mux.Handle("GET "+ns+"/pods/{name}/shell", s.authed(s.podShell))
@@ -318,15 +317,6 @@ func (s *Server) workloadDetail(ctx context.Context, r *request, u *unstructured
 		t.Rows = append(t.Rows, tableRow{Name: p.GetName(), Link: d.NS.Base + "/pods/" + url.PathEscape(p.GetName()), Cells: kinds["pods"].Cells(p)})
 	}
 	d.Pods = t
-}
-
-func (s *Server) confirmDelete(w http.ResponseWriter, r *request) {
-	k, ok := kinds[r.PathValue("kind")]
-	if !ok {
-		s.fail(w, r.Request, http.StatusNotFound, "no such kind")
-		return
-	}
-	r.fragment(w, http.StatusOK, "object", "confirm", objectData{NS: r.nsView(k.Name), Kind: k, Name: r.PathValue("name")})
 }
 
 // objectAction scales, changes an image, rolls back, edits or deletes.

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/auth/attributes"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
@@ -49,6 +50,12 @@ type Server struct {
 	// Serve, as p.
 	PlatformConfig func(p *directory.Principal) *rest.Config
 	MemberConfig   func(p *directory.Principal, cluster string) *rest.Config
+	// Clusters lists the clusters p may see, from the platform's cache,
+	// with the API's own rules (a fast path for the cluster pages).
+	Clusters func(ctx context.Context, p *directory.Principal) ([]platformv1.Cluster, error)
+	// PodNames lists a namespace's pod names from the platform's cache when
+	// p may list them (false: no cache; search through the API).
+	PodNames func(ctx context.Context, p *directory.Principal, cluster, namespace string) ([]string, bool, error)
 	Decider        *decision.Decider
 	Scheme         *runtime.Scheme
 	Mapper         meta.RESTMapper

@@ -7,8 +7,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -300,6 +302,13 @@ func (r *request) listKind(ctx context.Context, cluster, namespace string, k *ki
 		lister = ri.Namespace(namespace)
 	}
 	t := &table{Kind: k, Columns: k.Columns, AllNamespaces: k.Namespaced && namespace == ""}
+	if q != "" && k.Name == "pods" && namespace != "" && r.s.PodNames != nil {
+		if names, ok, err := r.s.PodNames(ctx, r.user, cluster, namespace); err != nil {
+			return nil, pager{}, apierrors.NewForbidden(k.GVR.GroupResource(), "", err)
+		} else if ok {
+			return r.searchByNames(ctx, cluster, namespace, k, q, names, lister)
+		}
+	}
 	opts := metav1.ListOptions{Limit: pageSize, Continue: r.URL.Query().Get("continue"), LabelSelector: r.URL.Query().Get("selector")}
 	if q != "" {
 		opts.Limit = 500
@@ -350,6 +359,58 @@ func (r *request) listKind(ctx context.Context, cluster, namespace string, k *ki
 	}
 	if r.URL.Query().Get("continue") != "" {
 		pg.Prev = withQuery(r.URL, "continue", "")
+	}
+	return t, pg, nil
+}
+
+// searchByNames shows the objects whose names (from the platform's cache)
+// match q, each read through the API as the user, a few at a time.
+func (r *request) searchByNames(ctx context.Context, cluster, namespace string, k *kindInfo, q string, names []string, ri interface {
+	List(context.Context, metav1.ListOptions) (*unstructured.UnstructuredList, error)
+}) (*table, pager, error) {
+	var hits []string
+	for _, n := range names {
+		if matches(q, n) {
+			hits = append(hits, n)
+		}
+	}
+	sort.Strings(hits)
+	total := len(hits)
+	if len(hits) > pageSize {
+		hits = hits[:pageSize]
+	}
+	getter, ok := ri.(interface {
+		Get(context.Context, string, metav1.GetOptions, ...string) (*unstructured.Unstructured, error)
+	})
+	if !ok {
+		return nil, pager{}, fmt.Errorf("no way to read %s by name", k.Name)
+	}
+	objs := make([]*unstructured.Unstructured, len(hits))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, n := range hits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			// Gone since the cache saw it, or not readable: left out.
+			if u, err := getter.Get(ctx, n, metav1.GetOptions{}); err == nil {
+				objs[i] = u
+			}
+		}()
+	}
+	wg.Wait()
+	t := &table{Kind: k, Columns: k.Columns}
+	for _, u := range objs {
+		if u != nil {
+			t.Rows = append(t.Rows, tableRow{Name: u.GetName(), Namespace: u.GetNamespace(), Cells: k.Cells(u),
+				Link: "/console/business/" + url.PathEscape(cluster) + "/" + url.PathEscape(namespace) + "/" + k.Name + "/" + url.PathEscape(u.GetName())})
+		}
+	}
+	pg := pager{Shown: plural(total, "match", "matches")}
+	if total > pageSize {
+		pg.Shown = fmt.Sprintf("the first %d of %d matches: narrow the search", pageSize, total)
 	}
 	return t, pg, nil
 }

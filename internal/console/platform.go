@@ -74,18 +74,14 @@ func humanBytes(q resource.Quantity) string {
 	return fmt.Sprintf("%.0f PiB", v)
 }
 
-// listClusters lists every cluster the user may see.
+// listClusters lists every cluster the user may see, by name.
 func (r *request) listClusters() ([]platformv1.Cluster, error) {
-	c, err := r.platform()
+	items, err := r.s.Clusters(r.Context(), r.user)
 	if err != nil {
 		return nil, err
 	}
-	var l platformv1.ClusterList
-	if err := c.List(r.Context(), &l); err != nil {
-		return nil, err
-	}
-	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
-	return l.Items, nil
+	sort.Slice(items, func(i, j int) bool { return items[i].Name < items[j].Name })
+	return items, nil
 }
 
 type overviewData struct {

@@ -56,7 +56,6 @@ func pages() []struct {
 			Pods: table, Events: table, Scalable: true, Images: []containerImage{{h, h}}, CanWrite: true, CanDelete: true, Rollback: true, EditErr: h}},
 		{"object", "layout", objectData{NS: nsv, Kind: kinds["pods"], Name: h, YAML: h, Containers: []string{"app"}, CanLogs: true, CanExec: true}},
 		{"object", "layout", objectData{NS: nsv, Kind: kinds["secrets"], Name: h, CanReveal: true}},
-		{"object", "confirm", objectData{NS: nsv, Kind: kinds["deployments"], Name: h}},
 		{"object", "secretvalues", [][2]string{{h, h}}},
 		{"workload", "layout", workloadForm{NS: nsv, Kinds: workloadKinds, Kind: "deployments", Name: h, Labels: h, Volumes: h,
 			Containers: []containerForm{{Name: h, Image: h, Env: h, Errors: map[string]string{"image": h}}}, Errors: map[string]string{"name": h}, Error: h}},

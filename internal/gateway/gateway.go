@@ -53,6 +53,9 @@ type Server struct {
 	UpdateCredential CredentialUpdater
 	// Console serves /console/ (it checks its own session cookies).
 	Console http.Handler
+	// CachedPodNames reads a member's pod names from the platform's cache
+	// (false when it has none yet).
+	CachedPodNames func(cluster, namespace string) ([]string, bool)
 
 	mu sync.Mutex
 	ln net.Listener

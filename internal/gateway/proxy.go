@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -204,4 +205,32 @@ func TransportTarget(cfg *rest.Config, global bool) (*Target, error) {
 		return nil, err
 	}
 	return &Target{Server: u, Transport: tr, Global: global}, nil
+}
+
+// PodNames are the names of the pods in a namespace of a member cluster,
+// from the platform's cache, for a caller the proxy would let list them:
+// the console searches 10,000 pods by name without listing them through
+// the API. false means there is no cache to ask (use the API).
+func (s *Server) PodNames(ctx context.Context, p *directory.Principal, cluster, namespace string) ([]string, bool, error) {
+	if s.CachedPodNames == nil {
+		return nil, false, nil
+	}
+	t, err := s.Targets.Target(cluster)
+	if err != nil || t.Global {
+		return nil, false, nil
+	}
+	path := "/api/v1/namespaces/" + namespace + "/pods"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	a, err := attributes.Member(cluster, req, path)
+	if err != nil {
+		return nil, false, err
+	}
+	if dec := s.Decider.Member(ctx, p, cluster, t.Tenant, a); !dec.Allowed {
+		return nil, false, fmt.Errorf("%s may not %s: %s", p.Name(), a.Action, dec.Reason)
+	}
+	names, ok := s.CachedPodNames(cluster, namespace)
+	return names, ok, nil
 }

@@ -224,6 +224,13 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	gw.Targets = targets{global: global, cache: cache, client: mgr.GetClient()}
+	gw.CachedPodNames = func(cluster, namespace string) ([]string, bool) {
+		e, ok := cache.Get(cluster)
+		if !ok {
+			return nil, false
+		}
+		return e.PodNames(namespace)
+	}
 	dir := &directory.Directory{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
 	auth.Dir, auth.Keys = dir, keys
 	gw.Decider = &decision.Decider{Dir: dir, ProjectOf: func(ctx context.Context, cluster, namespace string) string {
@@ -248,7 +255,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	gw.OIDC = op.Handler()
 	con := &console.Server{
 		ExternalURL: o.ExternalURL, Issuer: issuer, OIDC: op.Handler(), Authenticate: auth.Token,
-		Serve: gw.ServeAs, PlatformConfig: gw.PlatformConfig, MemberConfig: gw.MemberConfig,
+		Serve: gw.ServeAs, PlatformConfig: gw.PlatformConfig, MemberConfig: gw.MemberConfig, Clusters: gw.VisibleClusters, PodNames: gw.PodNames,
 		Decider: gw.Decider, Scheme: Scheme(), Mapper: mgr.GetRESTMapper(),
 		Log: log.With("component", "console"), Version: version.Version,
 	}

@@ -5,6 +5,9 @@ package console
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,10 +28,13 @@ type css = chromedp.CSS
 func TestConsole(t *testing.T) {
 	k := framework.New(t)
 	k.Env = append(k.Env, "KSTACK_ADMIN_PASSWORD="+adminPassword)
-	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
+	// Access tokens of 20 s: the console must renew them as the test goes on.
+	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t), "--platform-arg=--access-token-lifetime=20s")
 	kc := k.CreateCluster("east", 2)
-	if r := k.RunStdin("Passw0rd-Bob1\n", "user", "create", "bob", "--password-stdin"); r.Err != nil {
-		t.Fatal(r.Stderr)
+	for user, pw := range map[string]string{"bob": "Passw0rd-Bob1", "carol": "Passw0rd-Carol1"} {
+		if r := k.RunStdin(pw+"\n", "user", "create", user, "--password-stdin"); r.Err != nil {
+			t.Fatal(r.Stderr)
+		}
 	}
 
 	admin := framework.NewBrowser(t, p.ConsoleURL, "admin")
@@ -139,6 +145,7 @@ func TestConsole(t *testing.T) {
 		project = loc[strings.LastIndex(loc, "/")+1 : strings.Index(loc, "?")]
 		admin.Do(chromedp.SendKeys(css(`input[name=username]`), "alice"), chromedp.Click(css("#add-member")))
 		admin.WaitText("#members", "alice", 20*time.Second, false)
+		k.MustRun("project", "add-member", project, "carol", "--role", "project-viewer")
 
 		// A namespace over the project's quota: the platform's refusal, in place.
 		admin.Do(chromedp.SendKeys(css(`#ns-form input[name=namespace]`), "big"),
@@ -223,6 +230,33 @@ func TestConsole(t *testing.T) {
 		pod = alice.Text(`table td a[href*="/pods/"]`)
 	})
 
+	t.Run("create from YAML, with the error in place; Secret values hidden until asked", func(t *testing.T) {
+		alice := alice.In(t)
+		alice.Open("/console/business/" + clusterID + "/web/yaml")
+		bad := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: s3cret-value\nbogusField: 1\n"
+		alice.Set("#yaml", bad)
+		alice.Do(chromedp.Click(css("#create-yaml")))
+		alice.WaitText("#yaml-error", "document 2 (Secret db)", 20*time.Second, false)
+		if !strings.Contains(alice.Text("#yaml-error"), "bogusField") {
+			t.Errorf("the YAML error does not name the bad field: %s", alice.Text("#yaml-error"))
+		}
+		alice.Screenshot("yaml-error")
+		// Nothing was made: the first document was only a dry run.
+		if out, err := k.Kubectl(kc, "-n", "web", "get", "configmap", "settings"); err == nil {
+			t.Fatalf("a refused YAML left its first document behind: %s", out)
+		}
+		alice.Set("#yaml", strings.Replace(bad, "bogusField: 1\n", "", 1))
+		alice.Do(chromedp.Click(css("#create-yaml")))
+		alice.WaitText("main", "Created 2 object", 20*time.Second, false)
+		alice.Open("/console/business/" + clusterID + "/web/secrets/db")
+		if body := alice.Text("body"); strings.Contains(body, "s3cret-value") || strings.Contains(body, "czNjcmV0LXZhbHVl") {
+			t.Fatal("the Secret's page shows its value before it is asked for")
+		}
+		alice.Do(chromedp.Click(css("#reveal")))
+		alice.WaitText("#secret-values", "s3cret-value", 20*time.Second, false)
+		alice.Screenshot("secret")
+	})
+
 	t.Run("logs follow, and a web shell", func(t *testing.T) {
 		alice := alice.In(t)
 		logs, _ := filepath.Glob(filepath.Join(k.DataDir, "clusters", "east", "*", "container.log"))
@@ -305,6 +339,120 @@ func TestConsole(t *testing.T) {
 			}
 		}
 		bob.Screenshot("refused")
+	})
+
+	t.Run("a read-only member sees no buttons, and the server refuses anyway", func(t *testing.T) {
+		carol := framework.NewBrowser(t, p.ConsoleURL, "carol")
+		carol.Login("carol", "Passw0rd-Carol1")
+		carol.Open("/console/business/" + clusterID + "/web/deployments/hello")
+		carol.WaitText("main", "Deployment hello", 10*time.Second, false)
+		for _, sel := range []string{"#new-workload", "#scale", "#delete", "#rollback", "#save-yaml"} {
+			if framework.Eval[bool](carol, fmt.Sprintf(`document.querySelector(%q) !== null`, sel)) {
+				t.Errorf("a read-only member is shown %s", sel)
+			}
+		}
+		carol.Screenshot("viewer")
+		// The same request the Scale button would send, with a valid session and token.
+		c := framework.ConsoleLogin(t, p.ConsoleURL, "carol", "Passw0rd-Carol1")
+		code, body := c.Post(t, "/console/business/"+clusterID+"/web/deployments/hello/scale", url.Values{"replicas": {"0"}})
+		if code != http.StatusForbidden || !strings.Contains(body, "may not") {
+			t.Fatalf("a read-only member scaling: %d\n%s", code, body)
+		}
+		if got := k.MustKubectl(kc, "-n", "web", "get", "deploy", "hello", "-o", "jsonpath={.spec.replicas}"); got != "1" {
+			t.Fatalf("replicas after a refused scale: %s", got)
+		}
+	})
+
+	t.Run("CSRF, origin, cookies, CSP, and logout revokes the session", func(t *testing.T) {
+		c := framework.ConsoleLogin(t, p.ConsoleURL, "alice", "Passw0rd-Alice1")
+		scale := "/console/business/" + clusterID + "/web/deployments/hello/scale"
+		code, body := c.Post(t, scale, url.Values{"replicas": {"2"}, "csrf": {"forged"}})
+		if code != http.StatusForbidden || !strings.Contains(body, "security token") {
+			t.Fatalf("a POST with a wrong CSRF token: %d\n%.500s", code, body)
+		}
+		req, _ := http.NewRequest(http.MethodPost, c.Base+scale, strings.NewReader(url.Values{"replicas": {"2"}, "csrf": {c.CSRF}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("a cross-site POST: %d", resp.StatusCode)
+		}
+		// Cookies are Secure, HttpOnly, SameSite and __Host-; pages carry a CSP.
+		raw := &http.Client{Transport: c.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err = raw.Get(c.Base + "/console/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, sc := range resp.Header.Values("Set-Cookie") {
+			for _, want := range []string{"__Host-", "Secure", "HttpOnly", "SameSite=Lax", "Path=/"} {
+				if !strings.Contains(sc, want) {
+					t.Errorf("cookie %q lacks %s", sc, want)
+				}
+			}
+		}
+		resp, err = c.Client.Get(c.Base + "/console/business")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("CSP: %q", csp)
+		}
+		// Logout revokes the session: the old cookies no longer work.
+		u, _ := url.Parse(c.Base)
+		old := c.Jar.Cookies(u)
+		if code, _ := c.Post(t, "/console/logout", url.Values{}); code != http.StatusOK {
+			t.Fatalf("logout: %d", code)
+		}
+		// The session is deleted at once; the gateway's cache of sessions
+		// sees it within moments.
+		framework.Eventually(t, 10*time.Second, "the logged-out session refused", func() error {
+			jar, _ := cookiejar.New(nil)
+			jar.SetCookies(u, old)
+			replay := &http.Client{Jar: jar, Transport: c.Transport}
+			resp, err := replay.Get(c.Base + "/console/business")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.Request.URL.Path != "/console/logged-out" {
+				return fmt.Errorf("the cookies of a logged-out session still open %s", resp.Request.URL)
+			}
+			return nil
+		})
+	})
+
+	t.Run("hostile names stay text; a narrow window; tokens renewed", func(t *testing.T) {
+		admin := admin.In(t)
+		hostile := `<script>window.pwned=1</script><img src=x onerror="window.pwned=2">`
+		k.MustRun("project", "create", hostile, "--cluster", clusterID, "--cpu", "100m")
+		admin.Open("/console/platform/projects")
+		admin.WaitText("#projects", hostile, 10*time.Second, false)
+		if n := framework.Eval[int](admin, `document.querySelectorAll("main script, main img").length`); n != 0 {
+			t.Errorf("a project's name became %d elements", n)
+		}
+		if !framework.Eval[bool](admin, `window.pwned === undefined`) {
+			t.Error("a project's name ran a script")
+		}
+		// A phone-sized window: nothing wider than the screen but tables, which scroll.
+		admin.Do(chromedp.EmulateViewport(390, 844))
+		for _, path := range []string{"/console/platform", "/console/platform/clusters", "/console/platform/projects/" + project, "/console/business/" + clusterID + "/web/new"} {
+			admin.Open(path)
+			if w := framework.Eval[int](admin, `document.documentElement.scrollWidth - window.innerWidth`); w > 2 {
+				t.Errorf("%s is %dpx wider than a 390px window", path, w)
+			}
+		}
+		admin.Screenshot("narrow-project-form")
+		admin.Do(chromedp.EmulateViewport(1280, 800))
+		// The access token (20 s) has expired by now; the console renews it.
+		time.Sleep(21 * time.Second)
+		admin.Open("/console/platform/clusters")
+		admin.WaitText("#clusters", clusterID, 10*time.Second, false)
 	})
 
 	t.Run("delete asks first; logout ends the session", func(t *testing.T) {
