@@ -56,11 +56,11 @@ type Server struct {
 	// PodNames lists a namespace's pod names from the platform's cache when
 	// p may list them (false: no cache; search through the API).
 	PodNames func(ctx context.Context, p *directory.Principal, cluster, namespace string) ([]string, bool, error)
-	Decider        *decision.Decider
-	Scheme         *runtime.Scheme
-	Mapper         meta.RESTMapper
-	Log            *slog.Logger
-	Version        string
+	Decider  *decision.Decider
+	Scheme   *runtime.Scheme
+	Mapper   meta.RESTMapper
+	Log      *slog.Logger
+	Version  string
 
 	pages map[string]*template.Template
 	mux   *http.ServeMux
