@@ -392,6 +392,18 @@ func (s *Server) nodeOp(w http.ResponseWriter, r *request) {
 	ctx, cancel := r.timeout()
 	defer cancel()
 	changes := strings.Fields(r.PostFormValue("changes"))
+	// Bad input is the user's to fix (422), not the cluster's failure.
+	var perr error
+	switch op {
+	case "labels":
+		_, _, perr = nodeops.ParseLabels(changes)
+	case "taints":
+		_, _, perr = nodeops.ParseTaints(changes)
+	}
+	if perr != nil {
+		s.fail(w, r.Request, http.StatusUnprocessableEntity, perr.Error())
+		return
+	}
 	var done string
 	switch op {
 	case "cordon", "uncordon":
@@ -401,18 +413,10 @@ func (s *Server) nodeOp(w http.ResponseWriter, r *request) {
 		err = nodeops.Drain(ctx, cs, node, nodeops.DrainOptions{DeleteEmptyDirData: true, Timeout: 25 * time.Second, Out: io.Discard})
 		done = node + " drained"
 	case "labels":
-		if len(changes) == 0 {
-			err = fmt.Errorf("give labels as key=value (to set) or key- (to remove), separated by spaces")
-		} else {
-			err = nodeops.Label(ctx, cs, node, changes)
-		}
+		err = nodeops.Label(ctx, cs, node, changes)
 		done = "labels of " + node + " changed"
 	case "taints":
-		if len(changes) == 0 {
-			err = fmt.Errorf("give taints as key=value:Effect (to add) or key:Effect- (to remove), separated by spaces")
-		} else {
-			err = nodeops.Taint(ctx, cs, node, changes)
-		}
+		err = nodeops.Taint(ctx, cs, node, changes)
 		done = "taints of " + node + " changed"
 	default:
 		s.fail(w, r.Request, http.StatusNotFound, "no such node operation: "+op)

@@ -87,6 +87,12 @@ func TestConsole(t *testing.T) {
 		admin.Open("/console/platform/clusters")
 		admin.WaitText("#clusters", "Running", 60*time.Second, false)
 		admin.Screenshot("clusters")
+		// Search as you type: the list narrows without a reload.
+		admin.Do(chromedp.SendKeys(css(`input[name=q]`), "no-such-cluster"))
+		admin.WaitText("#results", "No cluster matches", 10*time.Second, false)
+		if !strings.Contains(admin.Location(), "q=no-such-cluster") {
+			t.Errorf("the search is not in the address bar: %s", admin.Location())
+		}
 	})
 
 	t.Run("cluster detail and node operations", func(t *testing.T) {
@@ -104,6 +110,15 @@ func TestConsole(t *testing.T) {
 		}
 		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child button.secondary`)))
 		admin.WaitText("main", "uncordoned", 20*time.Second, false)
+		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child details:nth-of-type(2) summary`)))
+		admin.Set(`#nodes tbody tr:first-child details:nth-of-type(2) input[name=changes]`, "zone=a bad key")
+		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child details:nth-of-type(2) button`)))
+		admin.WaitText("main", "bad", 20*time.Second, false)
+		admin.Open("/console/platform/clusters/" + clusterID)
+		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child details:nth-of-type(2) summary`)))
+		admin.Set(`#nodes tbody tr:first-child details:nth-of-type(2) input[name=changes]`, "zone=a")
+		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child details:nth-of-type(2) button`)))
+		admin.WaitText("#nodes", "zone=a", 20*time.Second, false)
 		for tab, want := range map[string]string{"namespaces": "kube-system", "workloads": "Nothing here yet", "events": "Normal"} {
 			admin.Open("/console/platform/clusters/" + clusterID + "?tab=" + tab)
 			admin.Screenshot("cluster-" + tab)
@@ -125,12 +140,12 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css(`#user-form button`)))
 		admin.WaitText("#users", "alice", 20*time.Second, false)
 		admin.Screenshot("users")
-		for _, pg := range []string{"groups", "policies", "credentials"} {
+		for _, pg := range []string{"groups", "policies"} {
 			admin.Open("/console/platform/" + pg)
 			admin.Screenshot(pg)
 		}
-		if !strings.Contains(admin.Text("main"), "access keys") {
-			t.Error("the access keys page says nothing of access keys")
+		if !strings.Contains(admin.Text("#policies"), "platform-user") {
+			t.Error("the policies page does not list the predefined policies")
 		}
 
 		admin.Open("/console/platform/projects/new")
@@ -184,6 +199,21 @@ func TestConsole(t *testing.T) {
 		}
 		alice.WaitText("main", "team-a", 10*time.Second, false)
 		alice.Screenshot("business")
+		// An access key, shown once.
+		alice.Open("/console/platform/credentials")
+		alice.Set(`input[name=description]`, "ci")
+		alice.Set(`input[name=expiresIn]`, "soon")
+		alice.Do(chromedp.Submit(css(`input[name=expiresIn]`)))
+		alice.WaitText("main", "hours or minutes", 20*time.Second, false)
+		alice.Set(`input[name=expiresIn]`, "2h")
+		alice.Do(chromedp.Submit(css(`input[name=expiresIn]`)))
+		alice.WaitText("#new-key", "ksk_", 20*time.Second, false)
+		alice.Screenshot("credentials")
+		alice.Open("/console/platform/credentials")
+		if strings.Contains(alice.Text("body"), "ksk_") {
+			t.Error("an access key is shown again after creation")
+		}
+		alice.Open("/console/business")
 		alice.Do(chromedp.Click(css(`a[href="/console/business/`+clusterID+`/web"]`)), chromedp.WaitVisible(css("#new-workload")))
 		alice.Screenshot("namespace")
 		alice.Do(chromedp.Click(css("#new-workload")), chromedp.WaitVisible(css("#workload-form")))
@@ -313,6 +343,29 @@ func TestConsole(t *testing.T) {
 		alice.Set("#replicas", "1")
 		alice.Do(chromedp.Click(css("#scale")))
 		alice.WaitText("main", "Scaled to 1", 20*time.Second, false)
+
+		// A new image, then back with Roll back.
+		image := func() string {
+			return k.MustKubectl(kc, "-n", "web", "get", "deploy", "hello", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+		}
+		alice.Set(`#workload-actions input[name=image]`, "nginx:1.28")
+		alice.Do(chromedp.Click(css(`#workload-actions input[name=image] ~ button, #workload-actions form:nth-of-type(2) button`)))
+		alice.WaitText("main", "set to nginx:1.28", 20*time.Second, false)
+		if got := image(); got != "nginx:1.28" {
+			t.Fatalf("image after Set image: %s", got)
+		}
+		framework.Eventually(t, 30*time.Second, "the second revision rolled out", func() error {
+			rev := k.MustKubectl(kc, "-n", "web", "get", "deploy", "hello", "-o", `jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}`)
+			if rev != "2" {
+				return fmt.Errorf("revision %q", rev)
+			}
+			return nil
+		})
+		alice.Do(chromedp.Click(css("#rollback")))
+		alice.WaitText("main", "Rolled back", 20*time.Second, false)
+		if got := image(); got != "nginx:1.27" {
+			t.Fatalf("image after Roll back: %s", got)
+		}
 	})
 
 	t.Run("a member of another project finds nothing of the first", func(t *testing.T) {
