@@ -105,10 +105,19 @@ type listData struct {
 	Live  string
 }
 
-func (s *Server) namespaceKind(w http.ResponseWriter, r *request) {
+// namespacedKind is the kind the path names, or a 404 page.
+func (r *request) namespacedKind(w http.ResponseWriter) (*kindInfo, bool) {
 	k, ok := kinds[r.PathValue("kind")]
 	if !ok || !k.Namespaced {
-		s.fail(w, r.Request, http.StatusNotFound, fmt.Sprintf("the console has no page for %q", r.PathValue("kind")))
+		r.s.fail(w, r.Request, http.StatusNotFound, fmt.Sprintf("the console has no page for %q", r.PathValue("kind")))
+		return nil, false
+	}
+	return k, true
+}
+
+func (s *Server) namespaceKind(w http.ResponseWriter, r *request) {
+	k, ok := r.namespacedKind(w)
+	if !ok {
 		return
 	}
 	ctx, cancel := r.timeout()
@@ -173,9 +182,8 @@ func (s *Server) objectDetail(w http.ResponseWriter, r *request) {
 }
 
 func (s *Server) renderObject(w http.ResponseWriter, r *request, editErr, editYAML string) {
-	k, ok := kinds[r.PathValue("kind")]
-	if !ok || !k.Namespaced {
-		s.fail(w, r.Request, http.StatusNotFound, fmt.Sprintf("the console has no page for %q", r.PathValue("kind")))
+	k, ok := r.namespacedKind(w)
+	if !ok {
 		return
 	}
 	ctx, cancel := r.timeout()
@@ -321,9 +329,8 @@ func (s *Server) workloadDetail(ctx context.Context, r *request, u *unstructured
 
 // objectAction scales, changes an image, rolls back, edits or deletes.
 func (s *Server) objectAction(w http.ResponseWriter, r *request) {
-	k, ok := kinds[r.PathValue("kind")]
-	if !ok || !k.Namespaced {
-		s.fail(w, r.Request, http.StatusNotFound, fmt.Sprintf("the console has no page for %q", r.PathValue("kind")))
+	k, ok := r.namespacedKind(w)
+	if !ok {
 		return
 	}
 	cl, ns, name, action := r.PathValue("cluster"), r.PathValue("ns"), r.PathValue("name"), r.PathValue("action")
@@ -370,6 +377,11 @@ func (s *Server) objectAction(w http.ResponseWriter, r *request) {
 		err = s.rollback(ctx, r, cl, ns, name)
 		notice = "Rolled back to the previous revision"
 	case "edit":
+		if k.Name == "secrets" {
+			// The page's YAML hides the values; saving it would write the mask.
+			s.fail(w, r.Request, http.StatusUnprocessableEntity, "the console does not edit Secrets as YAML, since it never shows their values there: create a new Secret from YAML, or use kubectl")
+			return
+		}
 		text := r.PostFormValue("yaml")
 		var obj map[string]any
 		if err := yaml.Unmarshal([]byte(text), &obj); err != nil {

@@ -5,6 +5,7 @@ package clusters
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,11 +200,32 @@ func TestClusterManagement(t *testing.T) {
 
 		// exec -it: a terminal (script(1) gives kubectl one) reaches the pod.
 		if _, err := exec.LookPath("script"); err == nil {
+			// Type only once the shell prompts: a line typed before the shell
+			// has started can be flushed by it (seen under load in CI).
 			tty := exec.Command("script", "-qc", k.Bin+" kubectl --kubeconfig "+kc+" -n through-proxy exec -it "+pod+" -- sh", "/dev/null")
-			tty.Stdin = strings.NewReader("tty; exit\n")
-			out, err := tty.CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "/dev/pts/") {
-				t.Fatalf("exec -it did not get a terminal: %q %v", out, err)
+			stdin, _ := tty.StdinPipe()
+			var out syncBuffer
+			tty.Stdout, tty.Stderr = &out, &out
+			if err := tty.Start(); err != nil {
+				t.Fatal(err)
+			}
+			framework.Eventually(t, 60*time.Second, "the shell's prompt", func() error {
+				if !strings.Contains(out.String(), "$ ") {
+					return fmt.Errorf("no prompt yet: %q", out.String())
+				}
+				return nil
+			})
+			_, _ = io.WriteString(stdin, "tty; exit\n")
+			done := make(chan error, 1)
+			go func() { done <- tty.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil || !strings.Contains(out.String(), "/dev/pts/") {
+					t.Fatalf("exec -it did not get a terminal: %q %v", out.String(), err)
+				}
+			case <-time.After(60 * time.Second):
+				_ = tty.Process.Kill()
+				t.Fatalf("exec -it did not end after exit: %q", out.String())
 			}
 		} else {
 			t.Fatal("script(1) is missing (Debian's bsdutils): run hack/install-deps.sh")
@@ -358,4 +381,22 @@ func TestClusterManagement(t *testing.T) {
 			t.Fatal("the proxy still reaches a deleted cluster")
 		}
 	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

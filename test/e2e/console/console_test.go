@@ -278,6 +278,21 @@ func TestConsole(t *testing.T) {
 		alice.Set("#yaml", strings.Replace(bad, "bogusField: 1\n", "", 1))
 		alice.Do(chromedp.Click(css("#create-yaml")))
 		alice.WaitText("main", "Created 2 object", 20*time.Second, false)
+		// Edit in place: a broken YAML is shown with its error and kept; a good one saves.
+		alice.Open("/console/business/" + clusterID + "/web/configmaps/settings")
+		yaml := framework.Eval[string](alice, `document.querySelector("#edit-form textarea").value`)
+		alice.Set("#edit-form textarea", strings.Replace(yaml, "mode: fast", "mode: [slow", 1))
+		alice.Do(chromedp.Click(css("#save-yaml")))
+		alice.WaitText("#edit-error", "cannot be read", 20*time.Second, false)
+		if v := framework.Eval[string](alice, `document.querySelector("#edit-form textarea").value`); !strings.Contains(v, "mode: [slow") {
+			t.Error("the YAML with an error was not kept in the editor")
+		}
+		alice.Set("#edit-form textarea", strings.Replace(yaml, "mode: fast", "mode: slow", 1))
+		alice.Do(chromedp.Click(css("#save-yaml")))
+		alice.WaitText("main", "ConfigMap settings updated", 20*time.Second, false)
+		if got := k.MustKubectl(kc, "-n", "web", "get", "configmap", "settings", "-o", "jsonpath={.data.mode}"); got != "slow" {
+			t.Fatalf("the ConfigMap after the edit: mode=%q", got)
+		}
 		alice.Open("/console/business/" + clusterID + "/web/secrets/db")
 		if body := alice.Text("body"); strings.Contains(body, "s3cret-value") || strings.Contains(body, "czNjcmV0LXZhbHVl") {
 			t.Fatal("the Secret's page shows its value before it is asked for")
