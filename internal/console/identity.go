@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 )
 
@@ -15,7 +17,9 @@ func (s *Server) identityRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /console/platform/users", s.authed(s.users))
 	mux.Handle("POST /console/platform/users", s.authed(s.createUser))
 	mux.Handle("GET /console/platform/groups", s.authed(s.groups))
+	mux.Handle("POST /console/platform/groups", s.authed(s.createGroup))
 	mux.Handle("GET /console/platform/policies", s.authed(s.policies))
+	mux.Handle("POST /console/platform/policies/bind", s.authed(s.bindPolicy))
 	mux.Handle("GET /console/platform/credentials", s.authed(s.credentials))
 	mux.Handle("POST /console/platform/credentials", s.authed(s.createCredential))
 	mux.Handle("POST /console/platform/credentials/{name}/delete", s.authed(s.deleteCredential))
@@ -74,6 +78,10 @@ func (s *Server) createUser(w http.ResponseWriter, r *request) {
 }
 
 func (s *Server) groups(w http.ResponseWriter, r *request) {
+	s.renderGroups(w, r, map[string]string{}, "")
+}
+
+func (s *Server) renderGroups(w http.ResponseWriter, r *request, form map[string]string, formErr string) {
 	c, err := r.platform()
 	if err != nil {
 		r.fail(w, err)
@@ -86,10 +94,37 @@ func (s *Server) groups(w http.ResponseWriter, r *request) {
 	}
 	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Spec.Name < l.Items[j].Spec.Name })
 	page, pg := pageOf(r.Request, l.Items)
-	r.page(w, "groups", "platform", "Groups", map[string]any{"Rows": page, "Pager": pg})
+	r.page(w, "groups", "platform", "Groups", map[string]any{"Rows": page, "Pager": pg,
+		"CanCreate": r.can("", "createGroup", "group:*"), "Form": form, "FormError": formErr})
+}
+
+// splitList reads "a, b c" as [a b c].
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *request) {
+	form := map[string]string{"name": strings.TrimSpace(r.PostFormValue("name")), "description": strings.TrimSpace(r.PostFormValue("description")), "members": r.PostFormValue("members")}
+	g := &authv1.Group{TypeMeta: metav1.TypeMeta{APIVersion: authv1.GroupVersion.String(), Kind: "Group"},
+		ObjectMeta: metav1.ObjectMeta{Name: authv1.ObjectName(r.user.Tenant, form["name"])},
+		Spec:       authv1.GroupSpec{Name: form["name"], Description: form["description"], Members: splitList(form["members"])}}
+	c, err := r.platform()
+	if err == nil {
+		err = c.Create(r.Context(), g)
+	}
+	if err != nil {
+		_, msg := explain(err)
+		s.renderGroups(w, r, form, msg)
+		return
+	}
+	redirect(w, r.Request, "/console/platform/groups?notice="+url.QueryEscape("Group "+form["name"]+" created"))
 }
 
 func (s *Server) policies(w http.ResponseWriter, r *request) {
+	s.renderPolicies(w, r, map[string]string{}, "")
+}
+
+func (s *Server) renderPolicies(w http.ResponseWriter, r *request, form map[string]string, formErr string) {
 	c, err := r.platform()
 	if err != nil {
 		r.fail(w, err)
@@ -101,8 +136,35 @@ func (s *Server) policies(w http.ResponseWriter, r *request) {
 		return
 	}
 	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
+	var bindings authv1.PolicyBindingList
+	_ = c.List(r.Context(), &bindings) // those the user may see; none is fine
 	page, pg := pageOf(r.Request, l.Items)
-	r.page(w, "policies", "platform", "Policies", map[string]any{"Rows": page, "Pager": pg})
+	r.page(w, "policies", "platform", "Policies", map[string]any{"Rows": page, "Pager": pg, "All": l.Items,
+		"Bindings": bindings.Items, "CanBind": r.can("", "createPolicyBinding", "policybinding:*"), "Form": form, "FormError": formErr})
+}
+
+// bindPolicy grants a policy to users and groups; the API refuses a grant
+// beyond what the granter holds, and that refusal is shown in place.
+func (s *Server) bindPolicy(w http.ResponseWriter, r *request) {
+	form := map[string]string{"policy": r.PostFormValue("policy"), "users": r.PostFormValue("users"), "groups": r.PostFormValue("groups"), "project": strings.TrimSpace(r.PostFormValue("project"))}
+	users, groups := splitList(form["users"]), splitList(form["groups"])
+	if len(users)+len(groups) == 0 {
+		s.renderPolicies(w, r, form, "name at least one user or group to grant the policy to")
+		return
+	}
+	b := &authv1.PolicyBinding{TypeMeta: metav1.TypeMeta{APIVersion: authv1.GroupVersion.String(), Kind: "PolicyBinding"},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "pb-"},
+		Spec:       authv1.PolicyBindingSpec{PolicyName: form["policy"], Users: users, Groups: groups, ProjectID: form["project"]}}
+	c, err := r.platform()
+	if err == nil {
+		err = c.Create(r.Context(), b)
+	}
+	if err != nil {
+		_, msg := explain(err)
+		s.renderPolicies(w, r, form, msg)
+		return
+	}
+	redirect(w, r.Request, "/console/platform/policies?notice="+url.QueryEscape("Policy "+form["policy"]+" granted"))
 }
 
 type keyView struct {

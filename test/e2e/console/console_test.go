@@ -140,10 +140,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css(`#user-form button`)))
 		admin.WaitText("#users", "alice", 20*time.Second, false)
 		admin.Screenshot("users")
-		for _, pg := range []string{"groups", "policies"} {
-			admin.Open("/console/platform/" + pg)
-			admin.Screenshot(pg)
-		}
+		admin.Open("/console/platform/policies")
 		if !strings.Contains(admin.Text("#policies"), "platform-user") {
 			t.Error("the policies page does not list the predefined policies")
 		}
@@ -490,6 +487,34 @@ func TestConsole(t *testing.T) {
 			resp.Body.Close()
 			if resp.Request.URL.Path != "/console/logged-out" {
 				return fmt.Errorf("the cookies of a logged-out session still open %s", resp.Request.URL)
+			}
+			return nil
+		})
+	})
+
+	t.Run("groups and grants", func(t *testing.T) {
+		admin := admin.In(t)
+		admin.Open("/console/platform/groups")
+		admin.Set(`#group-form input[name=name]`, "Bad Name")
+		admin.Do(chromedp.Submit(css(`#group-form input[name=name]`)))
+		admin.WaitText("#group-form .error", "Bad Name", 20*time.Second, false)
+		admin.Set(`#group-form input[name=name]`, "ops")
+		admin.Set(`#group-form input[name=members]`, "bob")
+		admin.Do(chromedp.Submit(css(`#group-form input[name=name]`)))
+		admin.WaitText("#groups", "ops", 20*time.Second, false)
+		admin.Open("/console/platform/policies")
+		admin.Do(chromedp.Click(css("#bind")))
+		admin.WaitText("#bind-form .error", "at least one user or group", 20*time.Second, false)
+		admin.Set(`#bind-form select[name=policy]`, "platform-user")
+		admin.Set(`#bind-form input[name=groups]`, "ops")
+		admin.Do(chromedp.Click(css("#bind")))
+		admin.WaitText("#bindings", "ops", 20*time.Second, false)
+		admin.Screenshot("policies")
+		// Bob, in group ops, now has the platform console.
+		framework.Eventually(t, 20*time.Second, "bob's platform console", func() error {
+			c := framework.ConsoleLogin(t, p.ConsoleURL, "bob", "Passw0rd-Bob1")
+			if code, body := c.Get(t, "/console/platform/clusters"); code != http.StatusOK || !strings.Contains(body, clusterID) {
+				return fmt.Errorf("bob's clusters page: %d", code)
 			}
 			return nil
 		})
