@@ -8,7 +8,6 @@ package console
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -263,8 +262,6 @@ func (s *Server) home(w http.ResponseWriter, r *request) {
 	}
 	http.Redirect(w, r.Request, Prefix+"/business", http.StatusFound)
 }
-
-var errTimeout = errors.New("the request took too long")
 
 // timeout bounds one page's API calls.
 func (r *request) timeout() (context.Context, context.CancelFunc) {
