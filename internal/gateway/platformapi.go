@@ -464,8 +464,6 @@ func (s *Server) covers(ctx context.Context, p *directory.Principal, project str
 	return nil
 }
 
-// filteredList answers a list by someone who may read some objects of the
-// kind by name: the list holds those only.
 // itemAllowed decides on one item of a list as if it were read by name:
 // the same decision as a get.
 func (s *Server) itemAllowed(ctx context.Context, p *directory.Principal, list attributes.Attributes, name, tenant string) bool {
@@ -510,6 +508,8 @@ func (s *Server) VisibleClusters(ctx context.Context, p *directory.Principal) ([
 	return kept, nil
 }
 
+// filteredList answers a list by someone who may read some objects of the
+// kind by name: the list holds those only.
 func (s *Server) filteredList(w http.ResponseWriter, r *http.Request, p *directory.Principal, global *Target, clean string, a attributes.Attributes) {
 	if r.URL.Query().Get("watch") != "" {
 		forbidden(w, fmt.Sprintf("%s may not watch every %s", p.Name(), a.Kind))
