@@ -138,3 +138,19 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// The logged-out page says only its own texts, whatever a link asks.
+func TestLoggedOutSaysOnlyItsOwnWords(t *testing.T) {
+	s := testServer(t)
+	w := httptest.NewRecorder()
+	s.loggedOut(w, httptest.NewRequest("GET", "/console/logged-out?reason=Call+555+now&next=//evil.example/", nil))
+	body := w.Body.String()
+	if strings.Contains(body, "555") || strings.Contains(body, "evil.example") || !strings.Contains(body, "You are not logged in.") {
+		t.Fatalf("the page:\n%s", body)
+	}
+	w = httptest.NewRecorder()
+	s.loggedOut(w, httptest.NewRequest("GET", "/console/logged-out?reason=logout", nil))
+	if !strings.Contains(w.Body.String(), "You have logged out.") {
+		t.Fatal("the logout text is missing")
+	}
+}

@@ -222,18 +222,18 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (*directory.Pri
 	}
 	rt, err := r.Cookie(cookieRefresh)
 	if err != nil || rt.Value == "" {
-		return toLogin("Your session has ended. Log in again.")
+		return toLogin("ended")
 	}
 	t, err := s.tokenRequest(r, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt.Value}})
 	if err != nil {
 		for _, c := range []string{cookieAccess, cookieRefresh, cookieSID} {
 			clearCookie(w, c)
 		}
-		return toLogin("Your session has expired. Log in again.")
+		return toLogin("expired")
 	}
 	p, err := s.Authenticate(r.Context(), t.AccessToken)
 	if err != nil || p == nil {
-		return toLogin("Your session could not be renewed. Log in again.")
+		return toLogin("renewal")
 	}
 	s.setTokens(w, t)
 	return p, sid.Value, true
@@ -252,12 +252,20 @@ func (s *Server) logout(w http.ResponseWriter, r *request) {
 		clearCookie(w, c)
 	}
 	s.Log.Info("console logout", "user", r.user.Name())
-	redirect(w, r.Request, Prefix+"/logged-out?reason="+url.QueryEscape("You have logged out."))
+	redirect(w, r.Request, Prefix+"/logged-out?reason=logout")
+}
+
+var loggedOutReasons = map[string]string{
+	"logout":  "You have logged out.",
+	"ended":   "Your session has ended. Log in again.",
+	"expired": "Your session has expired or was revoked. Log in again.",
+	"renewal": "Your session could not be renewed. Log in again.",
 }
 
 func (s *Server) loggedOut(w http.ResponseWriter, r *http.Request) {
-	reason := r.URL.Query().Get("reason")
-	if reason == "" {
+	// Fixed texts: a link cannot make the console say something of its own.
+	reason, ok := loggedOutReasons[r.URL.Query().Get("reason")]
+	if !ok {
 		reason = "You are not logged in."
 	}
 	s.execute(w, http.StatusOK, "loggedout", "layout", view{Notice: reason, Title: "Log in", Data: safeNext(r.URL.Query().Get("next"))})
