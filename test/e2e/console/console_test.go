@@ -502,6 +502,7 @@ func TestConsole(t *testing.T) {
 		admin.Set(`#group-form input[name=members]`, "bob")
 		admin.Do(chromedp.Submit(css(`#group-form input[name=name]`)))
 		admin.WaitText("#groups", "ops", 20*time.Second, false)
+		admin.Screenshot("groups")
 		admin.Open("/console/platform/policies")
 		admin.Do(chromedp.Click(css("#bind")))
 		admin.WaitText("#bind-form .error", "at least one user or group", 20*time.Second, false)
@@ -540,7 +541,7 @@ func TestConsole(t *testing.T) {
 				t.Errorf("%s is %dpx wider than a 390px window", path, w)
 			}
 		}
-		admin.Screenshot("narrow-project-form")
+		admin.Screenshot("narrow-workload-form")
 		admin.Do(chromedp.EmulateViewport(1280, 800))
 		// The access token (20 s) has expired by now; the console renews it.
 		time.Sleep(21 * time.Second)
