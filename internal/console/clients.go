@@ -20,6 +20,29 @@ func (r *request) platform() (client.Client, error) {
 	return client.New(r.s.PlatformConfig(r.user), client.Options{Scheme: r.s.Scheme, Mapper: r.s.Mapper})
 }
 
+// list reads a list of the platform's objects as the user; on failure it
+// shows the error and reports false.
+func (r *request) list(w http.ResponseWriter, l client.ObjectList) bool {
+	c, err := r.platform()
+	if err == nil {
+		err = c.List(r.Context(), l)
+	}
+	if err != nil {
+		r.fail(w, err)
+		return false
+	}
+	return true
+}
+
+// create makes one of the platform's objects as the user.
+func (r *request) create(obj client.Object) error {
+	c, err := r.platform()
+	if err != nil {
+		return err
+	}
+	return c.Create(r.Context(), obj)
+}
+
 // member is a typed client of a member cluster as the user.
 func (r *request) member(cluster string) (kubernetes.Interface, error) {
 	return kubernetes.NewForConfig(r.s.MemberConfig(r.user, cluster))

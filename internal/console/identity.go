@@ -32,14 +32,8 @@ func (s *Server) users(w http.ResponseWriter, r *request) {
 }
 
 func (s *Server) renderUsers(w http.ResponseWriter, r *request, form map[string]string, formErr string) {
-	c, err := r.platform()
-	if err != nil {
-		r.fail(w, err)
-		return
-	}
 	var l authv1.UserList
-	if err := c.List(r.Context(), &l); err != nil {
-		r.fail(w, err)
+	if !r.list(w, &l) {
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
@@ -82,14 +76,8 @@ func (s *Server) groups(w http.ResponseWriter, r *request) {
 }
 
 func (s *Server) renderGroups(w http.ResponseWriter, r *request, form map[string]string, formErr string) {
-	c, err := r.platform()
-	if err != nil {
-		r.fail(w, err)
-		return
-	}
 	var l authv1.GroupList
-	if err := c.List(r.Context(), &l); err != nil {
-		r.fail(w, err)
+	if !r.list(w, &l) {
 		return
 	}
 	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Spec.Name < l.Items[j].Spec.Name })
@@ -108,10 +96,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *request) {
 	g := &authv1.Group{TypeMeta: metav1.TypeMeta{APIVersion: authv1.GroupVersion.String(), Kind: "Group"},
 		ObjectMeta: metav1.ObjectMeta{Name: authv1.ObjectName(r.user.Tenant, form["name"])},
 		Spec:       authv1.GroupSpec{Name: form["name"], Description: form["description"], Members: splitList(form["members"])}}
-	c, err := r.platform()
-	if err == nil {
-		err = c.Create(r.Context(), g)
-	}
+	err := r.create(g)
 	if err != nil {
 		_, msg := explain(err)
 		s.renderGroups(w, r, form, msg)
@@ -125,19 +110,15 @@ func (s *Server) policies(w http.ResponseWriter, r *request) {
 }
 
 func (s *Server) renderPolicies(w http.ResponseWriter, r *request, form map[string]string, formErr string) {
-	c, err := r.platform()
-	if err != nil {
-		r.fail(w, err)
-		return
-	}
 	var l authv1.PolicyList
-	if err := c.List(r.Context(), &l); err != nil {
-		r.fail(w, err)
+	if !r.list(w, &l) {
 		return
 	}
 	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
 	var bindings authv1.PolicyBindingList
-	_ = c.List(r.Context(), &bindings) // those the user may see; none is fine
+	if c, err := r.platform(); err == nil {
+		_ = c.List(r.Context(), &bindings) // those the user may see; none is fine
+	}
 	page, pg := pageOf(r.Request, l.Items)
 	r.page(w, "policies", "platform", "Policies", map[string]any{"Rows": page, "Pager": pg, "All": l.Items,
 		"Bindings": bindings.Items, "CanBind": r.can("", "createPolicyBinding", "policybinding:*"), "Form": form, "FormError": formErr})
@@ -155,10 +136,7 @@ func (s *Server) bindPolicy(w http.ResponseWriter, r *request) {
 	b := &authv1.PolicyBinding{TypeMeta: metav1.TypeMeta{APIVersion: authv1.GroupVersion.String(), Kind: "PolicyBinding"},
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "pb-"},
 		Spec:       authv1.PolicyBindingSpec{PolicyName: form["policy"], Users: users, Groups: groups, ProjectID: form["project"]}}
-	c, err := r.platform()
-	if err == nil {
-		err = c.Create(r.Context(), b)
-	}
+	err := r.create(b)
 	if err != nil {
 		_, msg := explain(err)
 		s.renderPolicies(w, r, form, msg)

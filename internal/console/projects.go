@@ -38,14 +38,8 @@ type projectRow struct {
 }
 
 func (s *Server) projects(w http.ResponseWriter, r *request) {
-	c, err := r.platform()
-	if err != nil {
-		r.fail(w, err)
-		return
-	}
 	var l businessv1.ProjectList
-	if err := c.List(r.Context(), &l); err != nil {
-		r.fail(w, err)
+	if !r.list(w, &l) {
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
@@ -127,10 +121,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *request) {
 		prj.Spec.Clusters = append(prj.Spec.Clusters, businessv1.ClusterQuota{Name: cl, Hard: hard})
 	}
 	if len(d.Errors) == 0 {
-		c, err := r.platform()
-		if err == nil {
-			err = c.Create(r.Context(), prj)
-		}
+		err := r.create(prj)
 		if err == nil {
 			redirect(w, r.Request, "/console/platform/projects/"+url.PathEscape(prj.Name)+"?notice="+url.QueryEscape("Project "+d.Name+" created"))
 			return
@@ -271,10 +262,7 @@ func (s *Server) createNamespace(w http.ResponseWriter, r *request) {
 		ns := &businessv1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: businessv1.GroupVersion.String(), Kind: "Namespace"},
 			ObjectMeta: metav1.ObjectMeta{Namespace: d.Project.Name},
 			Spec:       businessv1.NamespaceSpec{ProjectName: d.Project.Name, ClusterName: cluster, Namespace: name, Hard: hard}}
-		c, err := r.platform()
-		if err == nil {
-			err = c.Create(r.Context(), ns)
-		}
+		err := r.create(ns)
 		if err == nil {
 			redirect(w, r.Request, "/console/platform/projects/"+url.PathEscape(d.Project.Name)+"?notice="+url.QueryEscape("Namespace "+name+" created in "+cluster))
 			return

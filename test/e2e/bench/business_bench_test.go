@@ -12,8 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/clientcmd"
 	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	businessv1 "github.com/kstack/kstack/api/business/v1"
@@ -33,17 +31,7 @@ func BenchmarkProjects(b *testing.B) {
 	if r := k.RunStdin("Passw0rd-Bench1\n", "user", "create", "bench", "--password-stdin"); r.Err != nil {
 		b.Fatal(r.Stderr)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 1000, 2000
-	s := runtime.NewScheme()
-	_ = businessv1.AddToScheme(s)
-	c, err := crclient.New(cfg, crclient.Options{Scheme: s})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := globalClient(b, p.Kubeconfig, businessv1.AddToScheme)
 	ctx := context.Background()
 
 	// Usage delay on an idle platform.

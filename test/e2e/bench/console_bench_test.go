@@ -11,9 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/clientcmd"
-	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/test/e2e/framework"
@@ -29,17 +26,7 @@ func BenchmarkConsole(b *testing.B) {
 	k.MustRun("local", "create", "load", "--nodes", "4", "--import")
 	cls := clusterID(b, k, "load")
 	member := client(b, strings.TrimSpace(k.MustRun("local", "kubeconfig", "load")))
-	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.QPS, cfg.Burst = 1000, 2000
-	s := runtime.NewScheme()
-	_ = platformv1.AddToScheme(s)
-	c, err := crclient.New(cfg, crclient.Options{Scheme: s})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := globalClient(b, p.Kubeconfig, platformv1.AddToScheme)
 	ctx := context.Background()
 
 	// 999 more clusters (objects only: they have no credential, so the

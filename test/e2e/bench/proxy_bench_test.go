@@ -13,9 +13,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kstack/kstack/test/e2e/framework"
 )
@@ -27,6 +29,27 @@ func client(b *testing.B, kubeconfig string) kubernetes.Interface {
 	}
 	cfg.QPS, cfg.Burst = 1000, 1000
 	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+// globalClient is a fast controller-runtime client of the platform's own
+// API server (the admin kubeconfig) for the kinds the schemes add.
+func globalClient(b *testing.B, kubeconfig string, add ...func(*runtime.Scheme) error) crclient.Client {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 1000, 2000
+	s := runtime.NewScheme()
+	for _, f := range add {
+		if err := f(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c, err := crclient.New(cfg, crclient.Options{Scheme: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

@@ -265,8 +265,8 @@ type Platform struct {
 	ConsoleURL string
 	Kubeconfig string
 	// Stdout holds everything `up` printed on stdout.
-	Stdout *syncBuffer
-	Stderr *syncBuffer
+	Stdout *SyncBuffer
+	Stderr *SyncBuffer
 	cmd    *exec.Cmd
 	done   chan error
 
@@ -274,18 +274,19 @@ type Platform struct {
 	stopErr  error
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process's writes and a test's reads.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -310,7 +311,7 @@ func (k *Kstack) StartUp(timeout time.Duration, args ...string) (*Platform, erro
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cmd: cmd, done: make(chan error, 1)}
+	p := &Platform{Stdout: &SyncBuffer{}, Stderr: &SyncBuffer{}, cmd: cmd, done: make(chan error, 1)}
 	cmd.Stderr = p.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -426,7 +427,7 @@ func (k *Kstack) ClusterID(name string) (id string) {
 // virtual-node, say). It is stopped when the test ends and its output is
 // saved with the logs if the test failed.
 type Proc struct {
-	Output *syncBuffer
+	Output *SyncBuffer
 	cmd    *exec.Cmd
 	done   chan error
 	once   sync.Once
@@ -437,7 +438,7 @@ func (k *Kstack) Start(args ...string) *Proc {
 	k.T.Helper()
 	cmd := exec.Command(k.Bin, append([]string{"--data-dir", k.DataDir}, args...)...)
 	cmd.Env = append(os.Environ(), k.Env...)
-	p := &Proc{Output: &syncBuffer{}, cmd: cmd, done: make(chan error, 1)}
+	p := &Proc{Output: &SyncBuffer{}, cmd: cmd, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.Output, p.Output
 	if err := cmd.Start(); err != nil {
 		k.T.Fatal(err)
