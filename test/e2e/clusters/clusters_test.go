@@ -5,7 +5,6 @@ package clusters
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -204,7 +202,7 @@ func TestClusterManagement(t *testing.T) {
 			// has started can be flushed by it (seen under load in CI).
 			tty := exec.Command("script", "-qc", k.Bin+" kubectl --kubeconfig "+kc+" -n through-proxy exec -it "+pod+" -- sh", "/dev/null")
 			stdin, _ := tty.StdinPipe()
-			var out syncBuffer
+			var out framework.SyncBuffer
 			tty.Stdout, tty.Stderr = &out, &out
 			if err := tty.Start(); err != nil {
 				t.Fatal(err)
@@ -215,13 +213,23 @@ func TestClusterManagement(t *testing.T) {
 				}
 				return nil
 			})
-			_, _ = io.WriteString(stdin, "tty; exit\n")
+			// "tty" first, and exit only once its answer is back: output
+			// written just before the shell exits was seen lost in the
+			// exec stream's close (kwok's exec), not in the proxy.
+			_, _ = io.WriteString(stdin, "tty\n")
+			framework.Eventually(t, 60*time.Second, "a terminal in the pod", func() error {
+				if !strings.Contains(out.String(), "/dev/pts/") {
+					return fmt.Errorf("exec -it did not get a terminal: %q", out.String())
+				}
+				return nil
+			})
+			_, _ = io.WriteString(stdin, "exit\n")
 			done := make(chan error, 1)
 			go func() { done <- tty.Wait() }()
 			select {
 			case err := <-done:
-				if err != nil || !strings.Contains(out.String(), "/dev/pts/") {
-					t.Fatalf("exec -it did not get a terminal: %q %v", out.String(), err)
+				if err != nil {
+					t.Fatalf("exec -it after exit: %v %q", err, out.String())
 				}
 			case <-time.After(60 * time.Second):
 				_ = tty.Process.Kill()
@@ -381,22 +389,4 @@ func TestClusterManagement(t *testing.T) {
 			t.Fatal("the proxy still reaches a deleted cluster")
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
