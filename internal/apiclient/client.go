@@ -17,7 +17,6 @@ import (
 	"time"
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
-	"github.com/kstack/kstack/internal/gateway"
 )
 
 // Client is a gateway client.
@@ -125,7 +124,7 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 }
 
 // Import asks the platform to import a cluster.
-func (c *Client) Import(ctx context.Context, req gateway.ImportRequest) (*platformv1.Cluster, error) {
+func (c *Client) Import(ctx context.Context, req platformv1.ImportRequest) (*platformv1.Cluster, error) {
 	var cls platformv1.Cluster
 	if err := c.Do(ctx, http.MethodPost, "/platform/apis/platform.tkestack.io/v1/clusterimports", "", req, &cls); err != nil {
 		return nil, fmt.Errorf("import refused: %w", err)

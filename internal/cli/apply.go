@@ -11,14 +11,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kstack/kstack/internal/gateway"
+	businessv1 "github.com/kstack/kstack/api/business/v1"
 	"github.com/kstack/kstack/internal/printer"
 	"github.com/kstack/kstack/internal/publish"
 )
 
 func newApplyCmd(o *Options) *cobra.Command {
 	var file, project, namespace, output string
-	var req gateway.PublishRequest
+	var req businessv1.PublishRequest
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "apply -f APP.yaml --project ID --clusters cls-a,cls-b --namespace NS",
@@ -57,7 +57,7 @@ CLUSTER=VALUE. Exits non-zero when a cluster failed or a workload is not ready.`
 			}
 			req.Manifests, req.Namespace, req.TimeoutSeconds = string(data), namespace, int(timeout.Seconds())
 			fmt.Fprintf(os.Stderr, "Publishing to %s/%s in %s ...\n", project, namespace, strings.Join(req.Clusters, ", "))
-			var out gateway.PublishResponse
+			var out businessv1.PublishResponse
 			if err := c.WithTimeout(timeout+time.Duration(len(req.Clusters))*time.Minute).Do(cmd.Context(), http.MethodPost,
 				businessPath+"/namespaces/"+project+"/publish", "", req, &out); err != nil {
 				return err

@@ -17,7 +17,6 @@ import (
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	"github.com/kstack/kstack/internal/apiclient"
-	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/login"
 	"github.com/kstack/kstack/internal/platform"
 	"github.com/kstack/kstack/internal/printer"
@@ -207,7 +206,7 @@ TENANT.NAME (one line: the new password). Other sessions of the user end.`,
 			if err != nil {
 				return err
 			}
-			var req gateway.PasswordRequest
+			var req authv1.PasswordRequest
 			in := bufio.NewReader(os.Stdin)
 			read := func(prompt string) (string, error) {
 				if stdin {
@@ -298,8 +297,8 @@ and printed.`,
 }
 
 // whoami asks the platform who the CLI's caller is.
-func whoami(ctx context.Context, c *apiclient.Client) (*gateway.Whoami, error) {
-	var w gateway.Whoami
+func whoami(ctx context.Context, c *apiclient.Client) (*authv1.Whoami, error) {
+	var w authv1.Whoami
 	if err := c.Do(ctx, http.MethodGet, "/auth/whoami", "", nil, &w); err != nil {
 		return nil, err
 	}

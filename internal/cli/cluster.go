@@ -16,7 +16,6 @@ import (
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apiclient"
-	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/login"
 	"github.com/kstack/kstack/internal/platform"
 	"github.com/kstack/kstack/internal/printer"
@@ -51,8 +50,8 @@ func (f *credentialFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.keyFile, "client-key", "", "PEM client key")
 }
 
-func (f *credentialFlags) request() (gateway.ImportRequest, error) {
-	req := gateway.ImportRequest{}
+func (f *credentialFlags) request() (platformv1.ImportRequest, error) {
+	req := platformv1.ImportRequest{}
 	switch {
 	case f.kubeconfig != "" && f.server != "":
 		return req, fmt.Errorf("give either --kubeconfig or --server, not both")
@@ -179,7 +178,7 @@ func newClusterLockCmd(o *Options, lock bool) *cobra.Command {
 	}
 }
 
-func importCluster(ctx context.Context, o *Options, req gateway.ImportRequest) (*platformv1.Cluster, error) {
+func importCluster(ctx context.Context, o *Options, req platformv1.ImportRequest) (*platformv1.Cluster, error) {
 	c, err := newAPIClient(o)
 	if err != nil {
 		return nil, err

@@ -11,13 +11,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
-	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/printer"
 )
 
 func newUserCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Aliases: []string{"users"}, Short: "Create, list and delete users"}
-	var req gateway.CreateUserRequest
+	var req authv1.CreateUserRequest
 	var stdin bool
 	create := &cobra.Command{
 		Use:   "create NAME",
@@ -177,7 +176,7 @@ deny beats any allow.`,
 
 func newAPIKeyCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{Use: "apikey", Aliases: []string{"apikeys"}, Short: "Manage your access keys (bearer tokens for the API, kubectl and docker login)"}
-	var req gateway.APIKeyRequest
+	var req authv1.APIKeyRequest
 	create := &cobra.Command{
 		Use:   "create --expires 24h",
 		Short: "Create an access key; it is printed once and never again",
@@ -189,7 +188,7 @@ func newAPIKeyCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var v gateway.APIKeyView
+			var v authv1.APIKeyView
 			if err := c.Do(cmd.Context(), http.MethodPost, authPath+"/apikeys", "", req, &v); err != nil {
 				return err
 			}
@@ -209,7 +208,7 @@ func newAPIKeyCmd(o *Options) *cobra.Command {
 				return err
 			}
 			var l struct {
-				Items []gateway.APIKeyView `json:"items"`
+				Items []authv1.APIKeyView `json:"items"`
 			}
 			if err := c.Do(cmd.Context(), http.MethodGet, authPath+"/apikeys", "", nil, &l); err != nil {
 				return err

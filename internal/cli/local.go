@@ -11,7 +11,6 @@ import (
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apiclient"
-	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/localcluster"
 	"github.com/kstack/kstack/internal/printer"
 )
@@ -239,7 +238,7 @@ func importLocal(ctx context.Context, api *apiclient.Client, m *localcluster.Man
 	if err != nil {
 		return nil, err
 	}
-	req := gateway.ImportRequest{Kubeconfig: string(data), Type: platformv1.ClusterLocal}
+	req := platformv1.ImportRequest{Kubeconfig: string(data), Type: platformv1.ClusterLocal}
 	req.DisplayName = name
 	return api.Import(ctx, req)
 }

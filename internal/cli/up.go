@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -99,6 +100,7 @@ against an existing control plane.`,
 	f.DurationVar(&run.LockDuration, "lock-duration", run.LockDuration, "how long a locked account stays locked")
 	f.DurationVar(&run.KeyRotation, "signing-key-rotation", run.KeyRotation, "how often the token signing key is replaced (retired keys verify until their tokens expire)")
 	f.StringVar(&run.VirtualNodeIP, "virtual-node-ip", run.VirtualNodeIP, "address member clusters reach this process at for the virtual nodes it runs (VirtualNodeSets)")
+	f.StringSliceVar(&run.Controllers, "controllers", []string{"*"}, "controllers to run: * for all, NAME to enable one, -NAME to disable one (e.g. *,-virtual-node-set); the controllers are "+strings.Join(platform.ControllerNames(), ", "))
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")
 	_ = runCmd.MarkFlagRequired("tls-key-file")

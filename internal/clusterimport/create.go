@@ -2,9 +2,7 @@ package clusterimport
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"math/big"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,21 +12,14 @@ import (
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/randomid"
 )
 
 // SystemNamespace holds the Secrets of the credentials.
 const SystemNamespace = "kstack-system"
 
 // NewClusterID returns "cls-" and 8 random characters from [a-z0-9].
-func NewClusterID() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 8)
-	for i := range b {
-		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		b[i] = alphabet[n.Int64()]
-	}
-	return "cls-" + string(b)
-}
+func NewClusterID() string { return randomid.New("cls-", 8) }
 
 // DuplicateError says the cluster is already on the platform.
 type DuplicateError struct{ Existing platformv1.Cluster }
@@ -125,10 +116,10 @@ func RESTConfigFor(ctx context.Context, c client.Client, cred *platformv1.Cluste
 	if err := c.Get(ctx, key, &secret); err != nil {
 		return nil, "", fmt.Errorf("reading the credential's secret %s: %w", key, err)
 	}
-	r := &Request{
+	r := &Request{ClusterConnection: platformv1.ClusterConnection{
 		Server: cred.Spec.Server, CACert: cred.Spec.CACert, TLSServerName: cred.Spec.TLSServerName,
 		Token: string(secret.Data["token"]), ClientCert: cred.Spec.ClientCert, ClientKey: secret.Data["clientKey"],
-	}
+	}}
 	return r.RESTConfig(), cred.ResourceVersion + "/" + secret.ResourceVersion, nil
 }
 

@@ -12,17 +12,13 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
 )
 
 // Request is a cluster to import.
 type Request struct {
-	DisplayName   string `json:"displayName,omitempty"`
-	Server        string `json:"server"`
-	CACert        []byte `json:"caCert,omitempty"`
-	TLSServerName string `json:"tlsServerName,omitempty"`
-	Token         string `json:"token,omitempty"`
-	ClientCert    []byte `json:"clientCert,omitempty"`
-	ClientKey     []byte `json:"clientKey,omitempty"`
+	platformv1.ClusterConnection `json:",inline"`
 	// TenantID owns the cluster; the gateway sets it to the caller's.
 	TenantID string `json:"-"`
 }
@@ -62,7 +58,7 @@ func FromKubeconfig(data []byte, context string) (*Request, error) {
 	if user.Username != "" || user.Password != "" {
 		return nil, fmt.Errorf("user %q of context %q uses basic auth, which Kubernetes no longer supports: use a token or a client certificate", kctx.AuthInfo, context)
 	}
-	r := &Request{
+	r := &Request{ClusterConnection: platformv1.ClusterConnection{
 		DisplayName:   context,
 		Server:        cluster.Server,
 		CACert:        cluster.CertificateAuthorityData,
@@ -70,7 +66,7 @@ func FromKubeconfig(data []byte, context string) (*Request, error) {
 		Token:         user.Token,
 		ClientCert:    user.ClientCertificateData,
 		ClientKey:     user.ClientKeyData,
-	}
+	}}
 	if cluster.CertificateAuthority != "" || user.ClientCertificate != "" || user.ClientKey != "" || user.TokenFile != "" {
 		// File references: load them the way kubectl would.
 		rc, err := clientcmd.NewDefaultClientConfig(*cfg, &clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()

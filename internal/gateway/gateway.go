@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/decision"
 )
 
@@ -39,18 +40,16 @@ type Server struct {
 	Targets Targets
 	// Decider is the decision point.
 	Decider *decision.Decider
-	// Client writes the platform's objects for the /auth endpoints;
-	// Reader reads them past the cache; Mapper maps kinds.
+	// Groups are the platform's API groups: their resources, admission
+	// and routes.
+	Groups *apigroup.Registry
+	// Client reads the tenant of the object a request names (from the
+	// informer cache); Reader reads past the cache; Mapper maps kinds.
 	Client client.Client
 	Reader client.Reader
 	Mapper meta.RESTMapper
-	// SystemNamespace holds the platform's secrets.
-	SystemNamespace string
 	// OIDC is the OpenID provider, served at /oidc/.
-	OIDC   http.Handler
-	Import Importer
-	// UpdateCredential replaces a cluster's address and credential.
-	UpdateCredential CredentialUpdater
+	OIDC http.Handler
 	// Console serves /console/ (it checks its own session cookies).
 	Console http.Handler
 	// CachedPodNames reads a member's pod names from the platform's cache
@@ -59,8 +58,8 @@ type Server struct {
 
 	mu sync.Mutex
 	ln net.Listener
-	// projectLocks serialise quota checks with their writes, per project.
-	projectLocks sync.Map
+	// locks serialise admission checks with their writes, per key.
+	locks sync.Map
 }
 
 // Handler returns the gateway's routes.

@@ -11,13 +11,16 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/attributes"
+	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
 )
 
 // Target is where the proxy sends a request for one cluster.
 type Target struct {
+	// Name is the cluster's ID.
+	Name      string
 	Server    *url.URL
 	Transport http.RoundTripper
 	// Global is the platform's own control plane.
@@ -46,6 +49,8 @@ func createsWorkload(method, p string) bool {
 // Targets finds the connection to a cluster.
 type Targets interface {
 	Target(cluster string) (*Target, error)
+	// Global is the platform's own control plane, which serves its API.
+	Global() *Target
 }
 
 // AdminsGroup is carried by administrators' proxied requests; the global
@@ -54,9 +59,6 @@ const AdminsGroup = "kstack:admins"
 
 // ClusterHeader routes a native Kubernetes call under /platform to a member.
 const ClusterHeader = "X-TKE-ClusterName"
-
-// proxyPrefix is the connect form's prefix, before the cluster ID.
-const proxyPrefix = "/apis/platform.tkestack.io/v1/clusters/"
 
 // cleanMemberPath checks the path a caller wants in a member cluster. It
 // refuses what could climb out of the member's API or smuggle a path past
@@ -86,6 +88,12 @@ func cleanMemberPath(escaped string) (string, error) {
 	return clean, nil
 }
 
+// Proxy decides on r and forwards it to member cluster `cluster` at
+// memberPath, as the caller: the groups' proxy routes call it.
+func (s *Server) Proxy(w http.ResponseWriter, r *http.Request, p *directory.Principal, cluster, memberPath string) {
+	s.proxyTo(w, r, p, cluster, memberPath)
+}
+
 // proxyTo decides on r and forwards it to member cluster `cluster` at
 // memberPath, as the caller.
 func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, p *directory.Principal, cluster, memberPath string) {
@@ -95,7 +103,7 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, p *directory.Pr
 		return
 	}
 	if cluster == "" {
-		writeStatus(w, http.StatusBadRequest, "BadRequest", "no cluster named: use "+proxyPrefix+"{id}/proxy/... or the "+ClusterHeader+" header")
+		writeStatus(w, http.StatusBadRequest, "BadRequest", "no cluster named: use the proxy path of the cluster or the "+ClusterHeader+" header")
 		return
 	}
 	t, err := s.Targets.Target(cluster)
@@ -104,7 +112,7 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, p *directory.Pr
 		return
 	}
 	if t.Global {
-		if !p.SuperAdmin {
+		if !decision.Admin(p) {
 			forbidden(w, "the global cluster is the platform's own: use the /platform, /auth and /business APIs")
 			return
 		}
@@ -182,8 +190,8 @@ func impersonate(h http.Header, p *directory.Principal) {
 // (never system: groups, which would be privileges of the member's own
 // making) and the one group the member's kstack binding grants.
 func memberGroups(u *directory.Principal) []string {
-	out := []string{platformv1.ProxyGroup}
-	if u.SuperAdmin {
+	out := []string{apigroup.ProxyGroup}
+	if decision.Admin(u) {
 		out = append(out, AdminsGroup)
 	}
 	for _, g := range u.Groups {
@@ -204,7 +212,7 @@ func TransportTarget(cfg *rest.Config, global bool) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Target{Server: u, Transport: tr, Global: global}, nil
+	return &Target{Name: apigroup.GlobalCluster, Server: u, Transport: tr, Global: global}, nil
 }
 
 // PodNames are the names of the pods in a namespace of a member cluster,

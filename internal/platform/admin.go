@@ -16,7 +16,7 @@ import (
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	"github.com/kstack/kstack/internal/auth/account"
 	"github.com/kstack/kstack/internal/auth/directory"
-	"github.com/kstack/kstack/internal/gateway"
+	"github.com/kstack/kstack/internal/authapi"
 )
 
 // AdminUsername is the administrator that the first `kstack up` creates.
@@ -98,7 +98,7 @@ func ensureAdmin(ctx context.Context, c client.Client, password string) (string,
 	if err := c.Create(ctx, &u); err != nil {
 		return "", fmt.Errorf("creating the administrator: %w", err)
 	}
-	if err := gateway.SetPassword(ctx, c, &u, password, ""); err != nil {
+	if err := authapi.SetPassword(ctx, c, &u, password, ""); err != nil {
 		_ = c.Delete(ctx, &u)
 		return "", err
 	}
@@ -123,7 +123,7 @@ func ResetPassword(ctx context.Context, kubeconfig, username, password string) e
 		}
 		return fmt.Errorf("reaching the platform's API server (is `kstack up` running?): %w", err)
 	}
-	if err := gateway.SetPassword(ctx, c, &u, password, ""); err != nil {
+	if err := authapi.SetPassword(ctx, c, &u, password, ""); err != nil {
 		return err
 	}
 	now := metav1.NewTime(time.Now())

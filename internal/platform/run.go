@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,20 +38,18 @@ import (
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	businessv1 "github.com/kstack/kstack/api/business/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/authn"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
 	"github.com/kstack/kstack/internal/auth/oidcprovider"
 	"github.com/kstack/kstack/internal/auth/signing"
+	"github.com/kstack/kstack/internal/authapi"
+	"github.com/kstack/kstack/internal/businessapi"
 	"github.com/kstack/kstack/internal/clustercache"
-	"github.com/kstack/kstack/internal/clusterimport"
 	"github.com/kstack/kstack/internal/console"
-	"github.com/kstack/kstack/internal/controllers/businessnamespace"
-	clustercontroller "github.com/kstack/kstack/internal/controllers/cluster"
-	"github.com/kstack/kstack/internal/controllers/globalcluster"
-	projectcontroller "github.com/kstack/kstack/internal/controllers/project"
-	"github.com/kstack/kstack/internal/controllers/virtualnodeset"
 	"github.com/kstack/kstack/internal/gateway"
+	"github.com/kstack/kstack/internal/platformapi"
 	"github.com/kstack/kstack/internal/version"
 )
 
@@ -82,6 +81,8 @@ type RunOptions struct {
 	// VirtualNodeIP is where member clusters reach the virtual nodes this
 	// platform runs (kubelet endpoints, webhook).
 	VirtualNodeIP string
+	// Controllers enables and disables controllers by name ("*", "-name").
+	Controllers []string
 }
 
 // Scheme knows the built-in kinds and kstack's own.
@@ -94,10 +95,54 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
-// Run runs the platform process until ctx is done.
+// Run runs the platform process until ctx is done, in named phases; a
+// failure names the phase it happened in.
 func Run(ctx context.Context, o RunOptions) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
+	r := &runner{o: o}
+	for _, ph := range []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"configure", r.configure},
+		{"prepare the store", r.prepareStore},
+		{"create the manager", r.createManager},
+		{"wire the API groups and controllers", r.wireGroups},
+		{"wire the gateway", r.wireGateway},
+	} {
+		start := time.Now()
+		if err := ph.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", ph.name, err)
+		}
+		r.log.Debug("platform phase done", "phase", ph.name, "took", time.Since(start))
+	}
+	r.log.Info("platform starting", "listen", o.Listen, "leaderElection", o.LeaderElect, "controllers", r.controllers)
+	return r.mgr.Start(ctx)
+}
+
+// runner holds what one phase of Run hands the next.
+type runner struct {
+	o            RunOptions
+	log          *slog.Logger
+	cfg          *rest.Config
+	auth         *authn.Authenticator
+	issuer       string
+	extraClients []oidcprovider.Client
+	gw           *gateway.Server
+	cs           kubernetes.Interface
+	keys         *signing.Keys
+	mgr          ctrl.Manager
+	synced       *atomic.Bool
+	cache        *clustercache.Cache
+	platform     *platformapi.Module
+	controllers  []string
+}
+
+// configure reads the flags' files and binds the gateway's port, before
+// anything is written.
+func (r *runner) configure(context.Context) error {
+	o := &r.o
+	r.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctrl.SetLogger(logr.FromSlogHandler(r.log.Handler()))
 	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
 	if err != nil {
 		return fmt.Errorf("reading --kubeconfig %s: %w", o.Kubeconfig, err)
@@ -105,6 +150,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	// client-go's default (5 QPS; controller-runtime's 20) throttled logins,
 	// which each write a session and the user's status, to about 5 a second.
 	cfg.QPS, cfg.Burst = 300, 600
+	r.cfg = cfg
 	cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
 	if err != nil {
 		return fmt.Errorf("loading the gateway's TLS certificate (%s, %s): %w", o.TLSCertFile, o.TLSKeyFile, err)
@@ -128,65 +174,68 @@ func Run(ctx context.Context, o RunOptions) error {
 	if u, err := url.Parse(o.ExternalURL); err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		return fmt.Errorf("invalid --external-url %q: want an https URL such as https://kstack.example.com:8443", o.ExternalURL)
 	}
-	issuer := strings.TrimSuffix(o.ExternalURL, "/") + "/oidc"
-	auth := &authn.Authenticator{Issuer: issuer, Audiences: []string{oidcprovider.ConsoleClientID, oidcprovider.CLIClientID}}
+	r.issuer = strings.TrimSuffix(o.ExternalURL, "/") + "/oidc"
+	r.auth = &authn.Authenticator{Issuer: r.issuer, Audiences: []string{oidcprovider.ConsoleClientID, oidcprovider.CLIClientID}}
 	if o.AdminTokenFile != "" {
 		tok, err := os.ReadFile(o.AdminTokenFile)
 		if err != nil {
 			return fmt.Errorf("reading --admin-token-file: %w", err)
 		}
-		auth.AdminTokenHash = sha256.Sum256(bytes.TrimSpace(tok))
+		r.auth.AdminTokenHash = sha256.Sum256(bytes.TrimSpace(tok))
 	}
-	var extraClients []oidcprovider.Client
 	if o.OIDCClientsFile != "" {
-		if extraClients, err = oidcprovider.LoadClients(o.OIDCClientsFile); err != nil {
+		if r.extraClients, err = oidcprovider.LoadClients(o.OIDCClientsFile); err != nil {
 			return err
 		}
-		for _, c := range extraClients {
-			auth.Audiences = append(auth.Audiences, c.ID)
+		for _, c := range r.extraClients {
+			r.auth.Audiences = append(r.auth.Audiences, c.ID)
 		}
 	}
-	gw := &gateway.Server{
-		Listen:          o.Listen,
-		TLS:             tlsCfg,
-		Version:         version.Version,
-		Log:             log.With("component", "gateway"),
-		Auth:            auth,
-		SystemNamespace: SystemNamespace,
+	r.gw = &gateway.Server{
+		Listen:  o.Listen,
+		TLS:     tlsCfg,
+		Version: version.Version,
+		Log:     r.log.With("component", "gateway"),
+		Auth:    r.auth,
 	}
-	if err := gw.Bind(); err != nil {
-		return err
-	}
+	return r.gw.Bind()
+}
 
-	cs, err := kubernetes.NewForConfig(cfg)
+// prepareStore makes what the manager needs before it starts: the system
+// namespace, the CRDs, the gateway's RBAC, the signing keys and the
+// predefined policies.
+func (r *runner) prepareStore(ctx context.Context) error {
+	cs, err := kubernetes.NewForConfig(r.cfg)
 	if err != nil {
 		return err
 	}
+	r.cs = cs
 	if err := bootstrap(ctx, cs); err != nil {
 		return err
 	}
-	if err := InstallCRDs(ctx, cfg); err != nil {
+	if err := InstallCRDs(ctx, r.cfg); err != nil {
 		return err
 	}
 	if err := ensureAdminsBinding(ctx, cs); err != nil {
 		return err
 	}
-	keys := &signing.Keys{Client: cs, Namespace: SystemNamespace, RotateAfter: o.KeyRotation, Retain: o.SessionLifetime + time.Hour}
-	if err := keys.Sync(ctx); err != nil {
+	r.keys = &signing.Keys{Client: cs, Namespace: SystemNamespace, RotateAfter: r.o.KeyRotation, Retain: r.o.SessionLifetime + time.Hour}
+	if err := r.keys.Sync(ctx); err != nil {
 		return err
 	}
-	direct, err := client.New(cfg, client.Options{Scheme: Scheme()})
+	direct, err := client.New(r.cfg, client.Options{Scheme: Scheme()})
 	if err != nil {
 		return err
 	}
-	if err := directory.EnsurePredefined(ctx, direct); err != nil {
-		return err
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	return directory.EnsurePredefined(ctx, direct)
+}
+
+func (r *runner) createManager(context.Context) error {
+	mgr, err := ctrl.NewManager(r.cfg, ctrl.Options{
 		Scheme:                        Scheme(),
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:        "0",
-		LeaderElection:                o.LeaderElect,
+		LeaderElection:                r.o.LeaderElect,
 		LeaderElectionID:              "kstack-platform",
 		LeaderElectionNamespace:       SystemNamespace,
 		LeaderElectionReleaseOnCancel: true,
@@ -194,35 +243,79 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return fmt.Errorf("creating the controller manager: %w", err)
 	}
-	var synced atomic.Bool
-	if err := mgr.Add(cacheSynced{mgr: mgr, synced: &synced}); err != nil {
-		return err
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	r.mgr, r.synced = mgr, &atomic.Bool{}
+	return mgr.Add(cacheSynced{mgr: mgr, synced: r.synced})
+}
+
+// wireGroups builds the API groups from one list, registers their indexes
+// and sets up the controllers that --controllers enables.
+func (r *runner) wireGroups(context.Context) error {
+	mgr := r.mgr
+	dc, err := discovery.NewDiscoveryClientForConfig(r.cfg)
 	if err != nil {
 		return err
 	}
-	if err := (&globalcluster.Reconciler{Client: mgr.GetClient(), Discovery: dc}).SetupWithManager(mgr); err != nil {
-		return err
-	}
-	cache := clustercache.New(nil)
-	if err := (&clustercontroller.Reconciler{Client: mgr.GetClient(), Cache: cache}).SetupWithManager(mgr); err != nil {
-		return err
-	}
-	if err := (&businessnamespace.Reconciler{Client: mgr.GetClient(), Cache: cache}).SetupWithManager(mgr); err != nil {
-		return err
-	}
-	if err := (&projectcontroller.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		return err
-	}
-	vnLog := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("controller", "virtualnodeset")
-	if err := (&virtualnodeset.Reconciler{Client: mgr.GetClient(), Cache: cache, NodeIP: o.VirtualNodeIP, Log: vnLog}).SetupWithManager(mgr); err != nil {
-		return err
-	}
-	global, err := gateway.TransportTarget(cfg, true)
+	r.cache = clustercache.New(nil)
+	dir := &directory.Directory{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+	r.auth.Dir, r.auth.Keys = dir, r.keys
+	dec := &decision.Decider{Dir: dir}
+	env := apigroup.Env{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Decider: dec, Host: r.gw,
+		SystemNamespace: SystemNamespace, Log: r.log.With("component", "gateway")}
+	r.platform = &platformapi.Module{Env: env, Cache: r.cache, Discovery: dc, VirtualNodeIP: r.o.VirtualNodeIP,
+		VirtualNodeLog: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("controller", "virtualnodeset")}
+	business := &businessapi.Module{Env: env, Cache: r.cache}
+	// Project policies apply in a member namespace that a project owns.
+	dec.ProjectOf = business.ProjectOf
+	groups, err := apigroup.NewRegistry(groupList(r.platform, business, env)...)
 	if err != nil {
 		return err
 	}
+	for _, ix := range groups.Indexes() {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), ix.Object, ix.Field, ix.Func); err != nil {
+			return fmt.Errorf("indexing %T by %s: %w", ix.Object, ix.Field, err)
+		}
+	}
+	ctrls, err := apigroup.SelectControllers(groups.Controllers(), r.o.Controllers)
+	if err != nil {
+		return err
+	}
+	for _, c := range ctrls {
+		if err := c.Setup(mgr); err != nil {
+			return fmt.Errorf("controller %s: %w", c.Name, err)
+		}
+		r.controllers = append(r.controllers, c.Name)
+	}
+	dec.Hidden = groups.Hidden
+	r.gw.Groups, r.gw.Decider = groups, dec
+	return nil
+}
+
+// groupList is the one list of the platform's API groups, in the order
+// their controllers start.
+func groupList(platform *platformapi.Module, business *businessapi.Module, env apigroup.Env) []apigroup.Module {
+	return []apigroup.Module{platform, &authapi.Module{Env: env}, business}
+}
+
+// ControllerNames are the names --controllers knows.
+func ControllerNames() []string {
+	var names []string
+	for _, m := range groupList(&platformapi.Module{}, &businessapi.Module{}, apigroup.Env{}) {
+		for _, c := range m.Controllers() {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
+// wireGateway connects the gateway to the members, the OpenID provider
+// and the console, and adds it to the manager.
+func (r *runner) wireGateway(context.Context) error {
+	mgr, gw, log := r.mgr, r.gw, r.log
+	global, err := gateway.TransportTarget(r.cfg, true)
+	if err != nil {
+		return err
+	}
+	cache := r.cache
 	gw.Targets = targets{global: global, cache: cache, client: mgr.GetClient()}
 	gw.CachedPodNames = func(cluster, namespace string) ([]string, bool) {
 		e, ok := cache.Get(cluster)
@@ -231,31 +324,27 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		return e.PodNames(namespace)
 	}
-	dir := &directory.Directory{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
-	auth.Dir, auth.Keys = dir, keys
-	gw.Decider = &decision.Decider{Dir: dir, ProjectOf: func(ctx context.Context, cluster, namespace string) string {
-		var l businessv1.NamespaceList
-		if err := mgr.GetClient().List(ctx, &l, client.MatchingFields{businessnamespace.IndexClusterNamespace: businessnamespace.Key(cluster, namespace)}); err != nil || len(l.Items) == 0 {
-			return ""
-		}
-		return l.Items[0].Spec.ProjectName
-	}}
 	gw.Client, gw.Reader, gw.Mapper = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetRESTMapper()
 	op := &oidcprovider.Provider{
-		Issuer: issuer, Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Dir: dir, Keys: keys,
+		Issuer: r.issuer, Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Dir: gw.Decider.Dir, Keys: r.keys,
 		Namespace: SystemNamespace, Log: log.With("component", "oidc"),
-		AccessTokenLifetime: o.AccessTokenLifetime, SessionLifetime: o.SessionLifetime,
-		MaxFailedLogins: int32(o.MaxFailedLogins), LockDuration: o.LockDuration,
-		ConsoleRedirectURIs: []string{strings.TrimSuffix(o.ExternalURL, "/") + "/console/callback"},
-		ExtraClients:        extraClients,
+		AccessTokenLifetime: r.o.AccessTokenLifetime, SessionLifetime: r.o.SessionLifetime,
+		MaxFailedLogins: int32(r.o.MaxFailedLogins), LockDuration: r.o.LockDuration,
+		ConsoleRedirectURIs: []string{strings.TrimSuffix(r.o.ExternalURL, "/") + "/console/callback"},
+		ExtraClients:        r.extraClients,
 	}
 	if err := op.Start(); err != nil {
 		return err
 	}
 	gw.OIDC = op.Handler()
 	con := &console.Server{
-		ExternalURL: o.ExternalURL, Issuer: issuer, OIDC: op.Handler(), Authenticate: auth.Token,
-		Serve: gw.ServeAs, PlatformConfig: gw.PlatformConfig, MemberConfig: gw.MemberConfig, Clusters: gw.VisibleClusters, PodNames: gw.PodNames,
+		ExternalURL: r.o.ExternalURL, Issuer: r.issuer, OIDC: op.Handler(), Authenticate: r.auth.Token,
+		Serve:          gw.ServeAs,
+		PlatformConfig: func(p *directory.Principal) *rest.Config { return platformapi.PlatformConfig(gw, p) },
+		MemberConfig: func(p *directory.Principal, cluster string) *rest.Config {
+			return platformapi.MemberConfig(gw, p, cluster)
+		},
+		Clusters: r.platform.VisibleClusters, PodNames: gw.PodNames,
 		Decider: gw.Decider, Scheme: Scheme(), Mapper: mgr.GetRESTMapper(),
 		Log: log.With("component", "console"), Version: version.Version,
 	}
@@ -263,6 +352,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	gw.Console = con
+	keys := r.keys
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		go op.Run(ctx)
 		keys.Run(ctx, 30*time.Second, func(err error) { log.Warn("syncing signing keys", "err", err) })
@@ -270,12 +360,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	})); err != nil {
 		return err
 	}
-	gw.Import = func(ctx context.Context, r *clusterimport.Request, t platformv1.ClusterType) (*platformv1.Cluster, error) {
-		return clusterimport.Import(ctx, mgr.GetClient(), r, t)
-	}
-	gw.UpdateCredential = func(ctx context.Context, id string, r *clusterimport.Request) (*platformv1.Cluster, error) {
-		return clusterimport.UpdateCredential(ctx, mgr.GetClient(), id, r)
-	}
+	cs, synced := r.cs, r.synced
 	gw.Checks = []gateway.Check{
 		{Name: "kube-apiserver", Func: func(ctx context.Context) error {
 			_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
@@ -288,11 +373,7 @@ func Run(ctx context.Context, o RunOptions) error {
 			return nil
 		}},
 	}
-	if err := mgr.Add(gw); err != nil {
-		return err
-	}
-	log.Info("platform starting", "listen", o.Listen, "leaderElection", o.LeaderElect)
-	return mgr.Start(ctx)
+	return mgr.Add(gw)
 }
 
 // bootstrap makes what the manager needs before it starts: the system
@@ -342,6 +423,8 @@ type targets struct {
 	client client.Client
 }
 
+func (t targets) Global() *gateway.Target { return t.global }
+
 func (t targets) Target(name string) (*gateway.Target, error) {
 	if name == platformv1.GlobalClusterName {
 		return t.global, nil
@@ -358,7 +441,7 @@ func (t targets) Target(name string) (*gateway.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gateway.Target{Server: u, Transport: e.Transport, Locked: cls.Spec.Locked, Tenant: cls.Spec.TenantID}, nil
+	return &gateway.Target{Name: name, Server: u, Transport: e.Transport, Locked: cls.Spec.Locked, Tenant: cls.Spec.TenantID}, nil
 }
 
 type cacheSynced struct {

@@ -24,7 +24,6 @@ import (
 	"github.com/kstack/kstack/internal/auth/account"
 	"github.com/kstack/kstack/internal/controlplane"
 	"github.com/kstack/kstack/internal/datadir"
-	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/localcluster"
 	"github.com/kstack/kstack/internal/netutil"
 	"github.com/kstack/kstack/internal/pki"
@@ -459,7 +458,7 @@ func importDemo(ctx context.Context, o UpOptions, l controlplane.Layout) error {
 		if err != nil {
 			return err
 		}
-		req := gateway.ImportRequest{Kubeconfig: string(data), Type: platformv1.ClusterLocal}
+		req := platformv1.ImportRequest{Kubeconfig: string(data), Type: platformv1.ClusterLocal}
 		req.DisplayName = name
 		cls, err := api.Import(ctx, req)
 		switch {

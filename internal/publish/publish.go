@@ -22,22 +22,16 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	businessv1 "github.com/kstack/kstack/api/business/v1"
 )
 
 // Result is one object in one cluster.
-type Result struct {
-	Cluster string `json:"cluster"`
-	Object  string `json:"object"`
-	Ready   string `json:"ready"`
-	Status  string `json:"status"`
-}
+type Result = businessv1.PublishResult
 
 // Overrides are per-cluster changes: "value" for every cluster or
 // "cls-x=value" for one.
-type Overrides struct {
-	Replicas []string `json:"replicas,omitempty"`
-	Images   []string `json:"images,omitempty"`
-}
+type Overrides = businessv1.PublishOverrides
 
 // For picks the value for one cluster.
 func For(flags []string, cluster string) string {
@@ -127,7 +121,7 @@ func Apply(ctx context.Context, cfg *rest.Config, cluster, namespace string, obj
 		switch a.obj.GetKind() {
 		case "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet":
 		default:
-			rows = append(rows, Result{cluster, name, "-", "applied"})
+			rows = append(rows, Result{Cluster: cluster, Object: name, Ready: "-", Status: "applied"})
 			continue
 		}
 		var ready, want int64
@@ -155,7 +149,7 @@ func Apply(ctx context.Context, cfg *rest.Config, cluster, namespace string, obj
 		if ready < want {
 			st = "NotReady (see its events: quota, image, scheduling)"
 		}
-		rows = append(rows, Result{cluster, name, fmt.Sprintf("%d/%d", ready, want), st})
+		rows = append(rows, Result{Cluster: cluster, Object: name, Ready: fmt.Sprintf("%d/%d", ready, want), Status: st})
 	}
 	return rows, nil
 }

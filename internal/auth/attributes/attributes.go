@@ -51,6 +51,10 @@ type Attributes struct {
 	Subresource string
 	// ReadOnly is set for get, list and watch.
 	ReadOnly bool
+	// Project is the project whose project policies apply to a request on
+	// the platform's API; the API group of the kind sets it (see
+	// internal/apigroup), since only it knows which kinds belong to projects.
+	Project string
 }
 
 // infoFactory parses Kubernetes API paths as kube-apiserver does.

@@ -27,48 +27,38 @@ type Decider struct {
 	// ProjectOf finds the project that owns a namespace of a cluster
 	// ("" when none); project policies apply there. Nil until projects exist.
 	ProjectOf func(ctx context.Context, cluster, namespace string) string
+	// Hidden says why no one, administrators included, may reach a kind of
+	// the platform's API ("" for kinds that may be reached): the API
+	// groups declare them (apigroup.Registry.Hidden).
+	Hidden func(group, kind string) string
 }
 
-// hidden are kinds no one reads through the platform: password hashes.
-var hidden = map[string]string{
-	"localidentity": "password hashes are never served: set a password with PUT /auth/apis/auth.tkestack.io/v1/users/{name}/password",
-}
-
-// Hidden reports kinds no one may read, with the reason.
-func Hidden(kind string) (string, bool) {
-	msg, ok := hidden[kind]
-	return msg, ok
-}
+// Admin reports whether p is a platform administrator. Every "is this
+// caller an administrator" question of the platform is asked here.
+func Admin(p *directory.Principal) bool { return p != nil && p.SuperAdmin }
 
 // Platform decides on a request to the platform's own API; objTenant is
 // the tenant of the object named (empty for collections and creations).
+// The project policies of a.Project apply (its API group sets it).
 func (d *Decider) Platform(ctx context.Context, p *directory.Principal, a attributes.Attributes, objTenant string) Decision {
-	if msg, ok := hidden[a.Kind]; ok {
-		return Decision{Reason: msg}
+	if d.Hidden != nil {
+		if msg := d.Hidden(a.APIGroup, a.Kind); msg != "" {
+			return Decision{Reason: msg}
+		}
 	}
-	if p.SuperAdmin {
+	if Admin(p) {
 		return Decision{Allowed: true, Reason: "platform administrator"}
 	}
 	if objTenant != "" && objTenant != p.Tenant && objTenant != directory.SharedTenantLabel {
 		return Decision{NotFound: true, Reason: fmt.Sprintf("%s %q not found", a.Kind, a.Name)}
 	}
-	// A project's own objects (the project, its namespaces in the global
-	// cluster's namespace named after it) come under its project policies.
-	project := ""
-	if a.APIGroup == "business.tkestack.io" {
-		if a.Kind == "project" {
-			project = a.Name
-		} else if a.Namespace != "" {
-			project = a.Namespace
-		}
-	}
-	return d.Can(ctx, p, project, a.Action, a.Resource)
+	return d.Can(ctx, p, a.Project, a.Action, a.Resource)
 }
 
 // Member decides on a request into member cluster `cluster`, which
 // belongs to clusterTenant.
 func (d *Decider) Member(ctx context.Context, p *directory.Principal, cluster, clusterTenant string, a attributes.Attributes) Decision {
-	if p.SuperAdmin {
+	if Admin(p) {
 		return Decision{Allowed: true, Reason: "platform administrator"}
 	}
 	if clusterTenant != p.Tenant {
@@ -90,7 +80,7 @@ func (d *Decider) Member(ctx context.Context, p *directory.Principal, cluster, c
 // policies p holds in project (when not empty). The console asks it before
 // showing a button.
 func (d *Decider) Can(ctx context.Context, p *directory.Principal, project, action, resource string) Decision {
-	if p.SuperAdmin {
+	if Admin(p) {
 		return Decision{Allowed: true, Reason: "platform administrator"}
 	}
 	pols, err := d.Dir.Policies(ctx, p, project)

@@ -6,7 +6,6 @@ package admission
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,20 +15,9 @@ import (
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	businessv1 "github.com/kstack/kstack/api/business/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/business/quota"
 )
-
-// Error is a refusal with its HTTP status.
-type Error struct {
-	Code int
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-func invalid(format string, a ...any) error {
-	return &Error{Code: http.StatusUnprocessableEntity, Msg: fmt.Sprintf(format, a...)}
-}
 
 // Checker reads what admission needs.
 type Checker struct {
@@ -64,15 +52,11 @@ const (
 func ClusterNamespaceKey(cluster, namespace string) string { return cluster + "/" + namespace }
 
 // Indexers are the index functions to register with the cache.
-var Indexers = []struct {
-	Object client.Object
-	Field  string
-	Func   client.IndexerFunc
-}{
-	{&businessv1.Project{}, IndexParent, func(o client.Object) []string {
+var Indexers = []apigroup.Index{
+	{Object: &businessv1.Project{}, Field: IndexParent, Func: func(o client.Object) []string {
 		return []string{o.(*businessv1.Project).Spec.ParentProjectName}
 	}},
-	{&businessv1.Namespace{}, IndexClusterNamespace, func(o client.Object) []string {
+	{Object: &businessv1.Namespace{}, Field: IndexClusterNamespace, Func: func(o client.Object) []string {
 		ns := o.(*businessv1.Namespace)
 		return []string{ClusterNamespaceKey(ns.Spec.ClusterName, ns.Spec.Namespace)}
 	}},
@@ -111,28 +95,28 @@ func (c *Checker) Project(ctx context.Context, p, old *businessv1.Project) error
 	seen := map[string]bool{}
 	for _, cq := range p.Spec.Clusters {
 		if seen[cq.Name] {
-			return invalid("cluster %s is listed twice", cq.Name)
+			return apigroup.Invalid("cluster %s is listed twice", cq.Name)
 		}
 		seen[cq.Name] = true
 		var cls platformv1.Cluster
 		if err := c.Reader.Get(ctx, client.ObjectKey{Name: cq.Name}, &cls); err != nil || cls.Spec.TenantID != p.Spec.TenantID || cls.Spec.Type == platformv1.ClusterGlobal {
-			return invalid("there is no cluster %q for projects of tenant %s", cq.Name, p.Spec.TenantID)
+			return apigroup.Invalid("there is no cluster %q for projects of tenant %s", cq.Name, p.Spec.TenantID)
 		}
 		for name, q := range cq.Hard {
 			if q.Sign() < 0 {
-				return invalid("cluster %s: %s is negative", cq.Name, name)
+				return apigroup.Invalid("cluster %s: %s is negative", cq.Name, name)
 			}
 		}
 	}
 	for _, m := range p.Spec.Members {
 		var u authv1.User
 		if err := c.Reader.Get(ctx, client.ObjectKey{Name: authv1.ObjectName(p.Spec.TenantID, m.Username)}, &u); err != nil {
-			return invalid("member %q is not a user of tenant %s", m.Username, p.Spec.TenantID)
+			return apigroup.Invalid("member %q is not a user of tenant %s", m.Username, p.Spec.TenantID)
 		}
 		switch m.Role {
 		case "project-admin", "project-member", "project-viewer":
 		default:
-			return invalid("member %s: role must be project-admin, project-member or project-viewer, not %q", m.Username, m.Role)
+			return apigroup.Invalid("member %s: role must be project-admin, project-member or project-viewer, not %q", m.Username, m.Role)
 		}
 	}
 	if parent := p.Spec.ParentProjectName; parent != "" {
@@ -151,12 +135,12 @@ func (c *Checker) Project(ctx context.Context, p, old *businessv1.Project) error
 			nq, ok := p.Quota(oc.Name)
 			if !ok {
 				if len(alloc) > 0 {
-					return invalid("cluster %s still has namespaces or sub-projects of project %s: remove them first", oc.Name, p.Name)
+					return apigroup.Invalid("cluster %s still has namespaces or sub-projects of project %s: remove them first", oc.Name, p.Name)
 				}
 				continue
 			}
 			if b := quota.Below(nq, alloc); len(b) > 0 {
-				return invalid("the quota of project %s in cluster %s cannot be lowered below what is allocated: %s", p.Name, oc.Name, quota.DescribeBelow(b))
+				return apigroup.Invalid("the quota of project %s in cluster %s cannot be lowered below what is allocated: %s", p.Name, oc.Name, quota.DescribeBelow(b))
 			}
 		}
 	}
@@ -170,30 +154,30 @@ func (c *Checker) parent(ctx context.Context, p *businessv1.Project) error {
 	var parent businessv1.Project
 	for name := p.Spec.ParentProjectName; name != ""; name = parent.Spec.ParentProjectName {
 		if seen[name] {
-			return invalid("parent project %s would make a cycle of parents", p.Spec.ParentProjectName)
+			return apigroup.Invalid("parent project %s would make a cycle of parents", p.Spec.ParentProjectName)
 		}
 		seen[name] = true
 		if err := c.Reader.Get(ctx, client.ObjectKey{Name: name}, &parent); err != nil {
-			return invalid("parent project %q does not exist", name)
+			return apigroup.Invalid("parent project %q does not exist", name)
 		}
 	}
 	if err := c.Reader.Get(ctx, client.ObjectKey{Name: p.Spec.ParentProjectName}, &parent); err != nil {
-		return invalid("parent project %q does not exist", p.Spec.ParentProjectName)
+		return apigroup.Invalid("parent project %q does not exist", p.Spec.ParentProjectName)
 	}
 	if parent.Spec.TenantID != p.Spec.TenantID {
-		return invalid("parent project %q does not exist", p.Spec.ParentProjectName)
+		return apigroup.Invalid("parent project %q does not exist", p.Spec.ParentProjectName)
 	}
 	for _, cq := range p.Spec.Clusters {
 		pq, ok := parent.Quota(cq.Name)
 		if !ok {
-			return invalid("cluster %s is not a cluster of the parent project %s", cq.Name, parent.Name)
+			return apigroup.Invalid("cluster %s is not a cluster of the parent project %s", cq.Name, parent.Name)
 		}
 		alloc, err := c.Allocated(ctx, parent.Name, cq.Name, p.Name)
 		if err != nil {
 			return err
 		}
 		if o := quota.Fit(pq, alloc, cq.Hard); len(o) > 0 {
-			return invalid("the quota in cluster %s does not fit in parent project %s: %s", cq.Name, parent.Name, quota.Describe(o))
+			return apigroup.Invalid("the quota in cluster %s does not fit in parent project %s: %s", cq.Name, parent.Name, quota.Describe(o))
 		}
 	}
 	return nil
@@ -210,16 +194,16 @@ func (c *Checker) NamespaceMoving(ctx context.Context, ns, from *businessv1.Name
 	var p businessv1.Project
 	if err := c.Reader.Get(ctx, client.ObjectKey{Name: ns.Spec.ProjectName}, &p); err != nil {
 		if apierrors.IsNotFound(err) {
-			return &Error{Code: http.StatusNotFound, Msg: fmt.Sprintf("project %q does not exist", ns.Spec.ProjectName)}
+			return apigroup.Refuse(http.StatusNotFound, "project %q does not exist", ns.Spec.ProjectName)
 		}
 		return err
 	}
 	if p.Spec.TenantID != ns.Spec.TenantID {
-		return &Error{Code: http.StatusNotFound, Msg: fmt.Sprintf("project %q does not exist", ns.Spec.ProjectName)}
+		return apigroup.Refuse(http.StatusNotFound, "project %q does not exist", ns.Spec.ProjectName)
 	}
 	limit, ok := p.Quota(ns.Spec.ClusterName)
 	if !ok {
-		return invalid("project %s has no quota in cluster %s: add the cluster to the project first", p.Name, ns.Spec.ClusterName)
+		return apigroup.Invalid("project %s has no quota in cluster %s: add the cluster to the project first", p.Name, ns.Spec.ClusterName)
 	}
 	// The same namespace of a cluster belongs to one project at most.
 	var all businessv1.NamespaceList
@@ -235,7 +219,7 @@ func (c *Checker) NamespaceMoving(ctx context.Context, ns, from *businessv1.Name
 			continue
 		}
 		if o.Spec.ClusterName == ns.Spec.ClusterName && o.Spec.Namespace == ns.Spec.Namespace && !(o.Namespace == ns.Namespace && o.Name == ns.Name) {
-			return &Error{Code: http.StatusConflict, Msg: fmt.Sprintf("namespace %s of cluster %s belongs to project %s already", ns.Spec.Namespace, ns.Spec.ClusterName, o.Spec.ProjectName)}
+			return apigroup.Refuse(http.StatusConflict, "namespace %s of cluster %s belongs to project %s already", ns.Spec.Namespace, ns.Spec.ClusterName, o.Spec.ProjectName)
 		}
 	}
 	alloc, err := c.Allocated(ctx, p.Name, ns.Spec.ClusterName, ns.Name)
@@ -243,7 +227,7 @@ func (c *Checker) NamespaceMoving(ctx context.Context, ns, from *businessv1.Name
 		return err
 	}
 	if o := quota.Fit(limit, alloc, ns.Spec.Hard); len(o) > 0 {
-		return invalid("namespace %s does not fit in project %s's quota in cluster %s: %s", ns.Spec.Namespace, p.Name, ns.Spec.ClusterName, quota.Describe(o))
+		return apigroup.Invalid("namespace %s does not fit in project %s's quota in cluster %s: %s", ns.Spec.Namespace, p.Name, ns.Spec.ClusterName, quota.Describe(o))
 	}
 	return nil
 }

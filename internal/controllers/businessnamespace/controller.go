@@ -48,13 +48,9 @@ type Reconciler struct {
 	Cache  *clustercache.Cache
 }
 
-// SetupWithManager registers the reconciler and the index.
+// SetupWithManager registers the reconciler; it reads the business
+// group's indexes (admission.Indexers), which the platform registers.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	for _, ix := range admission.Indexers {
-		if err := mgr.GetFieldIndexer().IndexField(context.Background(), ix.Object, ix.Field, ix.Func); err != nil {
-			return err
-		}
-	}
 	// A quota change in a member enqueues its business Namespace at once.
 	events := make(chan event.TypedGenericEvent[*businessv1.Namespace], 1024)
 	c := mgr.GetClient()

@@ -1,0 +1,230 @@
+// Package businessapi is the business.tkestack.io API group as a module of
+// the gateway: projects with their per-cluster quotas and their namespaces;
+// publishing to several clusters, moving a namespace between projects, and
+// the portal; the admission that keeps quotas whole; and the project and
+// namespace controllers.
+package businessapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	businessv1 "github.com/kstack/kstack/api/business/v1"
+	"github.com/kstack/kstack/internal/apigroup"
+	"github.com/kstack/kstack/internal/auth/attributes"
+	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/business/admission"
+	"github.com/kstack/kstack/internal/clustercache"
+	"github.com/kstack/kstack/internal/controllers/businessnamespace"
+	projectcontroller "github.com/kstack/kstack/internal/controllers/project"
+	"github.com/kstack/kstack/internal/randomid"
+)
+
+// Prefix is where the group is served.
+const Prefix = "/business"
+
+const groupPath = Prefix + "/apis/business.tkestack.io/v1/"
+
+// Module is the business group.
+type Module struct {
+	apigroup.Env
+	// Cache holds the connections to the members.
+	Cache *clustercache.Cache
+}
+
+// Info names the group.
+func (m *Module) Info() apigroup.Info {
+	return apigroup.Info{Group: businessv1.GroupVersion.Group, Prefix: Prefix}
+}
+
+const wholeQuota = "so that quotas are always checked whole"
+
+// Resources of the group. A project's own objects (the project, its
+// namespaces in the global cluster's namespace named after it) come under
+// its project policies.
+func (m *Module) Resources() []apigroup.Resource {
+	return []apigroup.Resource{
+		{Kind: "project", TenantScoped: true, Patch: apigroup.PatchNoOne, NoPatch: wholeQuota,
+			Project: func(a attributes.Attributes) string { return a.Name },
+			// Read from the body is too late here, so sub-projects
+			// serialise on one key.
+			Lock: func(attributes.Attributes) string { return "projects" }},
+		{Kind: "namespace", TenantScoped: true, SpecOptional: true, Patch: apigroup.PatchNoOne, NoPatch: wholeQuota,
+			Project: func(a attributes.Attributes) string { return a.Namespace },
+			Lock:    func(a attributes.Attributes) string { return "ns/" + a.Namespace }},
+	}
+}
+
+// Routes are publishing, moving a namespace, and the portal.
+func (m *Module) Routes() []apigroup.Route {
+	return []apigroup.Route{
+		{Pattern: groupPath + "namespaces/{project}/publish", Handler: func(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
+			m.publish(w, r, p, r.PathValue("project"))
+		}},
+		{Pattern: groupPath + "namespaces/{project}/namespaces/{name}/move", Handler: func(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
+			m.moveNamespace(w, r, p, r.PathValue("project"), r.PathValue("name"))
+		}},
+		{Pattern: groupPath + "portal", Handler: m.portal},
+	}
+}
+
+// Indexes are the ones quota admission and the controllers read.
+func (m *Module) Indexes() []apigroup.Index { return admission.Indexers }
+
+// Controllers of the group.
+func (m *Module) Controllers() []apigroup.Controller {
+	return []apigroup.Controller{
+		{Name: "business-namespace", Setup: func(mgr ctrl.Manager) error {
+			return (&businessnamespace.Reconciler{Client: mgr.GetClient(), Cache: m.Cache}).SetupWithManager(mgr)
+		}},
+		{Name: "project", Setup: func(mgr ctrl.Manager) error {
+			return (&projectcontroller.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+		}},
+	}
+}
+
+// Admit checks projects and namespaces on create and update, and a
+// project's delete.
+func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
+	a := r.Attributes
+	switch {
+	case r.Object != nil:
+		return m.admitWrite(ctx, r.Principal, a, r.Object)
+	case a.Kind == "project" && a.Verb == "delete":
+		return m.checkProjectDelete(ctx, a.Name, r.Query.Get("cascade") == "true")
+	case a.Kind == "project" && a.Verb == "deletecollection":
+		// Each project's delete is checked for namespaces and sub-projects.
+		return apigroup.Refuse(http.StatusMethodNotAllowed, "delete projects one at a time (kstack project delete NAME)")
+	}
+	return nil
+}
+
+var projectIDRE = regexp.MustCompile(`^prj-[a-z0-9]{8}$`)
+
+// admitWrite checks projects and namespaces (quotas, clusters, members,
+// parents) and names new ones.
+func (m *Module) admitWrite(ctx context.Context, pr *directory.Principal, a attributes.Attributes, u *unstructured.Unstructured) error {
+	chk := &admission.Checker{Reader: m.Client, Live: m.Reader}
+	switch a.Kind {
+	case "project":
+		if a.Verb == "create" && u.GetName() == "" && u.GetGenerateName() == "" {
+			u.SetName(randomid.New("prj-", 8))
+		}
+		if a.Verb == "create" && !projectIDRE.MatchString(u.GetName()) {
+			return apigroup.Invalid("a project's name is prj- and 8 lowercase letters or digits, not %q (leave it out to have one made)", u.GetName())
+		}
+		var p businessv1.Project
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
+			return apigroup.Refuse(http.StatusBadRequest, "the body is not a Project: %v", err)
+		}
+		var old *businessv1.Project
+		if a.Verb == "update" {
+			old = &businessv1.Project{}
+			if err := m.Reader.Get(ctx, client.ObjectKey{Name: a.Name}, old); err != nil {
+				return apigroup.Refuse(http.StatusNotFound, "project %q not found", a.Name)
+			}
+			// Project admins manage members; quotas and parents are the
+			// platform's to change.
+			if !equality.Semantic.DeepEqual(old.Spec.Clusters, p.Spec.Clusters) || old.Spec.ParentProjectName != p.Spec.ParentProjectName {
+				if d := m.Decider.Can(ctx, pr, "", "updateProject", "project:"+a.Name); !d.Allowed {
+					return apigroup.Refuse(http.StatusForbidden, "%s may not change the quotas or parent of project %s: %s", pr.Name(), a.Name, d.Reason)
+				}
+			}
+		}
+		return chk.Project(ctx, &p, old)
+	case "namespace":
+		var ns businessv1.Namespace
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &ns); err != nil {
+			return apigroup.Refuse(http.StatusBadRequest, "the body is not a Namespace: %v", err)
+		}
+		if ns.Spec.ProjectName == "" {
+			ns.Spec.ProjectName = a.Namespace
+		}
+		if ns.Spec.ProjectName != a.Namespace {
+			return apigroup.Invalid("a project's namespaces live in the namespace named after it: %s, not %s", ns.Spec.ProjectName, a.Namespace)
+		}
+		if errs := validation.IsDNS1123Label(ns.Spec.Namespace); len(errs) > 0 {
+			return apigroup.Invalid("namespace %q: %s", ns.Spec.Namespace, strings.Join(errs, "; "))
+		}
+		want := businessv1.ObjectName(ns.Spec.ClusterName, ns.Spec.Namespace)
+		if a.Verb == "create" {
+			u.SetName(want)
+		} else if u.GetName() != want {
+			return apigroup.Invalid("a namespace's cluster and name cannot change (move it with kstack namespace move)")
+		}
+		_ = unstructured.SetNestedField(u.Object, ns.Spec.ProjectName, "spec", "projectName")
+		labels := u.GetLabels()
+		labels[admission.LabelCluster], labels[admission.LabelNamespace] = ns.Spec.ClusterName, ns.Spec.Namespace
+		u.SetLabels(labels)
+		ns.Name, ns.Namespace = u.GetName(), a.Namespace
+		if adopt, ok := ns.Annotations[businessv1.AnnotationAdopt]; ok {
+			// Import takes over a namespace that exists in the member: a
+			// right over that namespace on the platform, never a system one.
+			if adopt != "true" {
+				return apigroup.Invalid("%s is set by moves only; to import a namespace set it to \"true\"", businessv1.AnnotationAdopt)
+			}
+			if strings.HasPrefix(ns.Spec.Namespace, "kube-") || ns.Spec.Namespace == "default" {
+				return apigroup.Invalid("namespace %s is the cluster's own and cannot be imported into a project", ns.Spec.Namespace)
+			}
+			res := fmt.Sprintf("cluster:%s/namespace:%s", ns.Spec.ClusterName, ns.Spec.Namespace)
+			if d := m.Decider.Can(ctx, pr, "", "updateNamespace", res); !d.Allowed {
+				return apigroup.Refuse(http.StatusForbidden, "%s may not import %s: %s", pr.Name(), res, d.Reason)
+			}
+		}
+		return chk.Namespace(ctx, &ns)
+	}
+	return nil
+}
+
+// checkProjectDelete refuses to delete a project that still has namespaces
+// or sub-projects, unless asked to cascade (then its namespaces go first,
+// each cleaning its member cluster).
+func (m *Module) checkProjectDelete(ctx context.Context, name string, cascade bool) error {
+	var nss businessv1.NamespaceList
+	if err := m.Client.List(ctx, &nss, client.InNamespace(name)); err != nil {
+		return err
+	}
+	var prjs businessv1.ProjectList
+	if err := m.Client.List(ctx, &prjs, client.MatchingFields{admission.IndexParent: name}); err != nil {
+		return err
+	}
+	for _, p := range prjs.Items {
+		if p.Spec.ParentProjectName == name {
+			return apigroup.Refuse(http.StatusConflict, "project %s has sub-project %s: delete it first", name, p.Name)
+		}
+	}
+	if len(nss.Items) == 0 {
+		return nil
+	}
+	if !cascade {
+		return apigroup.Refuse(http.StatusConflict, "project %s still has %d namespaces (e.g. %s in %s): delete them, or delete the project with ?cascade=true (kstack project delete --cascade)",
+			name, len(nss.Items), nss.Items[0].Spec.Namespace, nss.Items[0].Spec.ClusterName)
+	}
+	for i := range nss.Items {
+		if err := client.IgnoreNotFound(m.Client.Delete(ctx, &nss.Items[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ProjectOf is the project that owns namespace of member cluster ("" when
+// none), read from the cache's index: the decision point asks it on every
+// request into a member.
+func (m *Module) ProjectOf(ctx context.Context, cluster, namespace string) string {
+	var l businessv1.NamespaceList
+	if err := m.Client.List(ctx, &l, client.MatchingFields{admission.IndexClusterNamespace: admission.ClusterNamespaceKey(cluster, namespace)}); err != nil || len(l.Items) == 0 {
+		return ""
+	}
+	return l.Items[0].Spec.ProjectName
+}

@@ -1,0 +1,155 @@
+// Package platformapi is the platform.tkestack.io API group as a module of
+// the gateway: clusters, their credentials and virtual node sets; importing
+// a cluster and replacing its credential; the connect-form proxy into a
+// member; and the cluster and virtual-node-set controllers.
+package platformapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	businessv1 "github.com/kstack/kstack/api/business/v1"
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/apigroup"
+	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/clustercache"
+	clustercontroller "github.com/kstack/kstack/internal/controllers/cluster"
+	"github.com/kstack/kstack/internal/controllers/globalcluster"
+	"github.com/kstack/kstack/internal/controllers/virtualnodeset"
+	"github.com/kstack/kstack/internal/inprocess"
+)
+
+// Prefix is where the group is served; ProxyPrefix is the connect form's
+// path before the cluster ID.
+const (
+	Prefix      = "/platform"
+	ProxyPrefix = "/apis/platform.tkestack.io/v1/clusters/"
+)
+
+// Module is the platform group.
+type Module struct {
+	apigroup.Env
+	// Cache holds the connections to the members.
+	Cache *clustercache.Cache
+	// Discovery reads the global cluster's version.
+	Discovery discovery.DiscoveryInterface
+	// VirtualNodeIP is where members reach the virtual nodes the platform runs.
+	VirtualNodeIP string
+	// VirtualNodeLog logs the virtual node sets.
+	VirtualNodeLog *slog.Logger
+}
+
+// Info names the group.
+func (m *Module) Info() apigroup.Info {
+	return apigroup.Info{Group: platformv1.GroupVersion.Group, Prefix: Prefix, ClusterHeader: true}
+}
+
+// Resources of the group.
+func (m *Module) Resources() []apigroup.Resource {
+	return []apigroup.Resource{
+		{Kind: "cluster", TenantScoped: true},
+		{Kind: "clustercredential", TenantScoped: true, AdminOnly: "cluster credentials are readable by platform administrators only"},
+		{Kind: "virtualnodeset"},
+	}
+}
+
+// Admit refuses to delete a cluster that projects still hold quota in.
+func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
+	a := r.Attributes
+	if a.Kind == "cluster" && a.Name != "" && (a.Verb == "delete" || a.Verb == "deletecollection") {
+		return m.checkClusterDelete(ctx, a.Name)
+	}
+	return nil
+}
+
+// Routes: import, credential replacement and the connect-form proxy.
+func (m *Module) Routes() []apigroup.Route {
+	return []apigroup.Route{
+		{Pattern: Prefix + "/apis/platform.tkestack.io/v1/clusterimports", Handler: func(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
+			m.importCluster(w, r, p, "")
+		}},
+		{Pattern: Prefix + ProxyPrefix + "{id}/credential", Handler: func(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
+			m.importCluster(w, r, p, r.PathValue("id"))
+		}},
+		{Pattern: ProxyPrefix + "{id}/proxy", Handler: m.proxy},
+		{Pattern: ProxyPrefix + "{id}/proxy/{path...}", Handler: m.proxy},
+		{Pattern: ProxyPrefix + "{rest...}", Handler: func(w http.ResponseWriter, _ *http.Request, _ *directory.Principal) {
+			apigroup.WriteStatus(w, http.StatusNotFound, "NotFound", "no such path: the proxy is "+ProxyPrefix+"{id}/proxy/{path}")
+		}},
+	}
+}
+
+// proxy serves the connect form, /apis/platform.tkestack.io/v1/clusters/{id}/proxy/{path}.
+func (m *Module) proxy(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
+	id := r.PathValue("id")
+	// The member path as escaped, not as PathValue unescapes it.
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), ProxyPrefix+id+"/proxy")
+	m.Host.Proxy(w, r, p, id, rest)
+}
+
+// Indexes: none.
+func (m *Module) Indexes() []apigroup.Index { return nil }
+
+// Controllers of the group.
+func (m *Module) Controllers() []apigroup.Controller {
+	return []apigroup.Controller{
+		{Name: "global-cluster", Setup: func(mgr ctrl.Manager) error {
+			return (&globalcluster.Reconciler{Client: mgr.GetClient(), Discovery: m.Discovery}).SetupWithManager(mgr)
+		}},
+		{Name: "cluster", Setup: func(mgr ctrl.Manager) error {
+			return (&clustercontroller.Reconciler{Client: mgr.GetClient(), Cache: m.Cache}).SetupWithManager(mgr)
+		}},
+		{Name: "virtual-node-set", Setup: func(mgr ctrl.Manager) error {
+			return (&virtualnodeset.Reconciler{Client: mgr.GetClient(), Cache: m.Cache, NodeIP: m.VirtualNodeIP, Log: m.VirtualNodeLog}).SetupWithManager(mgr)
+		}},
+	}
+}
+
+// MemberConfig is a client configuration for member cluster `cluster`,
+// through the gateway's proxy as p.
+func MemberConfig(h apigroup.Host, p *directory.Principal, cluster string) *rest.Config {
+	return &rest.Config{Host: inprocess.Host + ProxyPrefix + cluster + "/proxy", Transport: h.AsUser(p), QPS: 100, Burst: 200}
+}
+
+// PlatformConfig is a client configuration for the platform's API as p.
+func PlatformConfig(h apigroup.Host, p *directory.Principal) *rest.Config {
+	return &rest.Config{Host: inprocess.Host + Prefix, Transport: h.AsUser(p), QPS: 100, Burst: 200}
+}
+
+// checkClusterDelete refuses to remove a cluster that projects still hold
+// quota in, unless the cluster is marked for a forced delete (kstack cluster
+// delete --force): projects would be left with namespaces nowhere.
+func (m *Module) checkClusterDelete(ctx context.Context, cluster string) error {
+	var cls platformv1.Cluster
+	if err := m.Client.Get(ctx, client.ObjectKey{Name: cluster}, &cls); err != nil {
+		return nil // the API server answers for a missing cluster
+	}
+	if cls.Annotations["platform.kstack.io/force-delete"] == "true" {
+		return nil
+	}
+	var prjs businessv1.ProjectList
+	if err := m.Client.List(ctx, &prjs); err != nil {
+		return err
+	}
+	var users []string
+	for _, p := range prjs.Items {
+		if _, ok := p.Quota(cluster); ok {
+			users = append(users, p.Name)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	if len(users) > 5 {
+		users = append(users[:5], fmt.Sprintf("and %d more", len(users)-5))
+	}
+	return apigroup.Refuse(http.StatusConflict, "cluster %s holds quota of projects %s: remove it from them (kstack project set-quota / namespace delete) first, or delete with --force", cluster, strings.Join(users, ", "))
+}
