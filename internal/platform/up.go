@@ -111,10 +111,75 @@ func (o *UpOptions) progress(format string, args ...any) {
 	}
 }
 
-// Up runs the platform until ctx is done, then stops everything it started.
+// Up runs the platform until ctx is done, then stops everything it
+// started. It runs in named phases; each hands the next what it made, and
+// what must be undone on the way out is undone in reverse order.
 func Up(ctx context.Context, o UpOptions) error {
-	start := time.Now()
-	// Check every flag before writing anything.
+	u := &upRun{o: o, start: time.Now()}
+	defer u.undo()
+	for _, ph := range []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"check the flags", u.checkFlags},
+		{"prepare the data dir", u.prepareDataDir},
+		{"certificates and credentials", u.credentials},
+		{"start the control plane and the platform", u.startProcesses},
+		{"the administrator", u.administrator},
+		{"demo clusters", u.demoClusters},
+	} {
+		if err := ph.run(ctx); err != nil {
+			if errors.Is(err, errInterrupted) {
+				return nil
+			}
+			return err
+		}
+		if u.log != nil {
+			u.log.Info("up phase done", "phase", ph.name, "since start", time.Since(u.start))
+		}
+	}
+	fmt.Fprintf(o.Stdout, "Console: %s\n", u.consoleURL)
+	fmt.Fprintf(o.Stdout, "Admin kubeconfig: %s\n", u.l.AdminKubeconfig())
+	if o.Ready != nil {
+		o.Ready()
+	}
+	<-ctx.Done()
+	o.progress("Stopping kstack")
+	return nil
+}
+
+// errInterrupted: Ctrl-C during a phase, which is not an error.
+var errInterrupted = errors.New("interrupted")
+
+// upRun is what the phases of Up share.
+type upRun struct {
+	o                 UpOptions
+	start             time.Time
+	host, port        string
+	consoleURL        string
+	certFile, keyFile string
+	l                 controlplane.Layout
+	st                *State
+	log               *slog.Logger
+	// cancel stops the supervised processes; undos run after it, last first.
+	cancel func()
+	undos  []func()
+}
+
+func (u *upRun) onExit(f func()) { u.undos = append(u.undos, f) }
+
+func (u *upRun) undo() {
+	if u.cancel != nil {
+		u.cancel()
+	}
+	for i := len(u.undos) - 1; i >= 0; i-- {
+		u.undos[i]()
+	}
+}
+
+// checkFlags checks every flag before anything is written.
+func (u *upRun) checkFlags(context.Context) error {
+	o := &u.o
 	host, port, err := net.SplitHostPort(o.Listen)
 	if err != nil {
 		return fmt.Errorf("invalid --listen %q: want HOST:PORT or :PORT, e.g. :8443 or 127.0.0.1:8443", o.Listen)
@@ -122,29 +187,32 @@ func Up(ctx context.Context, o UpOptions) error {
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return fmt.Errorf("invalid --listen %q: the port must be a number from 1 to 65535", o.Listen)
 	}
+	u.host, u.port = host, port
 	if o.AdminPassword != "" {
 		if err := account.ValidatePassword(o.AdminPassword); err != nil {
 			return fmt.Errorf("the administrator's password (--admin-password or %s): %w", AdminPasswordEnv, err)
 		}
 	}
-	consoleURL, err := consoleURL(o.ExternalURL, host, port)
-	if err != nil {
+	if u.consoleURL, err = consoleURL(o.ExternalURL, host, port); err != nil {
 		return err
 	}
-	certFile, keyFile := o.TLSCertFile, o.TLSKeyFile
-	if (certFile == "") != (keyFile == "") {
+	u.certFile, u.keyFile = o.TLSCertFile, o.TLSKeyFile
+	if (u.certFile == "") != (u.keyFile == "") {
 		return errors.New("--tls-cert-file and --tls-key-file go together: give both, or neither for a certificate signed by the platform's CA")
 	}
-	if certFile != "" {
-		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+	if u.certFile != "" {
+		if _, err := tls.LoadX509KeyPair(u.certFile, u.keyFile); err != nil {
 			return fmt.Errorf("the TLS certificate given with --tls-cert-file/--tls-key-file cannot be used: %w", err)
 		}
 	}
-	if err := netutil.CheckFree(host, mustAtoi(port), "the kstack gateway, --listen"); err != nil {
-		return err
-	}
+	return netutil.CheckFree(host, mustAtoi(port), "the kstack gateway, --listen")
+}
 
-	l := layout(o.Data.Path)
+// prepareDataDir locks the platform's directory and chooses the control
+// plane's ports on first start.
+func (u *upRun) prepareDataDir(context.Context) error {
+	u.l = layout(u.o.Data.Path)
+	l := u.l
 	if err := os.MkdirAll(l.Dir, 0o700); err != nil {
 		return err
 	}
@@ -152,13 +220,12 @@ func Up(ctx context.Context, o UpOptions) error {
 	if err != nil {
 		return err
 	}
-	defer release()
-
+	u.onExit(release)
 	st, err := readState(l)
 	if errors.Is(err, os.ErrNotExist) {
-		o.progress("Initialising the platform in %s", l.Dir)
+		u.o.progress("Initialising the platform in %s", l.Dir)
 		used := map[int]bool{}
-		for _, p := range (&localcluster.Manager{Data: o.Data}).KeptPorts() {
+		for _, p := range (&localcluster.Manager{Data: u.o.Data}).KeptPorts() {
 			used[p] = true
 		}
 		ports, err := netutil.FreePorts(4, used)
@@ -177,39 +244,49 @@ func Up(ctx context.Context, o UpOptions) error {
 			return err
 		}
 	}
-	o.progress("Checking certificates")
-	if err := controlplane.EnsurePKI(l, st.Ports, pkiOptions); err != nil {
+	u.st = st
+	return nil
+}
+
+// credentials makes (or checks) the PKI, kubeconfigs, the gateway's
+// certificate, the admin token, the CLI's client info and the audit policy.
+func (u *upRun) credentials(context.Context) error {
+	l := u.l
+	u.o.progress("Checking certificates")
+	if err := controlplane.EnsurePKI(l, u.st.Ports, pkiOptions); err != nil {
 		return err
 	}
-	if err := controlplane.WriteKubeconfigs(l, st.Ports, pkiOptions.Clients); err != nil {
+	if err := controlplane.WriteKubeconfigs(l, u.st.Ports, pkiOptions.Clients); err != nil {
 		return err
 	}
-	if certFile == "" {
-		u, _ := url.Parse(consoleURL)
-		if err := ensureGatewayCert(l, u.Hostname()); err != nil {
+	if u.certFile == "" {
+		cu, _ := url.Parse(u.consoleURL)
+		if err := ensureGatewayCert(l, cu.Hostname()); err != nil {
 			return err
 		}
-		certFile, keyFile = l.PKI("gateway.crt"), l.PKI("gateway.key")
+		u.certFile, u.keyFile = l.PKI("gateway.crt"), l.PKI("gateway.key")
 	}
-
 	if err := ensureAdminToken(l); err != nil {
 		return err
 	}
 	gatewayCA := l.PKI("ca.crt")
-	if o.TLSCertFile != "" {
+	if u.o.TLSCertFile != "" {
 		gatewayCA = ""
 	}
 	if err := writeClientInfo(l, ClientInfo{
-		Server: localURL(host, port), CAFile: gatewayCA, TokenFile: adminTokenPath(l), Advertised: consoleURL,
+		Server: localURL(u.host, u.port), CAFile: gatewayCA, TokenFile: adminTokenPath(l), Advertised: u.consoleURL,
 	}); err != nil {
 		return err
 	}
+	return controlplane.EnsureAuditPolicy(l)
+}
 
-	if err := controlplane.EnsureAuditPolicy(l); err != nil {
-		return err
-	}
-	procs := controlplane.Processes(controlplane.Options{Binary: o.Binary, Layout: l, Ports: st.Ports, EncryptSecrets: true})
-	probeHost := host
+// startProcesses starts etcd, kube-apiserver, kube-controller-manager and
+// the platform process under the supervisor, and waits until all are ready.
+func (u *upRun) startProcesses(ctx context.Context) error {
+	o, l := u.o, u.l
+	procs := controlplane.Processes(controlplane.Options{Binary: o.Binary, Layout: l, Ports: u.st.Ports, EncryptSecrets: true})
+	probeHost := u.host
 	if probeHost == "" || net.ParseIP(probeHost).IsUnspecified() {
 		probeHost = "127.0.0.1"
 	}
@@ -217,99 +294,91 @@ func Up(ctx context.Context, o UpOptions) error {
 		Name: "platform", Path: o.Binary, LogFile: l.Log("platform"),
 		Args: []string{"platform", "run",
 			"--kubeconfig", l.Kubeconfig(controlplane.PlatformIdentity.File),
-			"--listen", o.Listen, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+			"--listen", o.Listen, "--tls-cert-file", u.certFile, "--tls-key-file", u.keyFile,
 			"--client-ca-file", l.PKI("ca.crt"), "--admin-token-file", adminTokenPath(l),
-			"--external-url", consoleURL},
-		Ready: supervisor.HTTPProbe("https://"+net.JoinHostPort(probeHost, port)+"/readyz", func() (*tls.Config, error) {
+			"--external-url", u.consoleURL},
+		Ready: supervisor.HTTPProbe("https://"+net.JoinHostPort(probeHost, u.port)+"/readyz", func() (*tls.Config, error) {
 			return &tls.Config{InsecureSkipVerify: true}, nil //nolint:gosec // loopback probe of our own gateway
 		}),
 	}
 	plat.Args = append(plat.Args, o.PlatformArgs...)
 	procs = append(procs, plat)
 	o.progress("Starting etcd, kube-apiserver, kube-controller-manager and the platform (logs in %s)", l.LogDir())
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	u.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if f, err := os.OpenFile(l.Log("up"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
-		defer f.Close()
-		log = slog.New(slog.NewTextHandler(f, nil))
+		u.onExit(func() { f.Close() })
+		u.log = slog.New(slog.NewTextHandler(f, nil))
 	}
-	sup := &supervisor.Supervisor{Processes: procs, StateFile: l.StateFile(), Log: log}
+	sup := &supervisor.Supervisor{Processes: procs, StateFile: l.StateFile(), Log: u.log}
 	runCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	u.cancel = cancel
 	go func() { <-ctx.Done(); cancel() }()
 	wait, err := sup.Start(runCtx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return errInterrupted
 		}
 		return fmt.Errorf("starting the platform: %w", err)
 	}
-	defer wait()
-	o.progress("Platform ready in %s", time.Since(start).Round(100*time.Millisecond))
-	ac, err := adminClient(l.AdminKubeconfig())
+	u.onExit(wait)
+	o.progress("Platform ready in %s", time.Since(u.start).Round(100*time.Millisecond))
+	return nil
+}
+
+// administrator creates the first administrator, once.
+func (u *upRun) administrator(ctx context.Context) error {
+	ac, err := adminClient(u.l.AdminKubeconfig())
 	if err != nil {
-		cancel()
 		return err
 	}
-	generated, err := ensureAdmin(ctx, ac, o.AdminPassword)
+	generated, err := ensureAdmin(ctx, ac, u.o.AdminPassword)
 	if errors.Is(err, errAdminExists) {
-		o.progress("Note: %v", err)
+		u.o.progress("Note: %v", err)
 	} else if err != nil {
-		cancel()
 		return err
 	}
 	if generated != "" {
 		// Shown once, on the terminal only: never logged.
-		o.progress("Created the administrator. Log in as %q with the password %s (shown only now; change it with `kstack passwd`, or reset it with `kstack admin reset-password`)", AdminUsername, generated)
+		u.o.progress("Created the administrator. Log in as %q with the password %s (shown only now; change it with `kstack passwd`, or reset it with `kstack admin reset-password`)", AdminUsername, generated)
 	}
-
-	var started []string
-	if o.Demo {
-		m := &localcluster.Manager{Data: o.Data, Binary: o.Binary, Progress: o.Progress}
-		defer func() {
-			for _, name := range started {
-				if err := m.Stop(context.Background(), name); err != nil {
-					o.progress("stopping %s: %v", name, err)
-				}
-			}
-		}()
-		for _, name := range DemoClusters {
-			if _, err := m.Get(name); errors.Is(err, localcluster.ErrNotFound) {
-				err = m.Create(ctx, name, 3)
-				if err != nil {
-					cancel()
-					if ctx.Err() != nil {
-						o.progress("Stopping kstack")
-						return nil // Ctrl-C while the demo was being made
-					}
-					return fmt.Errorf("creating demo cluster %s: %w", name, err)
-				}
-			} else if err != nil {
-				cancel()
-				return err
-			} else if err := m.Start(ctx, name); err != nil {
-				cancel()
-				if ctx.Err() != nil {
-					o.progress("Stopping kstack")
-					return nil
-				}
-				return fmt.Errorf("starting demo cluster %s: %w", name, err)
-			}
-			started = append(started, name)
-		}
-		if err := importDemo(ctx, o, l); err != nil {
-			cancel()
-			return err
-		}
-	}
-	fmt.Fprintf(o.Stdout, "Console: %s\n", consoleURL)
-	fmt.Fprintf(o.Stdout, "Admin kubeconfig: %s\n", l.AdminKubeconfig())
-	if o.Ready != nil {
-		o.Ready()
-	}
-	<-ctx.Done()
-	o.progress("Stopping kstack")
-	cancel()
 	return nil
+}
+
+// demoClusters creates or starts the demo's local clusters (--demo) and
+// imports them; they are stopped again on the way out.
+func (u *upRun) demoClusters(ctx context.Context) error {
+	o := u.o
+	if !o.Demo {
+		return nil
+	}
+	m := &localcluster.Manager{Data: o.Data, Binary: o.Binary, Progress: o.Progress}
+	interrupted := func() error {
+		o.progress("Stopping kstack")
+		return errInterrupted
+	}
+	for _, name := range DemoClusters {
+		if _, err := m.Get(name); errors.Is(err, localcluster.ErrNotFound) {
+			if err := m.Create(ctx, name, 3); err != nil {
+				if ctx.Err() != nil {
+					return interrupted() // Ctrl-C while the demo was being made
+				}
+				return fmt.Errorf("creating demo cluster %s: %w", name, err)
+			}
+		} else if err != nil {
+			return err
+		} else if err := m.Start(ctx, name); err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
+			return fmt.Errorf("starting demo cluster %s: %w", name, err)
+		}
+		u.onExit(func() {
+			if err := m.Stop(context.Background(), name); err != nil {
+				o.progress("stopping %s: %v", name, err)
+			}
+		})
+	}
+	return importDemo(ctx, o, u.l)
 }
 
 func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }
