@@ -164,6 +164,9 @@ func (m *Module) admitWrite(ctx context.Context, pr *directory.Principal, a attr
 		}
 		_ = unstructured.SetNestedField(u.Object, ns.Spec.ProjectName, "spec", "projectName")
 		labels := u.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
 		labels[admission.LabelCluster], labels[admission.LabelNamespace] = ns.Spec.ClusterName, ns.Spec.Namespace
 		u.SetLabels(labels)
 		ns.Name, ns.Namespace = u.GetName(), a.Namespace

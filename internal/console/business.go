@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 )
 
@@ -416,7 +417,16 @@ type resourceClient interface {
 	Update(ctx context.Context, u *unstructured.Unstructured, o metav1.UpdateOptions, sub ...string) (*unstructured.Unstructured, error)
 }
 
+// setImage sets one container's image. The workload's controllers write
+// its status meanwhile, so a conflict is read again and retried: the
+// change asked for is the same on the newer object.
 func setImage(ctx context.Context, ri resourceClient, k *kindInfo, name, container, image string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		return setImageOnce(ctx, ri, k, name, container, image)
+	})
+}
+
+func setImageOnce(ctx context.Context, ri resourceClient, k *kindInfo, name, container, image string) error {
 	u, err := ri.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return err

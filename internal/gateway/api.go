@@ -127,6 +127,11 @@ func (s *Server) platformAPI(w http.ResponseWriter, r *http.Request, p *director
 				return
 			}
 		}
+		if a.Verb == "deletecollection" && !admin && res.TenantScoped {
+			// A collection is the caller's tenant's only, as for a list;
+			// objects every tenant shares are never deleted this way.
+			r = withTenantSelector(r, p.Tenant, false)
+		}
 	case "list", "watch":
 		if !admin && res.TenantScoped {
 			r = withTenantSelector(r, p.Tenant, res.SharedTenant)

@@ -61,11 +61,16 @@ func (m *Module) Resources() []apigroup.Resource {
 	}
 }
 
-// Admit refuses to delete a cluster that projects still hold quota in.
+// Admit refuses to delete a cluster that projects still hold quota in, and
+// collection deletes, which would skip that check.
 func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	a := r.Attributes
-	if a.Kind == "cluster" && a.Name != "" && (a.Verb == "delete" || a.Verb == "deletecollection") {
+	switch {
+	case a.Kind == "cluster" && a.Verb == "delete":
 		return m.checkClusterDelete(ctx, a.Name)
+	case a.Kind == "cluster" && a.Verb == "deletecollection":
+		// Each cluster's delete is checked for the projects in it.
+		return apigroup.Refuse(http.StatusMethodNotAllowed, "delete clusters one at a time (kstack cluster delete ID)")
 	}
 	return nil
 }
