@@ -163,8 +163,9 @@ type Host interface {
 	Proxy(w http.ResponseWriter, r *http.Request, p *directory.Principal, cluster, memberPath string)
 	// AsUser is a transport that serves requests through the gateway as p.
 	AsUser(p *directory.Principal) http.RoundTripper
-	// ItemAllowed decides on one item of a list as if it were read by name.
-	ItemAllowed(ctx context.Context, p *directory.Principal, list attributes.Attributes, name, tenant string) bool
+	// ItemAllowed decides on one item of a list (in namespace, "" for a
+	// cluster-scoped kind) as if it were read by name.
+	ItemAllowed(ctx context.Context, p *directory.Principal, list attributes.Attributes, namespace, name, tenant string) bool
 	// Lock serialises the writes of one key in this replica.
 	Lock(key string) (unlock func())
 }

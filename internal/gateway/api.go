@@ -290,9 +290,12 @@ func (s *Server) admitPatch(ctx context.Context, r *http.Request, mod apigroup.M
 	if admin {
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return apigroup.Refuse(http.StatusBadRequest, "reading the body: %v", err)
+	}
+	if len(data) > maxBody {
+		return apigroup.Refuse(http.StatusRequestEntityTooLarge, "the patch is larger than %d bytes", maxBody)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(data))
 	if bytes.Contains(data, []byte("tenantID")) || bytes.Contains(data, []byte(apigroup.LabelTenant)) {
@@ -303,11 +306,15 @@ func (s *Server) admitPatch(ctx context.Context, r *http.Request, mod apigroup.M
 
 // ItemAllowed decides on one item of a list as if it were read by name:
 // the same decision as a get.
-func (s *Server) ItemAllowed(ctx context.Context, p *directory.Principal, list attributes.Attributes, name, tenant string) bool {
+func (s *Server) ItemAllowed(ctx context.Context, p *directory.Principal, list attributes.Attributes, namespace, name, tenant string) bool {
 	get := list
-	get.Verb, get.Name = "get", name
+	get.Verb, get.Name, get.Namespace = "get", name, namespace
 	get.Action = "get" + strings.TrimPrefix(list.Action, "list")
+	// The resource a get by name is decided on (attributes.Platform).
 	get.Resource = list.Kind + ":" + name
+	if namespace != "" {
+		get.Resource = "namespace:" + namespace + "/" + get.Resource
+	}
 	res, _, _ := s.Groups.Resource(list.APIGroup, list.Kind)
 	get.Project = projectOf(res, get)
 	return s.Decider.Platform(ctx, p, get, tenant).Allowed
@@ -322,7 +329,7 @@ func (s *Server) filteredList(w http.ResponseWriter, r *http.Request, p *directo
 	}
 	q := r.URL.Query()
 	if res.TenantScoped {
-		q.Set("labelSelector", apigroup.LabelTenant+"="+p.Tenant)
+		q = withTenantSelector(r, p.Tenant, res.SharedTenant).URL.Query()
 	}
 	u := *global.Server
 	u.Path = strings.TrimSuffix(u.Path, "/") + clean
@@ -348,7 +355,7 @@ func (s *Server) filteredList(w http.ResponseWriter, r *http.Request, p *directo
 	}
 	kept := list.Items[:0]
 	for _, it := range list.Items {
-		if s.ItemAllowed(r.Context(), p, a, it.GetName(), it.GetLabels()[apigroup.LabelTenant]) {
+		if s.ItemAllowed(r.Context(), p, a, it.GetNamespace(), it.GetName(), it.GetLabels()[apigroup.LabelTenant]) {
 			kept = append(kept, it)
 		}
 	}

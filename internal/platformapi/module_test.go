@@ -75,7 +75,7 @@ type fakeHost struct {
 	d             *decision.Decider
 }
 
-func (h *fakeHost) ItemAllowed(ctx context.Context, p *directory.Principal, list attributes.Attributes, name, tenant string) bool {
+func (h *fakeHost) ItemAllowed(ctx context.Context, p *directory.Principal, list attributes.Attributes, _, name, tenant string) bool {
 	get := list
 	get.Verb, get.Name = "get", name
 	get.Action = "get" + strings.TrimPrefix(list.Action, "list")

@@ -40,7 +40,7 @@ func (m *Module) VisibleClusters(ctx context.Context, p *directory.Principal) ([
 	}
 	kept := l.Items[:0]
 	for _, c := range l.Items {
-		if m.Host.ItemAllowed(ctx, p, a, c.Name, c.Labels[apigroup.LabelTenant]) {
+		if m.Host.ItemAllowed(ctx, p, a, "", c.Name, c.Labels[apigroup.LabelTenant]) {
 			kept = append(kept, c)
 		}
 	}
