@@ -202,7 +202,8 @@ func (r *runner) configure(context.Context) error {
 }
 
 // prepareStore makes what the manager needs before it starts: the system
-// namespace, the CRDs, the gateway's RBAC, the signing keys and the
+// namespace, the CRDs, the gateway's RBAC, the invariants the store keeps
+// itself (ValidatingAdmissionPolicies), the signing keys and the
 // predefined policies.
 func (r *runner) prepareStore(ctx context.Context) error {
 	cs, err := kubernetes.NewForConfig(r.cfg)
@@ -217,6 +218,9 @@ func (r *runner) prepareStore(ctx context.Context) error {
 		return err
 	}
 	if err := ensureAdminsBinding(ctx, cs); err != nil {
+		return err
+	}
+	if err := ensureInvariants(ctx, cs); err != nil {
 		return err
 	}
 	r.keys = &signing.Keys{Client: cs, Namespace: SystemNamespace, RotateAfter: r.o.KeyRotation, Retain: r.o.SessionLifetime + time.Hour}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -61,11 +62,14 @@ func (m *Module) Resources() []apigroup.Resource {
 	}
 }
 
-// Admit refuses to delete a cluster that projects still hold quota in, and
-// collection deletes, which would skip that check.
+// Admit refuses a cluster whose credential is another's, the delete of a
+// cluster that projects still hold quota in, and collection deletes, which
+// would skip that check.
 func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	a := r.Attributes
 	switch {
+	case a.Kind == "cluster" && r.Object != nil:
+		return m.checkCredentialRef(ctx, r.Object)
 	case a.Kind == "cluster" && a.Verb == "delete":
 		return m.checkClusterDelete(ctx, a.Name)
 	case a.Kind == "cluster" && a.Verb == "deletecollection":
@@ -127,6 +131,25 @@ func MemberConfig(h apigroup.Host, p *directory.Principal, cluster string) *rest
 // PlatformConfig is a client configuration for the platform's API as p.
 func PlatformConfig(h apigroup.Host, p *directory.Principal) *rest.Config {
 	return &rest.Config{Host: inprocess.Host + Prefix, Transport: h.AsUser(p), QPS: 100, Burst: 200}
+}
+
+// checkCredentialRef refuses a Cluster whose credential is not its own: the
+// ClusterCredential it names must be of its tenant and made for it (by
+// import, which names it cc-<id> with spec.clusterName <id>). Once stored,
+// the reference cannot change (a ValidatingAdmissionPolicy).
+func (m *Module) checkCredentialRef(ctx context.Context, u *unstructured.Unstructured) error {
+	ref, found, _ := unstructured.NestedString(u.Object, "spec", "clusterCredentialRef", "name")
+	if !found {
+		return nil
+	}
+	tenant, _, _ := unstructured.NestedString(u.Object, "spec", "tenantID")
+	var cred platformv1.ClusterCredential
+	err := m.Reader.Get(ctx, client.ObjectKey{Name: ref}, &cred)
+	if err != nil || cred.Spec.TenantID != tenant || cred.Spec.ClusterName != u.GetName() {
+		// Whether another tenant's credential exists is not told.
+		return apigroup.Invalid("spec.clusterCredentialRef: %q is not a credential of cluster %s: import a cluster (kstack cluster import) to give it one", ref, u.GetName())
+	}
+	return nil
 }
 
 // checkClusterDelete refuses to remove a cluster that projects still hold

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -184,6 +185,39 @@ func TestVisibleClusters(t *testing.T) {
 			if !slices.Equal(names, tc.want) {
 				t.Errorf("got %v, want %v", names, tc.want)
 			}
+		})
+	}
+}
+
+func TestAdmitClusterCredentialRef(t *testing.T) {
+	cred := func(tenant, name, cluster string) *platformv1.ClusterCredential {
+		return &platformv1.ClusterCredential{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: platformv1.ClusterCredentialSpec{TenantID: tenant, ClusterName: cluster, Server: "https://198.18.0.1"}}
+	}
+	m := module(t, cred("default", "cc-cls-a", "cls-a"), cred("t2", "cc-cls-t2", "cls-t2"))
+	obj := func(name, tenant, ref string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "platform.tkestack.io/v1", "kind": "Cluster",
+			"metadata": map[string]any{"name": name}, "spec": map[string]any{"tenantID": tenant}}}
+		if ref != "" {
+			_ = unstructured.SetNestedField(u.Object, ref, "spec", "clusterCredentialRef", "name")
+		}
+		return u
+	}
+	user := &directory.Principal{Username: "mallory", Tenant: "default"}
+	for _, tc := range []struct {
+		name, verb string
+		obj        *unstructured.Unstructured
+		code       int
+	}{
+		{"its own credential", "update", obj("cls-a", "default", "cc-cls-a"), 0},
+		{"no credential", "create", obj("cls-new", "default", ""), 0},
+		{"another cluster's credential", "create", obj("cls-evil", "default", "cc-cls-a"), http.StatusUnprocessableEntity},
+		{"another tenant's credential", "create", obj("cls-t2", "default", "cc-cls-t2"), http.StatusUnprocessableEntity},
+		{"a credential that does not exist", "create", obj("cls-b", "default", "cc-cls-b"), http.StatusUnprocessableEntity},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := attributes.Attributes{Verb: tc.verb, APIGroup: "platform.tkestack.io", Kind: "cluster", Name: tc.obj.GetName()}
+			checkErr(t, m.Admit(context.Background(), &apigroup.Request{Principal: user, Attributes: a, Object: tc.obj}), tc.code, "is not a credential of cluster")
 		})
 	}
 }

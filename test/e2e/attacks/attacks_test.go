@@ -1,0 +1,183 @@
+// Package attacks is the attack suite: a table of what an attacker in a
+// given role sends, and what the platform must answer, run against a real
+// platform with real local member clusters. Every row that must be refused
+// has a twin that must succeed with a non-empty result, so that a feature
+// that is simply broken cannot pass as a refusal.
+//
+// A new API group adds its rows here (docs/architecture.md, "Adding an API
+// group").
+package attacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kstack/kstack/test/e2e/framework"
+)
+
+const adminPassword = "Adm1n-Passw0rd"
+
+// row is one request and the answer it must get.
+type row struct {
+	what, who   string
+	method, url string
+	contentType string
+	body        string
+	// allow: 2xx and the body contains want; otherwise a refusal (4xx but
+	// a conflict) whose body contains want (the reason given).
+	allow bool
+	want  string
+}
+
+func TestAttacks(t *testing.T) {
+	k := framework.New(t)
+	k.Env = append(k.Env, "KSTACK_ADMIN_PASSWORD="+adminPassword)
+	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
+	hc, _ := k.PlatformHTTP()
+	a, _ := k.ImportedCluster("atk-a", 1)
+	b, _ := k.ImportedCluster("atk-b", 1)
+	admin := login(t, k, "default", "admin", adminPassword)
+
+	// mallory: full rights on cluster A only, and the predefined tenant
+	// policy. maker: may create clusters, with rights on two names.
+	policy(t, admin, "only-a", `[{"actions":["*"],"resources":["cluster:`+a+`","cluster:`+a+`/*"],"effect":"allow"}]`)
+	createUser(t, admin, "mallory", "Passw0rd-Mallory", "--policy", "tenant")
+	admin.MustRun("policy", "bind", "only-a", "--user", "mallory")
+	policy(t, admin, "maker", `[{"actions":["createCluster"],"resources":["cluster:*"],"effect":"allow"},
+		{"actions":["*"],"resources":["cluster:cls-evil000","cluster:cls-evil000/*","cluster:cls-good000","cluster:cls-good000/*"],"effect":"allow"}]`)
+	createUser(t, admin, "maker", "Passw0rd-Maker1", "--policy", "tenant")
+	admin.MustRun("policy", "bind", "maker", "--user", "maker")
+	// dave administers tenant t2, where erin is a user.
+	createUser(t, admin, "dave", "Passw0rd-Dave1", "--tenant", "t2", "--policy", "administrator")
+	createUser(t, admin, "erin", "Passw0rd-Erin1", "--tenant", "t2")
+	tokens := map[string]string{
+		"mallory": tokenOf(t, login(t, k, "default", "mallory", "Passw0rd-Mallory")),
+		"maker":   tokenOf(t, login(t, k, "default", "maker", "Passw0rd-Maker1")),
+		"dave":    tokenOf(t, login(t, k, "t2", "dave", "Passw0rd-Dave1")),
+	}
+
+	base := p.ConsoleURL
+	clusters := base + "/platform/apis/platform.tkestack.io/v1/clusters"
+	erin := base + "/auth/apis/auth.tkestack.io/v1/users/t2.erin"
+	const merge, jsonPatch, apply = "application/merge-patch+json", "application/json-patch+json", "application/apply-patch+yaml"
+	swapped := `{"spec":{"clusterCredentialRef":{"name":"cc-` + b + `"}}}`
+	rows := []row{
+		// 1. Credential swap: rights on A, A pointed at B's credential.
+		{"proxy into A (twin of the rows below)", "mallory", "GET", base + "/apis/platform.tkestack.io/v1/clusters/" + a + "/proxy/api/v1/nodes", "", "", true, "atk-a-node-1"},
+		{"proxy into B directly", "mallory", "GET", base + "/apis/platform.tkestack.io/v1/clusters/" + b + "/proxy/api/v1/nodes", "", "", false, "may not"},
+		{"rename A (twin)", "mallory", "PATCH", clusters + "/" + a, merge, `{"spec":{"displayName":"renamed-a"}}`, true, "renamed-a"},
+		{"swap A's credential, merge patch", "mallory", "PATCH", clusters + "/" + a, merge, swapped, false, "credential reference cannot change"},
+		{"swap A's credential, JSON patch", "mallory", "PATCH", clusters + "/" + a, jsonPatch,
+			`[{"op":"replace","path":"/spec/clusterCredentialRef/name","value":"cc-` + b + `"}]`, false, "credential reference cannot change"},
+		{"swap A's credential, escaped key", "mallory", "PATCH", clusters + "/" + a, merge,
+			`{"spec":{"clusterCredential\u0052ef":{"name":"cc-` + b + `"}}}`, false, "credential reference cannot change"},
+		{"swap A's credential, server-side apply", "mallory", "PATCH", clusters + "/" + a + "?fieldManager=mallory&force=true", apply,
+			`{"apiVersion":"platform.tkestack.io/v1","kind":"Cluster","metadata":{"name":"` + a + `"},"spec":{"clusterCredentialRef":{"name":"cc-` + b + `"}}}`, false, "credential reference cannot change"},
+		{"drop A's member UID label", "mallory", "PATCH", clusters + "/" + a, jsonPatch,
+			`[{"op":"remove","path":"/metadata/labels/platform.kstack.io~1cluster-uid"}]`, false, "member UID label"},
+		// 2. A new cluster with someone else's credential.
+		{"create a cluster of one's own (twin)", "maker", "POST", clusters, "application/json",
+			`{"apiVersion":"platform.tkestack.io/v1","kind":"Cluster","metadata":{"name":"cls-good000"},"spec":{"type":"Imported","displayName":"good"}}`, true, "cls-good000"},
+		{"create a cluster with B's credential", "maker", "POST", clusters, "application/json",
+			`{"apiVersion":"platform.tkestack.io/v1","kind":"Cluster","metadata":{"name":"cls-evil000"},"spec":{"type":"Imported","clusterCredentialRef":{"name":"cc-` + b + `"}}}`, false, "is not a credential of cluster cls-evil000"},
+		// 3. Moving an object (here a user, whose tenant is who they are) to another tenant.
+		{"rename a user (twin)", "dave", "PATCH", erin, merge, `{"spec":{"displayName":"Erin E"}}`, true, "Erin E"},
+		{"move a user to the default tenant, plain key", "dave", "PATCH", erin, merge, `{"spec":{"tenantID":"default"}}`, false, "tenant"},
+		{"move a user, escaped key", "dave", "PATCH", erin, merge, `{"spec":{"tenant\u0049D":"default"}}`, false, "spec.tenantID) cannot change"},
+		{"move a user, JSON patch", "dave", "PATCH", erin, jsonPatch, `[{"op":"replace","path":"/spec/tenant\u0049D","value":"default"}]`, false, "spec.tenantID) cannot change"},
+		{"relabel a user, JSON pointer ~1", "dave", "PATCH", erin, jsonPatch,
+			`[{"op":"replace","path":"/metadata/labels/kstack.io~1tenant","value":"default"}]`, false, "tenant label"},
+		{"relabel a user, escaped slash", "dave", "PATCH", erin, merge, `{"metadata":{"labels":{"kstack.io\/tenant":"default"}}}`, false, "tenant"},
+		{"make a user someone else", "dave", "PATCH", erin, merge, `{"spec":{"username":"admin"}}`, false, "spec.username) cannot change"},
+		{"move a user, duplicate keys", "dave", "PATCH", erin, merge, `{"spec":{"displayName":"x","tenant\u0049D":"default","tenant\u0049D":"default"}}`, false, "tenant"},
+	}
+	for _, r := range rows {
+		code, body := framework.Do(t, hc, r.method, r.url, tokens[r.who], "", r.contentType, r.body)
+		switch {
+		case r.allow && (code < 200 || code > 299 || !strings.Contains(body, r.want)):
+			t.Errorf("%s (%s): got %d, want success with %q: %s", r.what, r.who, code, r.want, body)
+		case !r.allow && (code < 400 || code > 499 || code == http.StatusConflict || !strings.Contains(body, r.want)):
+			t.Errorf("%s (%s): got %d, want a refusal saying %q: %s", r.what, r.who, code, r.want, body)
+		}
+	}
+
+	// Nothing the refused rows sent was stored.
+	var cls struct {
+		Metadata struct{ Labels map[string]string }
+		Spec     struct{ ClusterCredentialRef struct{ Name string } }
+	}
+	getJSON(t, k, p.Kubeconfig, "clusters.platform.tkestack.io", a, &cls)
+	if cls.Spec.ClusterCredentialRef.Name != "cc-"+a || cls.Metadata.Labels["platform.kstack.io/cluster-uid"] == "" {
+		t.Errorf("cluster %s was changed: %+v", a, cls)
+	}
+	var user struct {
+		Metadata struct{ Labels map[string]string }
+		Spec     struct{ TenantID, Username string }
+	}
+	getJSON(t, k, p.Kubeconfig, "users.auth.tkestack.io", "t2.erin", &user)
+	if user.Spec.TenantID != "t2" || user.Spec.Username != "erin" || user.Metadata.Labels["kstack.io/tenant"] != "t2" {
+		t.Errorf("user t2.erin was moved: %+v", user)
+	}
+	if out, err := k.Kubectl(p.Kubeconfig, "get", "clusters.platform.tkestack.io", "cls-evil000"); err == nil || !strings.Contains(fmt.Sprint(err, out), "NotFound") {
+		t.Errorf("cls-evil000 was stored: %v %s", err, out)
+	}
+
+	// The invariants hold for the break-glass kubeconfig too, which the
+	// gateway never sees.
+	if out, err := k.Kubectl(p.Kubeconfig, "patch", "users.auth.tkestack.io", "t2.erin", "--type", "merge", "-p", `{"spec":{"tenantID":"default"}}`); err == nil || !strings.Contains(fmt.Sprint(err, out), "spec.tenantID) cannot change") {
+		t.Errorf("break-glass moved a user: %v %s", err, out)
+	}
+	if out, err := k.Kubectl(p.Kubeconfig, "patch", "users.auth.tkestack.io", "t2.erin", "--type", "merge", "-p", `{"spec":{"displayName":"Erin B"}}`); err != nil {
+		t.Errorf("break-glass could not rename a user (twin): %v %s", err, out)
+	}
+}
+
+func policy(t *testing.T, admin *framework.Kstack, name, statements string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), name+".json")
+	if err := os.WriteFile(f, []byte(statements), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	admin.MustRun("policy", "create", name, "-f", f)
+}
+
+func login(t *testing.T, k *framework.Kstack, tenant, user, password string) *framework.Kstack {
+	t.Helper()
+	u := k.As(tenant + "-" + user)
+	if r := u.RunStdin(password+"\n", "login", "--tenant", tenant, "--username", user, "--password-stdin"); r.Err != nil {
+		t.Fatalf("login %s/%s: %v\n%s", tenant, user, r.Err, r.Stderr)
+	}
+	return u
+}
+
+func createUser(t *testing.T, admin *framework.Kstack, name, password string, args ...string) {
+	t.Helper()
+	if r := admin.RunStdin(password+"\n", append([]string{"user", "create", name, "--password-stdin"}, args...)...); r.Err != nil {
+		t.Fatalf("creating user %s: %v\n%s", name, r.Err, r.Stderr)
+	}
+}
+
+func tokenOf(t *testing.T, u *framework.Kstack) string {
+	t.Helper()
+	var cred struct{ Status struct{ Token string } }
+	if err := json.Unmarshal([]byte(u.MustRun("credential")), &cred); err != nil {
+		t.Fatal(err)
+	}
+	return cred.Status.Token
+}
+
+// getJSON reads a platform object from the store, with the break-glass
+// kubeconfig.
+func getJSON(t *testing.T, k *framework.Kstack, kubeconfig, resource, name string, v any) {
+	t.Helper()
+	out := k.MustKubectl(kubeconfig, "get", resource, name, "-o", "json")
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("%s %s: %v\n%s", resource, name, err, out)
+	}
+}
