@@ -2,37 +2,23 @@ package authapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
-	businessv1 "github.com/kstack/kstack/api/business/v1"
-	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apigroup"
+	"github.com/kstack/kstack/internal/apigroup/apigrouptest"
 	"github.com/kstack/kstack/internal/auth/attributes"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/platformscheme"
 )
-
-// scheme is the platform's scheme (internal/platform.Scheme).
-func scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = platformv1.AddToScheme(s)
-	_ = authv1.AddToScheme(s)
-	_ = businessv1.AddToScheme(s)
-	return s
-}
 
 func pol(tenant, name string, scope authv1.PolicyScope, effect string, actions []string, resources ...string) *authv1.Policy {
 	return &authv1.Policy{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{authv1.LabelTenant: tenant}},
@@ -62,39 +48,11 @@ func module(t *testing.T) *Module {
 		binding("default", "dave-pu", directory.PolicyPlatformUser, "", []string{"dave"}, nil),
 		binding("default", "ops-delete", "delete-clusters", "", nil, []string{"ops"}),
 	}
-	c := fake.NewClientBuilder().WithScheme(scheme()).WithObjects(objs...).Build()
+	c := fake.NewClientBuilder().WithScheme(platformscheme.New()).WithObjects(objs...).Build()
 	if err := directory.EnsurePredefined(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	return &Module{Env: apigroup.Env{Client: c, Reader: c, Decider: &decision.Decider{Dir: &directory.Directory{Client: c}}}}
-}
-
-func toU(t *testing.T, obj any) *unstructured.Unstructured {
-	t.Helper()
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &unstructured.Unstructured{Object: m}
-}
-
-// checkErr: code 0 wants nil; otherwise an *apigroup.Error with code whose
-// message holds msg.
-func checkErr(t *testing.T, err error, code int, msg string) {
-	t.Helper()
-	if code == 0 {
-		if err != nil {
-			t.Fatalf("got %v, want no error", err)
-		}
-		return
-	}
-	var e *apigroup.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("got %T %v, want *apigroup.Error %d %q", err, err, code, msg)
-	}
-	if e.Code != code || !strings.Contains(e.Msg, msg) {
-		t.Fatalf("got %d %q, want %d containing %q", e.Code, e.Msg, code, msg)
-	}
 }
 
 var (
@@ -190,13 +148,13 @@ func TestAdmit(t *testing.T) {
 			m := module(t)
 			r := &apigroup.Request{Principal: tc.p, Attributes: tc.a}
 			if tc.obj != nil {
-				r.Object = toU(t, tc.obj)
+				r.Object = apigrouptest.Unstructured(t, tc.obj)
 			}
 			var before *unstructured.Unstructured
 			if r.Object != nil {
 				before = r.Object.DeepCopy()
 			}
-			checkErr(t, m.Admit(context.Background(), r), tc.code, tc.msg)
+			apigrouptest.CheckRefusal(t, m.Admit(context.Background(), r), tc.code, tc.msg)
 			if before != nil && !equality.Semantic.DeepEqual(before.Object, r.Object.Object) {
 				t.Errorf("Admit changed the object:\n%v\nto\n%v", before.Object, r.Object.Object)
 			}

@@ -2,19 +2,15 @@ package businessapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -22,21 +18,13 @@ import (
 	businessv1 "github.com/kstack/kstack/api/business/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apigroup"
+	"github.com/kstack/kstack/internal/apigroup/apigrouptest"
 	"github.com/kstack/kstack/internal/auth/attributes"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
 	"github.com/kstack/kstack/internal/business/admission"
+	"github.com/kstack/kstack/internal/platformscheme"
 )
-
-// scheme is the platform's scheme (internal/platform.Scheme).
-func scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = platformv1.AddToScheme(s)
-	_ = authv1.AddToScheme(s)
-	_ = businessv1.AddToScheme(s)
-	return s
-}
 
 const (
 	prjA = "prj-aaaaaaaa" // cls-a: 4 CPUs; namespace web (1 CPU)
@@ -84,7 +72,7 @@ func module(t *testing.T) (*Module, client.Client) {
 		&authv1.PolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "pa", Labels: tenantLabel},
 			Spec: authv1.PolicyBindingSpec{TenantID: "default", PolicyName: directory.PolicyProjectAdmin, Users: []string{"pa"}, ProjectID: prjA}},
 	}
-	b := fake.NewClientBuilder().WithScheme(scheme()).WithObjects(objs...)
+	b := fake.NewClientBuilder().WithScheme(platformscheme.New()).WithObjects(objs...)
 	for _, ix := range admission.Indexers {
 		b = b.WithIndex(ix.Object, ix.Field, ix.Func)
 	}
@@ -93,34 +81,6 @@ func module(t *testing.T) (*Module, client.Client) {
 		t.Fatal(err)
 	}
 	return &Module{Env: apigroup.Env{Client: c, Reader: c, Decider: &decision.Decider{Dir: &directory.Directory{Client: c}}}}, c
-}
-
-func toU(t *testing.T, obj any) *unstructured.Unstructured {
-	t.Helper()
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &unstructured.Unstructured{Object: m}
-}
-
-// checkErr: code 0 wants nil; otherwise an *apigroup.Error with code whose
-// message holds msg.
-func checkErr(t *testing.T, err error, code int, msg string) {
-	t.Helper()
-	if code == 0 {
-		if err != nil {
-			t.Fatalf("got %v, want no error", err)
-		}
-		return
-	}
-	var e *apigroup.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("got %T %v, want *apigroup.Error %d %q", err, err, code, msg)
-	}
-	if e.Code != code || !strings.Contains(e.Msg, msg) {
-		t.Fatalf("got %d %q, want %d containing %q", e.Code, e.Msg, code, msg)
-	}
 }
 
 var (
@@ -169,8 +129,8 @@ func TestAdmitProject(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := module(t)
-			u := toU(t, tc.obj)
-			checkErr(t, m.Admit(context.Background(), &apigroup.Request{Principal: tc.p, Attributes: tc.a, Object: u}), tc.code, tc.msg)
+			u := apigrouptest.Unstructured(t, tc.obj)
+			apigrouptest.CheckRefusal(t, m.Admit(context.Background(), &apigroup.Request{Principal: tc.p, Attributes: tc.a, Object: u}), tc.code, tc.msg)
 			if u.GetName() != tc.obj.Name {
 				t.Errorf("name changed from %q to %q", tc.obj.Name, u.GetName())
 			}
@@ -183,8 +143,8 @@ func TestAdmitProjectNamed(t *testing.T) {
 	re := regexp.MustCompile(`^prj-[a-z0-9]{8}$`)
 	seen := map[string]bool{}
 	for range 5 {
-		u := toU(t, project("", "", "cls-a", "1"))
-		checkErr(t, m.Admit(context.Background(), &apigroup.Request{Principal: admin, Attributes: prjAttr("create", ""), Object: u}), 0, "")
+		u := apigrouptest.Unstructured(t, project("", "", "cls-a", "1"))
+		apigrouptest.CheckRefusal(t, m.Admit(context.Background(), &apigroup.Request{Principal: admin, Attributes: prjAttr("create", ""), Object: u}), 0, "")
 		if !re.MatchString(u.GetName()) || seen[u.GetName()] {
 			t.Fatalf("a project created without a name is named %q; want a new prj-xxxxxxxx", u.GetName())
 		}
@@ -244,8 +204,8 @@ func TestAdmitNamespace(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := module(t)
-			u := toU(t, tc.obj)
-			checkErr(t, m.Admit(context.Background(), &apigroup.Request{Principal: tc.p, Attributes: tc.a, Object: u}), tc.code, tc.msg)
+			u := apigrouptest.Unstructured(t, tc.obj)
+			apigrouptest.CheckRefusal(t, m.Admit(context.Background(), &apigroup.Request{Principal: tc.p, Attributes: tc.a, Object: u}), tc.code, tc.msg)
 			if tc.code != 0 {
 				return
 			}
@@ -288,7 +248,7 @@ func TestAdmitProjectDelete(t *testing.T) {
 			m, c := module(t)
 			ctx := context.Background()
 			r := &apigroup.Request{Principal: admin, Attributes: prjAttr(tc.verb, tc.project), Query: tc.query}
-			checkErr(t, m.Admit(ctx, r), tc.code, tc.msg)
+			apigrouptest.CheckRefusal(t, m.Admit(ctx, r), tc.code, tc.msg)
 			var l businessv1.NamespaceList
 			if err := c.List(ctx, &l, client.InNamespace(prjA)); err != nil {
 				t.Fatal(err)
@@ -312,7 +272,7 @@ func TestAdmitOther(t *testing.T) {
 		nsAttr("patch", prjA, "cls-a-web"),
 		prjAttr("patch", prjA),
 	} {
-		checkErr(t, m.Admit(context.Background(), &apigroup.Request{Principal: pa, Attributes: a}), 0, "")
+		apigrouptest.CheckRefusal(t, m.Admit(context.Background(), &apigroup.Request{Principal: pa, Attributes: a}), 0, "")
 	}
 }
 

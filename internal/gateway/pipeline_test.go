@@ -30,6 +30,7 @@ import (
 	"github.com/kstack/kstack/internal/auth/attributes"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/platformscheme"
 )
 
 // pipeGroup is a group of the pipeline tests: it declares the resources a
@@ -93,13 +94,7 @@ func refusal(t *testing.T, err error, code int, fragments ...string) {
 
 func pipeScheme(t *testing.T) *runtime.Scheme {
 	t.Helper()
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{authv1.AddToScheme, platformv1.AddToScheme, businessv1.AddToScheme} {
-		if err := add(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
+	return platformscheme.New()
 }
 
 // pipeMapper maps the kinds tenantOf is asked about, singular and plural,

@@ -27,7 +27,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -35,8 +34,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	authv1 "github.com/kstack/kstack/api/auth/v1"
-	businessv1 "github.com/kstack/kstack/api/business/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/authn"
@@ -50,6 +47,7 @@ import (
 	"github.com/kstack/kstack/internal/console"
 	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/platformapi"
+	"github.com/kstack/kstack/internal/platformscheme"
 	"github.com/kstack/kstack/internal/version"
 )
 
@@ -86,14 +84,7 @@ type RunOptions struct {
 }
 
 // Scheme knows the built-in kinds and kstack's own.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = platformv1.AddToScheme(s)
-	_ = authv1.AddToScheme(s)
-	_ = businessv1.AddToScheme(s)
-	return s
-}
+func Scheme() *runtime.Scheme { return platformscheme.New() }
 
 // Run runs the platform process until ctx is done, in named phases; a
 // failure names the phase it happened in.

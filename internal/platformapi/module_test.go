@@ -2,7 +2,6 @@ package platformapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,8 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -22,20 +19,12 @@ import (
 	businessv1 "github.com/kstack/kstack/api/business/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apigroup"
+	"github.com/kstack/kstack/internal/apigroup/apigrouptest"
 	"github.com/kstack/kstack/internal/auth/attributes"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/platformscheme"
 )
-
-// scheme is the platform's scheme (internal/platform.Scheme).
-func scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = platformv1.AddToScheme(s)
-	_ = authv1.AddToScheme(s)
-	_ = businessv1.AddToScheme(s)
-	return s
-}
 
 func cluster(tenant, name string, annotations map[string]string) *platformv1.Cluster {
 	return &platformv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{authv1.LabelTenant: tenant}, Annotations: annotations},
@@ -60,7 +49,7 @@ func binding(tenant, user, policy string) *authv1.PolicyBinding {
 // policies and objs.
 func module(t *testing.T, objs ...client.Object) *Module {
 	t.Helper()
-	c := fake.NewClientBuilder().WithScheme(scheme()).WithObjects(objs...).Build()
+	c := fake.NewClientBuilder().WithScheme(platformscheme.New()).WithObjects(objs...).Build()
 	if err := directory.EnsurePredefined(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -82,23 +71,6 @@ func (h *fakeHost) ItemAllowed(ctx context.Context, p *directory.Principal, list
 	get.Action = "get" + strings.TrimPrefix(list.Action, "list")
 	get.Resource = list.Kind + ":" + name
 	return h.d.Platform(ctx, p, get, tenant).Allowed
-}
-
-func checkErr(t *testing.T, err error, code int, msg string) {
-	t.Helper()
-	if code == 0 {
-		if err != nil {
-			t.Fatalf("got %v, want no error", err)
-		}
-		return
-	}
-	var e *apigroup.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("got %T %v, want *apigroup.Error %d %q", err, err, code, msg)
-	}
-	if e.Code != code || !strings.Contains(e.Msg, msg) {
-		t.Fatalf("got %d %q, want %d containing %q", e.Code, e.Msg, code, msg)
-	}
 }
 
 var admin = &directory.Principal{Username: "admin", Tenant: "default", SuperAdmin: true}
@@ -144,7 +116,7 @@ func TestAdmitClusterDelete(t *testing.T) {
 		{"a collection delete would skip the check", attributes.Attributes{Verb: "deletecollection", APIGroup: "platform.tkestack.io", Kind: "cluster"}, 405, "one at a time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkErr(t, m.Admit(context.Background(), &apigroup.Request{Principal: admin, Attributes: tc.a}), tc.code, tc.msg)
+			apigrouptest.CheckRefusal(t, m.Admit(context.Background(), &apigroup.Request{Principal: admin, Attributes: tc.a}), tc.code, tc.msg)
 		})
 	}
 }
@@ -217,7 +189,7 @@ func TestAdmitClusterCredentialRef(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := attributes.Attributes{Verb: tc.verb, APIGroup: "platform.tkestack.io", Kind: "cluster", Name: tc.obj.GetName()}
-			checkErr(t, m.Admit(context.Background(), &apigroup.Request{Principal: user, Attributes: a, Object: tc.obj}), tc.code, "is not a credential of cluster")
+			apigrouptest.CheckRefusal(t, m.Admit(context.Background(), &apigroup.Request{Principal: user, Attributes: a, Object: tc.obj}), tc.code, "is not a credential of cluster")
 		})
 	}
 }
