@@ -760,3 +760,36 @@ func TestLockSerialisesPerKey(t *testing.T) {
 		t.Fatalf("the second holder ran %v", order)
 	}
 }
+
+// A user's collection delete reaches the caller's tenant only, as a list
+// does; an administrator's is forwarded as asked.
+func TestDeleteCollectionStaysInTenant(t *testing.T) {
+	s, store := listFixture(t)
+	c := s.Decider.Dir.Client
+	for _, o := range []client.Object{
+		&authv1.Policy{ObjectMeta: metav1.ObjectMeta{Name: "wipe", Labels: labelled("t1")},
+			Spec: authv1.PolicySpec{TenantID: "t1", Scope: authv1.ScopePlatform, Statements: []authv1.Statement{
+				{Actions: []string{"deletecollectionUser"}, Resources: []string{"user:*"}, Effect: "allow"}}}},
+		&authv1.PolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "alice-wipes", Labels: labelled("t1")},
+			Spec: authv1.PolicyBindingSpec{TenantID: "t1", PolicyName: "wipe", Users: []string{"alice"}}},
+	} {
+		if err := c.Create(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		p    *directory.Principal
+		want string
+	}{{pipeAlice, "team=red,kstack.io/tenant=t1"}, {pipeAdmin, "team=red"}} {
+		r := httptest.NewRequest("DELETE", "/auth/apis/auth.tkestack.io/v1/users?labelSelector=team%3Dred", nil)
+		w := httptest.NewRecorder()
+		s.platformAPI(w, r, tc.p, "/apis/auth.tkestack.io/v1/users")
+		seen := store.seen()
+		if w.Code != http.StatusOK || len(seen) == 0 {
+			t.Fatalf("%s: %d %s", tc.p.Name(), w.Code, w.Body)
+		}
+		if got := seen[len(seen)-1]; got.Method != "DELETE" || got.URL.Query().Get("labelSelector") != tc.want {
+			t.Errorf("%s's collection delete reached the store as %s %s, want the selector %q", tc.p.Name(), got.Method, got.URL, tc.want)
+		}
+	}
+}

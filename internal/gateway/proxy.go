@@ -89,14 +89,9 @@ func cleanMemberPath(escaped string) (string, error) {
 }
 
 // Proxy decides on r and forwards it to member cluster `cluster` at
-// memberPath, as the caller: the groups' proxy routes call it.
+// memberPath, as the caller (the header branch, and the groups' proxy
+// routes).
 func (s *Server) Proxy(w http.ResponseWriter, r *http.Request, p *directory.Principal, cluster, memberPath string) {
-	s.proxyTo(w, r, p, cluster, memberPath)
-}
-
-// proxyTo decides on r and forwards it to member cluster `cluster` at
-// memberPath, as the caller.
-func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, p *directory.Principal, cluster, memberPath string) {
 	clean, err := cleanMemberPath(memberPath)
 	if err != nil {
 		writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())

@@ -70,7 +70,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, user *directory.P
 		return
 	}
 	if cluster := r.Header.Get(ClusterHeader); cluster != "" && info.ClusterHeader {
-		s.proxyTo(w, r, user, cluster, rest)
+		s.Proxy(w, r, user, cluster, rest)
 		return
 	}
 	s.platformAPI(w, r, user, rest)
