@@ -42,24 +42,24 @@ func TestAttacks(t *testing.T) {
 	hc, _ := k.PlatformHTTP()
 	a, _ := k.ImportedCluster("atk-a", 1)
 	b, _ := k.ImportedCluster("atk-b", 1)
-	admin := login(t, k, "default", "admin", adminPassword)
+	admin := framework.Login(t, k, "default", "admin", adminPassword)
 
 	// mallory: full rights on cluster A only, and the predefined tenant
 	// policy. maker: may create clusters, with rights on two names.
 	policy(t, admin, "only-a", `[{"actions":["*"],"resources":["cluster:`+a+`","cluster:`+a+`/*"],"effect":"allow"}]`)
-	createUser(t, admin, "mallory", "Passw0rd-Mallory", "--policy", "tenant")
+	framework.CreateUser(t, admin, "mallory", "Passw0rd-Mallory", "--policy", "tenant")
 	admin.MustRun("policy", "bind", "only-a", "--user", "mallory")
 	policy(t, admin, "maker", `[{"actions":["createCluster"],"resources":["cluster:*"],"effect":"allow"},
 		{"actions":["*"],"resources":["cluster:cls-evil000","cluster:cls-evil000/*","cluster:cls-good000","cluster:cls-good000/*"],"effect":"allow"}]`)
-	createUser(t, admin, "maker", "Passw0rd-Maker1", "--policy", "tenant")
+	framework.CreateUser(t, admin, "maker", "Passw0rd-Maker1", "--policy", "tenant")
 	admin.MustRun("policy", "bind", "maker", "--user", "maker")
 	// dave administers tenant t2, where erin is a user.
-	createUser(t, admin, "dave", "Passw0rd-Dave1", "--tenant", "t2", "--policy", "administrator")
-	createUser(t, admin, "erin", "Passw0rd-Erin1", "--tenant", "t2")
+	framework.CreateUser(t, admin, "dave", "Passw0rd-Dave1", "--tenant", "t2", "--policy", "administrator")
+	framework.CreateUser(t, admin, "erin", "Passw0rd-Erin1", "--tenant", "t2")
 	tokens := map[string]string{
-		"mallory": tokenOf(t, login(t, k, "default", "mallory", "Passw0rd-Mallory")),
-		"maker":   tokenOf(t, login(t, k, "default", "maker", "Passw0rd-Maker1")),
-		"dave":    tokenOf(t, login(t, k, "t2", "dave", "Passw0rd-Dave1")),
+		"mallory": framework.Token(t, framework.Login(t, k, "default", "mallory", "Passw0rd-Mallory")),
+		"maker":   framework.Token(t, framework.Login(t, k, "default", "maker", "Passw0rd-Maker1")),
+		"dave":    framework.Token(t, framework.Login(t, k, "t2", "dave", "Passw0rd-Dave1")),
 	}
 
 	base := p.ConsoleURL
@@ -145,31 +145,6 @@ func policy(t *testing.T, admin *framework.Kstack, name, statements string) {
 		t.Fatal(err)
 	}
 	admin.MustRun("policy", "create", name, "-f", f)
-}
-
-func login(t *testing.T, k *framework.Kstack, tenant, user, password string) *framework.Kstack {
-	t.Helper()
-	u := k.As(tenant + "-" + user)
-	if r := u.RunStdin(password+"\n", "login", "--tenant", tenant, "--username", user, "--password-stdin"); r.Err != nil {
-		t.Fatalf("login %s/%s: %v\n%s", tenant, user, r.Err, r.Stderr)
-	}
-	return u
-}
-
-func createUser(t *testing.T, admin *framework.Kstack, name, password string, args ...string) {
-	t.Helper()
-	if r := admin.RunStdin(password+"\n", append([]string{"user", "create", name, "--password-stdin"}, args...)...); r.Err != nil {
-		t.Fatalf("creating user %s: %v\n%s", name, r.Err, r.Stderr)
-	}
-}
-
-func tokenOf(t *testing.T, u *framework.Kstack) string {
-	t.Helper()
-	var cred struct{ Status struct{ Token string } }
-	if err := json.Unmarshal([]byte(u.MustRun("credential")), &cred); err != nil {
-		t.Fatal(err)
-	}
-	return cred.Status.Token
 }
 
 // getJSON reads a platform object from the store, with the break-glass

@@ -32,21 +32,13 @@ func up(t *testing.T, args ...string) (*framework.Kstack, *framework.Platform) {
 // login logs a CLI user in and returns that user's view of the platform.
 func login(t *testing.T, k *framework.Kstack, tenant, user, password string) *framework.Kstack {
 	t.Helper()
-	u := k.As(tenant + "-" + user)
-	r := u.RunStdin(password+"\n", "login", "--tenant", tenant, "--username", user, "--password-stdin")
-	if r.Err != nil {
-		t.Fatalf("login %s/%s: %v\n%s", tenant, user, r.Err, r.Stderr)
-	}
-	return u
+	return framework.Login(t, k, tenant, user, password)
 }
 
 // createUser creates a local user as the data dir's administrator.
 func createUser(t *testing.T, k *framework.Kstack, name, password string, args ...string) {
 	t.Helper()
-	r := k.RunStdin(password+"\n", append([]string{"user", "create", name, "--password-stdin"}, args...)...)
-	if r.Err != nil {
-		t.Fatalf("creating user %s: %v\n%s", name, r.Err, r.Stderr)
-	}
+	framework.CreateUser(t, k, name, password, args...)
 }
 
 // accessToken reads the access token from a CLI user's login file.

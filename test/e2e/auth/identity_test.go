@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -349,13 +348,7 @@ func TestIdentityAndAccess(t *testing.T) {
 // tokenOf returns a valid access token of a CLI user (refreshed by the CLI).
 func tokenOf(t *testing.T, u *framework.Kstack) string {
 	t.Helper()
-	var cred struct {
-		Status struct{ Token string }
-	}
-	if err := json.Unmarshal([]byte(u.MustRun("credential")), &cred); err != nil {
-		t.Fatal(err)
-	}
-	return cred.Status.Token
+	return framework.Token(t, u)
 }
 
 // sessionOf finds a live session of a user of the default tenant.
