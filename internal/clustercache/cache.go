@@ -39,10 +39,13 @@ type Entry struct {
 	Client      kubernetes.Interface
 	Transport   http.RoundTripper
 	fingerprint string
-	factory     informers.SharedInformerFactory
-	nodes       listersv1.NodeLister
-	pods        listersv1.PodLister
-	cancel      context.CancelFunc
+	// uid is the member's kube-system namespace UID recorded at import:
+	// every probe checks that the member still answers with it.
+	uid     string
+	factory informers.SharedInformerFactory
+	nodes   listersv1.NodeLister
+	pods    listersv1.PodLister
+	cancel  context.CancelFunc
 
 	mu        sync.Mutex
 	prepared  bool
@@ -51,6 +54,33 @@ type Entry struct {
 	failures  int
 	lastErr   error
 	lastProbe time.Time
+	// verified: the member answered with uid; changed: it answered with
+	// another (an error that stays for this connection).
+	verified bool
+	changed  error
+}
+
+// Verified says whether the member is the cluster it was imported as: nil
+// once a probe saw its kube-system UID, an error before that or when it
+// answered with another UID. The proxy serves verified members only.
+func (e *Entry) Verified() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.changed != nil:
+		return e.changed
+	case !e.verified:
+		return fmt.Errorf("cluster %s is not verified yet (its kube-system UID is checked on connection)", e.Name)
+	}
+	return nil
+}
+
+// MemberChanged reports whether the member answered with another
+// kube-system UID than the one recorded at import.
+func (e *Entry) MemberChanged() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.changed
 }
 
 // Health is an entry's current health.
@@ -99,17 +129,23 @@ func New(changed func(string)) *Cache {
 	return &Cache{Changed: changed, entries: map[string]*Entry{}}
 }
 
-// Get returns the entry of a cluster.
+// Get returns the entry of a cluster that is verified to be the one
+// imported (Verified): nothing uses a connection to another cluster.
 func (c *Cache) Get(name string) (*Entry, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	e, ok := c.entries[name]
-	return e, ok
+	c.mu.Unlock()
+	if !ok || e.Verified() != nil {
+		return nil, false
+	}
+	return e, true
 }
 
 // Ensure returns the entry for name, (re)connecting when the credential's
-// fingerprint changed.
-func (c *Cache) Ensure(name string, cfg *rest.Config, fingerprint string) (*Entry, error) {
+// fingerprint changed. uid is the member's kube-system UID recorded at
+// import ("" checks nothing).
+func (c *Cache) Ensure(name string, cfg *rest.Config, fingerprint, uid string) (*Entry, error) {
+	fingerprint += "/" + uid
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[name]; ok {
@@ -130,7 +166,7 @@ func (c *Cache) Ensure(name string, cfg *rest.Config, fingerprint string) (*Entr
 	ctx, cancel := context.WithCancel(context.Background())
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute, informers.WithTransform(slimPod))
 	e := &Entry{
-		Name: name, Config: cfg, Client: cs, Transport: tr, fingerprint: fingerprint, factory: factory,
+		Name: name, Config: cfg, Client: cs, Transport: tr, fingerprint: fingerprint, uid: uid, verified: uid == "", factory: factory,
 		nodes: factory.Core().V1().Nodes().Lister(), pods: factory.Core().V1().Pods().Lister(), cancel: cancel,
 	}
 	factory.Start(ctx.Done())
@@ -174,6 +210,9 @@ func (e *Entry) probeLoop(ctx context.Context, changed func(string)) {
 	for {
 		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
 		_, err := e.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx)
+		if err == nil && e.uid != "" {
+			err = e.checkUID(pctx)
+		}
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -189,6 +228,24 @@ func (e *Entry) probeLoop(ctx context.Context, changed func(string)) {
 	}
 }
 
+// checkUID compares the member's kube-system UID with the one recorded at
+// import. Another UID means the address or credential now reaches another
+// cluster: the entry is marked changed for good, and not served.
+func (e *Entry) checkUID(ctx context.Context) error {
+	ns, err := e.Client.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading the member's kube-system namespace: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if got := string(ns.UID); got != e.uid {
+		e.changed = fmt.Errorf("the member answers as another cluster: its kube-system UID is %s, not %s as at import; the platform does not serve it (give it its own address and credential with kstack cluster update, or import the other cluster)", got, e.uid)
+	} else if e.changed == nil {
+		e.verified = true
+	}
+	return e.changed
+}
+
 // record notes one probe's outcome and reports whether the health changed
 // (the first probe always counts as a change). A healthy cluster turns
 // unhealthy only after FailureThreshold failures in a row.
@@ -198,9 +255,12 @@ func (e *Entry) record(err error, at time.Time) bool {
 	first := !e.probed
 	before := e.healthy
 	e.probed, e.lastProbe = true, at
-	if err == nil {
+	switch {
+	case e.changed != nil:
+		e.lastErr, e.healthy = e.changed, false
+	case err == nil:
 		e.failures, e.lastErr, e.healthy = 0, nil, true
-	} else {
+	default:
 		e.failures++
 		e.lastErr = err
 		if e.failures >= FailureThreshold || first {

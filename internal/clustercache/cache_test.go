@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,7 +42,7 @@ func TestHealthThresholdAndSlowness(t *testing.T) {
 	var mu sync.Mutex
 	changes := 0
 	c := New(func(string) { mu.Lock(); changes++; mu.Unlock() })
-	e, err := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v1")
+	e, err := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +74,11 @@ func TestHealthThresholdAndSlowness(t *testing.T) {
 	}
 
 	// A new fingerprint reconnects; the same one keeps the entry.
-	same, _ := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v1")
+	same, _ := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v1", "")
 	if same != e {
 		t.Fatal("Ensure with the same fingerprint made a new entry")
 	}
-	other, _ := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v2")
+	other, _ := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v2", "")
 	if other == e {
 		t.Fatal("Ensure with a new credential kept the old entry")
 	}
@@ -110,5 +111,59 @@ func TestRecordThreshold(t *testing.T) {
 	fresh := &Entry{}
 	if fresh.record(boom, now); fresh.Health().Healthy {
 		t.Fatal("a cluster never reached is healthy")
+	}
+}
+
+// TestMemberUID: a member is served once it answers with the kube-system
+// UID recorded at import, and never again once it answers with another.
+func TestMemberUID(t *testing.T) {
+	oldInterval := ProbeInterval
+	ProbeInterval = 50 * time.Millisecond
+	defer func() { ProbeInterval = oldInterval }()
+	var uid atomic.Value
+	uid.Store("uid-a")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/readyz":
+			w.Write([]byte("ok"))
+		case "/api/v1/namespaces/kube-system":
+			w.Write([]byte(`{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"kube-system","uid":"` + uid.Load().(string) + `"}}`))
+		default:
+			w.Write([]byte(`{"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}`))
+		}
+	}))
+	defer srv.Close()
+	c := New(nil)
+	defer c.Remove("cls-a")
+	e, err := c.Ensure("cls-a", &rest.Config{Host: srv.URL}, "v1", "uid-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, f func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !f() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: health %+v, verified %v", what, e.Health(), e.Verified())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	wait("verified", func() bool { _, ok := c.Get("cls-a"); return ok && e.Verified() == nil && e.Health().Healthy })
+	uid.Store("uid-b") // the same address now reaches another cluster
+	wait("refused", func() bool { _, ok := c.Get("cls-a"); return !ok && e.MemberChanged() != nil && !e.Health().Healthy })
+	if msg := e.MemberChanged().Error(); !strings.Contains(msg, "kube-system UID is uid-b, not uid-a") {
+		t.Fatalf("reason %q", msg)
+	}
+	uid.Store("uid-a") // answering right again does not make it trusted on this connection
+	time.Sleep(5 * ProbeInterval)
+	if _, ok := c.Get("cls-a"); ok || e.Health().Healthy {
+		t.Fatal("a connection that reached another cluster was trusted again")
+	}
+	// Before its first probe, a new connection is not served either.
+	other := &Entry{Name: "cls-x", uid: "uid-x"}
+	if other.Verified() == nil {
+		t.Fatal("an unprobed connection counts as verified")
 	}
 }

@@ -88,6 +88,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	st := cls.Status
 	st.Addresses = addresses(cred.Spec.Server)
 	switch {
+	case entry.MemberChanged() != nil:
+		st = failedStatus(st, "MemberChanged", entry.MemberChanged())
+		st.Addresses = addresses(cred.Spec.Server)
 	case !h.Probed:
 		st.Phase = platformv1.ClusterInitializing
 	case !h.Healthy:
@@ -143,7 +146,7 @@ func (r *Reconciler) connect(ctx context.Context, cls *platformv1.Cluster) (*clu
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := r.Cache.Ensure(cls.Name, cfg, fp)
+	e, err := r.Cache.Ensure(cls.Name, cfg, fp, cls.Labels[platformv1.LabelClusterUID])
 	return e, &cred, err
 }
 

@@ -39,7 +39,7 @@ func TestAttacks(t *testing.T) {
 	k := framework.New(t)
 	k.Env = append(k.Env, "KSTACK_ADMIN_PASSWORD="+adminPassword)
 	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
-	hc, _ := k.PlatformHTTP()
+	hc, adminToken := k.PlatformHTTP()
 	a, _ := k.ImportedCluster("atk-a", 1)
 	b, _ := k.ImportedCluster("atk-b", 1)
 	admin := framework.Login(t, k, "default", "admin", adminPassword)
@@ -135,6 +135,44 @@ func TestAttacks(t *testing.T) {
 	}
 	if out, err := k.Kubectl(p.Kubeconfig, "patch", "users.auth.tkestack.io", "t2.erin", "--type", "merge", "-p", `{"spec":{"displayName":"Erin B"}}`); err != nil {
 		t.Errorf("break-glass could not rename a user (twin): %v %s", err, out)
+	}
+
+	// 4. A member that answers as another cluster is not served. A's
+	// credential is pointed at B's address and secret with the break-glass
+	// kubeconfig, past `kstack cluster update`, which would check it live.
+	var ccB struct{ Spec map[string]any }
+	getJSON(t, k, p.Kubeconfig, "clustercredentials.platform.tkestack.io", "cc-"+b, &ccB)
+	repoint, _ := json.Marshal(map[string]any{"spec": map[string]any{"server": ccB.Spec["server"], "caCert": ccB.Spec["caCert"],
+		"clientCert": ccB.Spec["clientCert"], "secretRef": ccB.Spec["secretRef"]}})
+	k.MustKubectl(p.Kubeconfig, "patch", "clustercredentials.platform.tkestack.io", "cc-"+a, "--type", "merge", "-p", string(repoint))
+	framework.Eventually(t, 2*time.Minute, a+" Failed as another cluster", func() error {
+		var c struct {
+			Status struct {
+				Phase      string
+				Conditions []struct{ Reason, Message string }
+			}
+		}
+		getJSON(t, k, p.Kubeconfig, "clusters.platform.tkestack.io", a, &c)
+		for _, cond := range c.Status.Conditions {
+			if c.Status.Phase == "Failed" && cond.Reason == "MemberChanged" && strings.Contains(cond.Message, "kube-system UID") {
+				return nil
+			}
+		}
+		return fmt.Errorf("phase %s, conditions %+v", c.Status.Phase, c.Status.Conditions)
+	})
+	for _, who := range []string{"mallory", "admin"} {
+		tok := tokens[who]
+		if who == "admin" {
+			tok = adminToken
+		}
+		code, body := framework.Do(t, hc, "GET", base+"/apis/platform.tkestack.io/v1/clusters/"+a+"/proxy/api/v1/nodes", tok, "", "", "")
+		if code == http.StatusOK || strings.Contains(body, "atk-b-node") {
+			t.Errorf("%s reached B through A's proxy: %d %s", who, code, body)
+		}
+	}
+	// Twin: B itself is still served.
+	if code, body := framework.Do(t, hc, "GET", base+"/apis/platform.tkestack.io/v1/clusters/"+b+"/proxy/api/v1/nodes", adminToken, "", "", ""); code != http.StatusOK || !strings.Contains(body, "atk-b-node-1") {
+		t.Errorf("B's own proxy: %d %s", code, body)
 	}
 }
 
