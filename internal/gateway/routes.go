@@ -79,18 +79,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, user *directory.P
 // withPath is r with its path replaced by the cleaned one, which routes
 // match and handlers read.
 func withPath(r *http.Request, clean string) *http.Request {
-	if r.URL.EscapedPath() == clean {
+	p, err := url.PathUnescape(clean)
+	if r.URL.EscapedPath() == clean || err != nil {
 		return r
 	}
 	r2 := r.Clone(r.Context())
-	u := *r.URL
-	if p, err := url.PathUnescape(clean); err == nil {
-		u.Path, u.RawPath = p, clean
-		if u.EscapedPath() != clean {
-			u.RawPath = ""
-		}
-	}
-	r2.URL = &u
+	r2.URL.Path, r2.URL.RawPath = p, clean
 	return r2
 }
 

@@ -133,6 +133,9 @@ type runner struct {
 func (r *runner) configure(context.Context) error {
 	o := &r.o
 	r.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if _, err := apigroup.SelectControllers(allControllers(), o.Controllers); err != nil {
+		return err
+	}
 	ctrl.SetLogger(logr.FromSlogHandler(r.log.Handler()))
 	cfg, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
 	if err != nil {
@@ -291,13 +294,21 @@ func groupList(platform *platformapi.Module, business *businessapi.Module, env a
 	return []apigroup.Module{platform, &authapi.Module{Env: env}, business}
 }
 
+// allControllers are the groups' controllers, unwired: their names are
+// what --controllers knows.
+func allControllers() []apigroup.Controller {
+	var all []apigroup.Controller
+	for _, m := range groupList(&platformapi.Module{}, &businessapi.Module{}, apigroup.Env{}) {
+		all = append(all, m.Controllers()...)
+	}
+	return all
+}
+
 // ControllerNames are the names --controllers knows.
 func ControllerNames() []string {
 	var names []string
-	for _, m := range groupList(&platformapi.Module{}, &businessapi.Module{}, apigroup.Env{}) {
-		for _, c := range m.Controllers() {
-			names = append(names, c.Name)
-		}
+	for _, c := range allControllers() {
+		names = append(names, c.Name)
 	}
 	return names
 }

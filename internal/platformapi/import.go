@@ -1,9 +1,7 @@
 package platformapi
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,10 +40,8 @@ func (m *Module) importCluster(w http.ResponseWriter, r *http.Request, user *dir
 		}
 	}
 	var in platformv1.ImportRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		apigroup.WriteError(w, apigroup.Refuse(http.StatusBadRequest, "the import request is not valid JSON: %v", err))
+	if err := apigroup.DecodeBody(r, &in); err != nil {
+		apigroup.WriteError(w, err)
 		return
 	}
 	req := &clusterimport.Request{ClusterConnection: in.ClusterConnection}
