@@ -29,11 +29,22 @@ type Module interface {
 	// Resources are the group's kinds; a kind of a served group that is not
 	// listed gets the zero Resource (not tenant-scoped, patchable).
 	Resources() []Resource
-	// Admit checks, and may change, a write to one of the group's
-	// resources after the decision point allowed it: for create and update
-	// Request.Object is the body, already in the caller's tenant; for patch
-	// and delete it is nil. A refusal is an *Error.
+	// Admit prepares a write at the gateway, after the decision point
+	// allowed it: it may complete a create or update body (a generated
+	// name, labels derived from the spec; Request.Object is the body,
+	// already in the caller's tenant), and it refuses what is about the
+	// request rather than the object (a collection delete) and deletes
+	// (Request.Object is nil for patch and delete). It decides nothing that
+	// a patch could get around: that is Validate's. A refusal is an *Error.
 	Admit(ctx context.Context, r *Request) error
+	// Validate decides on a create or update as it would be stored, with
+	// the object before it (Request.Old, nil for a create), whatever the
+	// request's encoding: merge, JSON patch and server-side apply arrive
+	// here decoded. The platform's kube-apiserver calls it through the
+	// admission webhook for every write that came through the gateway, under
+	// the gateway's lock for the write. References, quotas and grants are
+	// checked here. A refusal is an *Error.
+	Validate(ctx context.Context, r *Request) error
 	// Routes are the group's actions and cluster subresource routes, matched
 	// before anything else on the cleaned path.
 	Routes() []Route
@@ -110,10 +121,16 @@ const (
 type Request struct {
 	Principal  *directory.Principal
 	Attributes attributes.Attributes
-	// Object is the body of a create or update; nil for patch and delete.
+	// Object is the body of a create or update for Admit (nil for patch
+	// and delete), and the object as it would be stored for Validate.
 	Object *unstructured.Unstructured
-	// Query is the request's query (e.g. ?cascade=true on a delete).
+	// Old is the stored object an update replaces (Validate only).
+	Old *unstructured.Unstructured
+	// Query is the request's query (e.g. ?cascade=true on a delete); nil
+	// for Validate.
 	Query url.Values
+	// DryRun: nothing will be stored (Validate only).
+	DryRun bool
 }
 
 // Route is an action or a cluster subresource route of a group.
@@ -155,6 +172,21 @@ type Env struct {
 	// SystemNamespace holds the platform's Secrets.
 	SystemNamespace string
 	Log             *slog.Logger
+}
+
+// MayUse checks that p may use what a reference in field names: p must
+// hold action on resource (administrators hold everything). Whether the
+// object is of the referring object's tenant is the group's to check
+// first, with an answer that does not tell another tenant's objects from
+// missing ones.
+func (e Env) MayUse(ctx context.Context, p *directory.Principal, field, action, resource string) error {
+	if decision.Admin(p) {
+		return nil
+	}
+	if d := e.Decider.Can(ctx, p, "", action, resource); !d.Allowed {
+		return Refuse(http.StatusForbidden, "%s: %s may not use %s (it needs %s): %s", field, p.Name(), resource, action, d.Reason)
+	}
+	return nil
 }
 
 // Host is what the gateway offers the groups' handlers.

@@ -28,10 +28,18 @@ func Invalid(format string, a ...any) error {
 }
 
 var reasons = map[int]string{
-	http.StatusBadRequest: "BadRequest", http.StatusForbidden: "Forbidden", http.StatusNotFound: "NotFound",
+	http.StatusBadRequest: "BadRequest", http.StatusUnauthorized: "Unauthorized", http.StatusTooManyRequests: "TooManyRequests", http.StatusForbidden: "Forbidden", http.StatusNotFound: "NotFound",
 	http.StatusMethodNotAllowed: "MethodNotAllowed", http.StatusConflict: "Conflict",
 	http.StatusRequestEntityTooLarge: "RequestEntityTooLarge", http.StatusUnsupportedMediaType: "UnsupportedMediaType",
 	http.StatusUnprocessableEntity: "Invalid", http.StatusServiceUnavailable: "ServiceUnavailable",
+}
+
+// StatusReason is the Kubernetes Status reason of an HTTP code.
+func StatusReason(code int) string {
+	if r, ok := reasons[code]; ok {
+		return r
+	}
+	return "InternalError"
 }
 
 // WriteError answers with err: its code and message when it is an *Error,
@@ -39,7 +47,7 @@ var reasons = map[int]string{
 func WriteError(w http.ResponseWriter, err error) {
 	var e *Error
 	if errors.As(err, &e) {
-		WriteStatus(w, e.Code, reasons[e.Code], e.Msg)
+		WriteStatus(w, e.Code, StatusReason(e.Code), e.Msg)
 		return
 	}
 	WriteStatus(w, http.StatusInternalServerError, "InternalError", err.Error())

@@ -16,12 +16,13 @@ type group struct {
 	routes []Route
 }
 
-func (g group) Info() Info                            { return g.info }
-func (g group) Resources() []Resource                 { return g.res }
-func (g group) Admit(context.Context, *Request) error { return nil }
-func (g group) Routes() []Route                       { return g.routes }
-func (g group) Indexes() []Index                      { return nil }
-func (g group) Controllers() []Controller             { return []Controller{{Name: g.info.Prefix[1:]}} }
+func (g group) Info() Info                               { return g.info }
+func (g group) Resources() []Resource                    { return g.res }
+func (g group) Admit(context.Context, *Request) error    { return nil }
+func (g group) Validate(context.Context, *Request) error { return nil }
+func (g group) Routes() []Route                          { return g.routes }
+func (g group) Indexes() []Index                         { return nil }
+func (g group) Controllers() []Controller                { return []Controller{{Name: g.info.Prefix[1:]}} }
 
 func TestRegistry(t *testing.T) {
 	var served []string

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
+	businessv1 "github.com/kstack/kstack/api/business/v1"
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/account"
 	"github.com/kstack/kstack/internal/auth/attributes"
@@ -164,7 +165,14 @@ func (m *Module) checkGrantTyped(ctx context.Context, p *directory.Principal, b 
 		return apigroup.Refuse(http.StatusUnprocessableEntity, "the binding names policy %q, which does not exist", b.Spec.PolicyName)
 	}
 	if pol.Spec.TenantID != "" && pol.Spec.TenantID != b.Spec.TenantID {
-		return apigroup.Refuse(http.StatusUnprocessableEntity, "policy %q belongs to another tenant", b.Spec.PolicyName)
+		// Another tenant's policy is told apart from a missing one by no one.
+		return apigroup.Refuse(http.StatusUnprocessableEntity, "the binding names policy %q, which does not exist", b.Spec.PolicyName)
+	}
+	if id := b.Spec.ProjectID; id != "" {
+		var prj businessv1.Project
+		if err := m.Reader.Get(ctx, client.ObjectKey{Name: id}, &prj); err != nil || prj.Spec.TenantID != b.Spec.TenantID {
+			return apigroup.Invalid("spec.projectID: there is no project %q in tenant %s", id, b.Spec.TenantID)
+		}
 	}
 	if decision.Admin(p) {
 		return nil

@@ -78,10 +78,8 @@ func (m *Module) Indexes() []apigroup.Index { return nil }
 // Controllers: none (sessions and signing keys are the OpenID provider's).
 func (m *Module) Controllers() []apigroup.Controller { return nil }
 
-// Admit keeps predefined policies as they are, checks policies and users,
-// and refuses a binding or a group change that grants more than the
-// caller holds.
-func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
+// Admit keeps predefined policies as they are.
+func (m *Module) Admit(_ context.Context, r *apigroup.Request) error {
 	a := r.Attributes
 	if a.Kind == "policy" && isPredefined(a.Name) {
 		switch a.Verb {
@@ -91,11 +89,15 @@ func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 			return apigroup.Refuse(http.StatusForbidden, "policy %s is predefined and cannot be deleted", a.Name)
 		}
 	}
+	return nil
+}
+
+// Validate checks policies and users as they would be stored, and refuses
+// a binding or a group change that grants more than the caller holds or
+// names what is not the tenant's.
+func (m *Module) Validate(ctx context.Context, r *apigroup.Request) error {
 	u := r.Object
-	if u == nil {
-		return nil
-	}
-	switch a.Kind {
+	switch r.Attributes.Kind {
 	case "policy":
 		if isPredefined(u.GetName()) {
 			return apigroup.Refuse(http.StatusForbidden, "policy %s is predefined and cannot be changed: create a custom policy instead", u.GetName())

@@ -93,13 +93,18 @@ func (m *Module) Controllers() []apigroup.Controller {
 	}
 }
 
-// Admit checks projects and namespaces on create and update, and a
-// project's delete.
+// Admit completes project and namespace bodies (a project's generated
+// name; a namespace's name, project and labels, all derived from its
+// spec), and checks a project's delete.
 func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	a := r.Attributes
 	switch {
-	case r.Object != nil:
-		return m.admitWrite(ctx, r.Principal, a, r.Object)
+	case r.Object != nil && a.Kind == "project":
+		if a.Verb == "create" && r.Object.GetName() == "" && r.Object.GetGenerateName() == "" {
+			r.Object.SetName(randomid.New("prj-", 8))
+		}
+	case r.Object != nil && a.Kind == "namespace":
+		return completeNamespace(a, r.Object)
 	case a.Kind == "project" && a.Verb == "delete":
 		return m.checkProjectDelete(ctx, a.Name, r.Query.Get("cascade") == "true")
 	case a.Kind == "project" && a.Verb == "deletecollection":
@@ -109,84 +114,130 @@ func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	return nil
 }
 
-var projectIDRE = regexp.MustCompile(`^prj-[a-z0-9]{8}$`)
+// completeNamespace fills in what a namespace's spec decides: its project
+// (the namespace it is created in), its name and its labels.
+func completeNamespace(a attributes.Attributes, u *unstructured.Unstructured) error {
+	project, _, _ := unstructured.NestedString(u.Object, "spec", "projectName")
+	if project == "" {
+		project = a.Namespace
+		_ = unstructured.SetNestedField(u.Object, project, "spec", "projectName")
+	}
+	if project != a.Namespace {
+		return apigroup.Invalid("a project's namespaces live in the namespace named after it: %s, not %s", project, a.Namespace)
+	}
+	cluster, _, _ := unstructured.NestedString(u.Object, "spec", "clusterName")
+	namespace, _, _ := unstructured.NestedString(u.Object, "spec", "namespace")
+	if a.Verb == "create" {
+		u.SetName(businessv1.ObjectName(cluster, namespace))
+	}
+	labels := u.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[admission.LabelCluster], labels[admission.LabelNamespace] = cluster, namespace
+	u.SetLabels(labels)
+	return nil
+}
 
-// admitWrite checks projects and namespaces (quotas, clusters, members,
-// parents) and names new ones.
-func (m *Module) admitWrite(ctx context.Context, pr *directory.Principal, a attributes.Attributes, u *unstructured.Unstructured) error {
-	chk := &admission.Checker{Reader: m.Client, Live: m.Reader}
-	switch a.Kind {
+// Validate checks projects and namespaces as they would be stored: names,
+// quotas, clusters, members and parents, and the rights that changing them
+// needs.
+func (m *Module) Validate(ctx context.Context, r *apigroup.Request) error {
+	switch r.Attributes.Kind {
 	case "project":
-		if a.Verb == "create" && u.GetName() == "" && u.GetGenerateName() == "" {
-			u.SetName(randomid.New("prj-", 8))
-		}
-		if a.Verb == "create" && !projectIDRE.MatchString(u.GetName()) {
-			return apigroup.Invalid("a project's name is prj- and 8 lowercase letters or digits, not %q (leave it out to have one made)", u.GetName())
-		}
-		var p businessv1.Project
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
-			return apigroup.Refuse(http.StatusBadRequest, "the body is not a Project: %v", err)
-		}
-		var old *businessv1.Project
-		if a.Verb == "update" {
-			old = &businessv1.Project{}
-			if err := m.Reader.Get(ctx, client.ObjectKey{Name: a.Name}, old); err != nil {
-				return apigroup.Refuse(http.StatusNotFound, "project %q not found", a.Name)
-			}
-			// Project admins manage members; quotas and parents are the
-			// platform's to change.
-			if !equality.Semantic.DeepEqual(old.Spec.Clusters, p.Spec.Clusters) || old.Spec.ParentProjectName != p.Spec.ParentProjectName {
-				if d := m.Decider.Can(ctx, pr, "", "updateProject", "project:"+a.Name); !d.Allowed {
-					return apigroup.Refuse(http.StatusForbidden, "%s may not change the quotas or parent of project %s: %s", pr.Name(), a.Name, d.Reason)
-				}
-			}
-		}
-		return chk.Project(ctx, &p, old)
+		return m.validateProject(ctx, r)
 	case "namespace":
-		var ns businessv1.Namespace
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &ns); err != nil {
-			return apigroup.Refuse(http.StatusBadRequest, "the body is not a Namespace: %v", err)
-		}
-		if ns.Spec.ProjectName == "" {
-			ns.Spec.ProjectName = a.Namespace
-		}
-		if ns.Spec.ProjectName != a.Namespace {
-			return apigroup.Invalid("a project's namespaces live in the namespace named after it: %s, not %s", ns.Spec.ProjectName, a.Namespace)
-		}
-		if errs := validation.IsDNS1123Label(ns.Spec.Namespace); len(errs) > 0 {
-			return apigroup.Invalid("namespace %q: %s", ns.Spec.Namespace, strings.Join(errs, "; "))
-		}
-		want := businessv1.ObjectName(ns.Spec.ClusterName, ns.Spec.Namespace)
-		if a.Verb == "create" {
-			u.SetName(want)
-		} else if u.GetName() != want {
-			return apigroup.Invalid("a namespace's cluster and name cannot change (move it with kstack namespace move)")
-		}
-		_ = unstructured.SetNestedField(u.Object, ns.Spec.ProjectName, "spec", "projectName")
-		labels := u.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[admission.LabelCluster], labels[admission.LabelNamespace] = ns.Spec.ClusterName, ns.Spec.Namespace
-		u.SetLabels(labels)
-		ns.Name, ns.Namespace = u.GetName(), a.Namespace
-		if adopt, ok := ns.Annotations[businessv1.AnnotationAdopt]; ok {
-			// Import takes over a namespace that exists in the member: a
-			// right over that namespace on the platform, never a system one.
-			if adopt != "true" {
-				return apigroup.Invalid("%s is set by moves only; to import a namespace set it to \"true\"", businessv1.AnnotationAdopt)
-			}
-			if strings.HasPrefix(ns.Spec.Namespace, "kube-") || ns.Spec.Namespace == "default" {
-				return apigroup.Invalid("namespace %s is the cluster's own and cannot be imported into a project", ns.Spec.Namespace)
-			}
-			res := fmt.Sprintf("cluster:%s/namespace:%s", ns.Spec.ClusterName, ns.Spec.Namespace)
-			if d := m.Decider.Can(ctx, pr, "", "updateNamespace", res); !d.Allowed {
-				return apigroup.Refuse(http.StatusForbidden, "%s may not import %s: %s", pr.Name(), res, d.Reason)
-			}
-		}
-		return chk.Namespace(ctx, &ns)
+		return m.validateNamespace(ctx, r)
 	}
 	return nil
+}
+
+var projectIDRE = regexp.MustCompile(`^prj-[a-z0-9]{8}$`)
+
+func (m *Module) validateProject(ctx context.Context, r *apigroup.Request) error {
+	u, pr := r.Object, r.Principal
+	if r.Old == nil && !projectIDRE.MatchString(u.GetName()) {
+		return apigroup.Invalid("a project's name is prj- and 8 lowercase letters or digits, not %q (leave it out to have one made)", u.GetName())
+	}
+	var p businessv1.Project
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p); err != nil {
+		return apigroup.Invalid("the object is not a Project: %v", err)
+	}
+	var old *businessv1.Project
+	if r.Old != nil {
+		old = &businessv1.Project{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(r.Old.Object, old); err != nil {
+			return apigroup.Invalid("the stored object is not a Project: %v", err)
+		}
+		// Project admins manage members; quotas and parents are the
+		// platform's to change.
+		if !equality.Semantic.DeepEqual(old.Spec.Clusters, p.Spec.Clusters) || old.Spec.ParentProjectName != p.Spec.ParentProjectName {
+			if d := m.Decider.Can(ctx, pr, "", "updateProject", "project:"+p.Name); !d.Allowed {
+				return apigroup.Refuse(http.StatusForbidden, "%s may not change the quotas or parent of project %s: %s", pr.Name(), p.Name, d.Reason)
+			}
+		}
+	}
+	chk := &admission.Checker{Reader: m.Client, Live: m.Reader}
+	if err := chk.Project(ctx, &p, old); err != nil {
+		return err
+	}
+	// A cluster the project gains is one the caller may see; a parent is
+	// one whose quota the caller may hand out.
+	for i, cq := range p.Spec.Clusters {
+		if old != nil {
+			if _, had := old.Quota(cq.Name); had {
+				continue
+			}
+		}
+		if err := m.MayUse(ctx, pr, fmt.Sprintf("spec.clusters[%d]", i), "getCluster", "cluster:"+cq.Name); err != nil {
+			return err
+		}
+	}
+	if parent := p.Spec.ParentProjectName; parent != "" && (old == nil || old.Spec.ParentProjectName != parent) {
+		if d := m.Decider.Can(ctx, pr, parent, "updateProject", "project:"+parent); !d.Allowed {
+			return apigroup.Refuse(http.StatusForbidden, "spec.parentProjectName: %s may not hand out the quota of project %s (it needs updateProject there): %s", pr.Name(), parent, d.Reason)
+		}
+	}
+	return nil
+}
+
+func (m *Module) validateNamespace(ctx context.Context, r *apigroup.Request) error {
+	u, pr := r.Object, r.Principal
+	var ns businessv1.Namespace
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &ns); err != nil {
+		return apigroup.Invalid("the object is not a Namespace: %v", err)
+	}
+	if ns.Spec.ProjectName != ns.Namespace {
+		return apigroup.Invalid("a project's namespaces live in the namespace named after it: %s, not %s", ns.Spec.ProjectName, ns.Namespace)
+	}
+	if errs := validation.IsDNS1123Label(ns.Spec.Namespace); len(errs) > 0 {
+		return apigroup.Invalid("namespace %q: %s", ns.Spec.Namespace, strings.Join(errs, "; "))
+	}
+	if want := businessv1.ObjectName(ns.Spec.ClusterName, ns.Spec.Namespace); ns.Name != want {
+		if r.Old != nil {
+			return apigroup.Invalid("a namespace's cluster and name cannot change (move it with kstack namespace move)")
+		}
+		return apigroup.Invalid("a namespace's name is <cluster>-<namespace>: %q, not %q (leave it out to have it made)", want, ns.Name)
+	}
+	if ns.Labels[admission.LabelCluster] != ns.Spec.ClusterName || ns.Labels[admission.LabelNamespace] != ns.Spec.Namespace {
+		return apigroup.Invalid("labels %s and %s must be the namespace's cluster and name (leave them out to have them set)", admission.LabelCluster, admission.LabelNamespace)
+	}
+	if adopt, ok := ns.Annotations[businessv1.AnnotationAdopt]; ok {
+		// Import takes over a namespace that exists in the member: a
+		// right over that namespace on the platform, never a system one.
+		if adopt != "true" {
+			return apigroup.Invalid("%s is set by moves only; to import a namespace set it to \"true\"", businessv1.AnnotationAdopt)
+		}
+		if strings.HasPrefix(ns.Spec.Namespace, "kube-") || ns.Spec.Namespace == "default" {
+			return apigroup.Invalid("namespace %s is the cluster's own and cannot be imported into a project", ns.Spec.Namespace)
+		}
+		res := fmt.Sprintf("cluster:%s/namespace:%s", ns.Spec.ClusterName, ns.Spec.Namespace)
+		if d := m.Decider.Can(ctx, pr, "", "updateNamespace", res); !d.Allowed {
+			return apigroup.Refuse(http.StatusForbidden, "%s may not import %s: %s", pr.Name(), res, d.Reason)
+		}
+	}
+	chk := &admission.Checker{Reader: m.Client, Live: m.Reader}
+	return chk.Namespace(ctx, &ns)
 }
 
 // checkProjectDelete refuses to delete a project that still has namespaces

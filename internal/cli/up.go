@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kstack/kstack/internal/admissionwebhook"
 	"github.com/kstack/kstack/internal/platform"
 )
 
@@ -100,6 +101,8 @@ against an existing control plane.`,
 	f.DurationVar(&run.LockDuration, "lock-duration", run.LockDuration, "how long a locked account stays locked")
 	f.DurationVar(&run.KeyRotation, "signing-key-rotation", run.KeyRotation, "how often the token signing key is replaced (retired keys verify until their tokens expire)")
 	f.StringVar(&run.VirtualNodeIP, "virtual-node-ip", run.VirtualNodeIP, "address member clusters reach this process at for the virtual nodes it runs (VirtualNodeSets)")
+	f.StringVar(&run.WebhookListen, "webhook-listen", "127.0.0.1:0", "HOST:PORT of this replica's admission webhook, which the kube-apiserver calls for the writes made through this gateway (port 0: any free port)")
+	f.StringVar(&run.WebhookClientCAFile, "webhook-client-ca-file", "", "PEM CA of the client certificate the kube-apiserver shows webhooks (CN "+admissionwebhook.ClientName+"); without it the webhook answers any TLS client")
 	f.StringSliceVar(&run.Controllers, "controllers", []string{"*"}, "controllers to run: * for all, NAME to enable one, -NAME to disable one (e.g. *,-virtual-node-set); the controllers are "+strings.Join(platform.ControllerNames(), ", "))
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")

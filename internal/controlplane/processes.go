@@ -21,6 +21,9 @@ type Options struct {
 	Kubelets bool
 	// EncryptSecrets makes the apiserver encrypt Secrets at rest.
 	EncryptSecrets bool
+	// Webhooks makes the apiserver show its webhook client certificate to
+	// admission webhooks (EnsureAdmissionConfig writes the files).
+	Webhooks bool
 }
 
 // ServiceCIDR is the Service range of every control plane kstack runs.
@@ -86,6 +89,9 @@ func Processes(o Options) []supervisor.Process {
 	}
 	if o.EncryptSecrets {
 		apiArgs = append(apiArgs, "--encryption-provider-config="+l.EncryptionConfig())
+	}
+	if o.Webhooks {
+		apiArgs = append(apiArgs, "--admission-control-config-file="+l.AdmissionConfig())
 	}
 	api := comp("kube-apiserver", apiArgs...)
 	api.Ready = httpsReady(p.APIServerURL()+"/readyz", l, AdminIdentity.File)

@@ -52,6 +52,10 @@ type Server struct {
 	OIDC http.Handler
 	// Console serves /console/ (it checks its own session cookies).
 	Console http.Handler
+	// Replica names this replica: the admission webhook that validates
+	// this gateway's writes to the platform's API is the one registered
+	// for it (apigroup.ExtraReplica).
+	Replica string
 	// CachedPodNames reads a member's pod names from the platform's cache
 	// (false when it has none yet).
 	CachedPodNames func(cluster, namespace string) ([]string, bool)
@@ -158,6 +162,16 @@ func (s *Server) Bind() error {
 	s.ln = ln
 	s.mu.Unlock()
 	return nil
+}
+
+// Addr is the address the gateway listens on (after Bind).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return s.Listen
+	}
+	return s.ln.Addr().String()
 }
 
 // Start serves until ctx is done (a controller-runtime Runnable).

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -33,6 +34,8 @@ func (w *widgets) Resources() []apigroup.Resource {
 		{Kind: "hash", Hidden: "hashes are never served"},
 	}
 }
+
+func (w *widgets) Validate(context.Context, *apigroup.Request) error { return nil }
 
 func (w *widgets) Admit(_ context.Context, r *apigroup.Request) error {
 	w.admitted = append(w.admitted, r.Attributes.Verb+" "+r.Attributes.Kind)
@@ -82,12 +85,20 @@ type recorder struct {
 	mu   sync.Mutex
 	seen []string
 	body map[string]any
+	// extras are the last request's Impersonate-Extra- headers.
+	extras map[string]string
 }
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	rec.seen = append(rec.seen, r.Method+" "+r.URL.Path+" as "+r.Header.Get("Impersonate-User"))
+	rec.extras = map[string]string{}
+	for k := range r.Header {
+		if key, ok := strings.CutPrefix(k, "Impersonate-Extra-"); ok {
+			rec.extras[key] = r.Header.Get(k)
+		}
+	}
 	rec.body = nil
 	if data, _ := io.ReadAll(r.Body); len(data) > 0 {
 		_ = json.Unmarshal(data, &rec.body)
@@ -126,7 +137,7 @@ func TestNewGroupNeedsNoGatewayChange(t *testing.T) {
 	tg := targets{global: target(t, "global", global, true), member: target(t, "cls-a", member, false)}
 	serve := func(p *directory.Principal, method, path, body string, hdr ...string) (int, string) {
 		t.Helper()
-		s := &gateway.Server{Groups: groups, Targets: tg, Decider: &decision.Decider{}, Auth: as{p}}
+		s := &gateway.Server{Groups: groups, Targets: tg, Decider: &decision.Decider{}, Auth: as{p}, Replica: "host-8443"}
 		r := httptest.NewRequest(method, path, strings.NewReader(body))
 		r.TLS = &tls.ConnectionState{}
 		if body != "" {
@@ -146,6 +157,11 @@ func TestNewGroupNeedsNoGatewayChange(t *testing.T) {
 	}
 	if got := global.last(); got != "GET /apis/widgets.example.io/v1/widgets as admin" {
 		t.Fatalf("the store saw %q", got)
+	}
+	// The global cluster's admission webhook learns the caller and the
+	// replica from the extras (escaped as headers), never from the username.
+	if want := map[string]string{"Kstack.io%2ftenant": "default", "Kstack.io%2fusername": "admin", "Kstack.io%2freplica": "host-8443"}; !maps.Equal(global.extras, want) {
+		t.Fatalf("the store was sent extras %v, want %v", global.extras, want)
 	}
 	// A create is admitted by the group, after the gateway put it in the tenant.
 	if code, body := serve(admin, "POST", "/widgets/apis/widgets.example.io/v1/widgets", `{"apiVersion":"widgets.example.io/v1","kind":"Widget","metadata":{"name":"w1"}}`); code != 200 {
@@ -186,6 +202,10 @@ func TestNewGroupNeedsNoGatewayChange(t *testing.T) {
 	}
 	if code, body := serve(admin, "GET", "/widgets/api/v1/namespaces/default/pods", "", gateway.ClusterHeader, "cls-a"); code != 200 || member.last() != "GET /api/v1/namespaces/default/pods as admin" {
 		t.Fatalf("header route: %d %s, member saw %v", code, body, member.seen)
+	}
+	// A member's credential may not impersonate extras: it gets none.
+	if len(member.extras) != 0 {
+		t.Fatalf("the member was sent extras %v", member.extras)
 	}
 	// Admin-only and hidden kinds, and paths outside every group.
 	if code, body := serve(user, "GET", "/widgets/apis/widgets.example.io/v1/secretwidgets", ""); code != 403 || !strings.Contains(body, "for administrators") {

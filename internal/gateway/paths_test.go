@@ -11,7 +11,10 @@ func TestIsDiscovery(t *testing.T) {
 	for p, want := range map[string]bool{
 		"/api": true, "/apis": true, "/version": true, "/api/v1": true,
 		"/apis/widgets.example.io": true, "/apis/widgets.example.io/v1": true, "/apis/widgets.example.io/v1/": true,
-		"/apis/apps/v1": false, "/api/v1/secrets": false, "/openapi/v3": false, "/healthz": false,
+		"/apis/apps/v1": false, "/api/v1/secrets": false, "/healthz": false,
+		// kubectl validates manifests with the OpenAPI schemas.
+		"/openapi/v3": true, "/openapi/v3/apis/widgets.example.io/v1": true,
+		"/openapi/v3/apis/apps/v1": false, "/openapi/v2": false, "/openapi/v3/apis/widgets.example.io/v1/x": false, "/openapi/v3/api/v1": false,
 		"/apis/widgets.example.io/v1/widgets": false,
 	} {
 		if got := s.isDiscovery(p); got != want {

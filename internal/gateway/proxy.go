@@ -55,7 +55,7 @@ type Targets interface {
 
 // AdminsGroup is carried by administrators' proxied requests; the global
 // cluster grants it cluster-admin (members grant ProxyGroup).
-const AdminsGroup = "kstack:admins"
+const AdminsGroup = apigroup.AdminsGroup
 
 // ClusterHeader routes a native Kubernetes call under /platform to a member.
 const ClusterHeader = "X-TKE-ClusterName"
@@ -159,6 +159,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, p *directory.Pr
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			pr.Out.Host = t.Server.Host
 			impersonate(pr.Out.Header, p)
+			if t.Global {
+				s.callerExtras(pr.Out.Header, p)
+			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			writeStatus(w, http.StatusBadGateway, "ServiceUnavailable", fmt.Sprintf("cluster %s cannot be reached: %v", cluster, err))
@@ -178,6 +181,20 @@ func impersonate(h http.Header, p *directory.Principal) {
 	h.Set("Impersonate-User", p.Name())
 	for _, g := range memberGroups(p) {
 		h.Add("Impersonate-Group", g)
+	}
+}
+
+// callerExtras tell the global cluster's admission webhook who the caller
+// is and which replica's gateway (and locks) the write came through.
+// Members do not get them: a member's credential may not impersonate
+// extras.
+func (s *Server) callerExtras(h http.Header, p *directory.Principal) {
+	tenant := p.Tenant
+	if tenant == "" {
+		tenant = apigroup.DefaultTenant
+	}
+	for k, v := range map[string]string{apigroup.ExtraTenant: tenant, apigroup.ExtraUsername: p.Username, apigroup.ExtraReplica: s.Replica} {
+		h.Set("Impersonate-Extra-"+url.PathEscape(k), v)
 	}
 }
 

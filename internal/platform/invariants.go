@@ -26,12 +26,17 @@ func tenantLabel(obj string) string {
 	return fmt.Sprintf("(has(%[1]s.metadata.labels) && '%[2]s' in %[1]s.metadata.labels ? %[1]s.metadata.labels['%[2]s'] : '')", obj, authv1.LabelTenant)
 }
 
-// field reads a string field of obj's spec ("" when absent).
+// field reads a string field of obj's spec ("" when absent). The index
+// form works for every name: objects reach the policy as plain maps, where
+// Kubernetes' escaping of CEL keywords (namespace as __namespace__) does
+// not apply.
 func field(obj, name string) string {
-	if name == "namespace" {
-		name = "__namespace__" // a CEL keyword: Kubernetes escapes it so
-	}
-	return fmt.Sprintf("(has(%[1]s.spec) && has(%[1]s.spec.%[2]s) ? %[1]s.spec.%[2]s : '')", obj, name)
+	return fmt.Sprintf("(has(%[1]s.spec) && '%[2]s' in %[1]s.spec ? %[1]s.spec['%[2]s'] : '')", obj, name)
+}
+
+// credentialRef reads a cluster's credential reference ("" when absent).
+func credentialRef(obj string) string {
+	return fmt.Sprintf("(has(%[1]s.spec) && has(%[1]s.spec.clusterCredentialRef) && has(%[1]s.spec.clusterCredentialRef.name) ? %[1]s.spec.clusterCredentialRef.name : '')", obj)
 }
 
 // immutable says field of spec may not change once set.
@@ -79,7 +84,8 @@ func invariantPolicies() []admissionv1.ValidatingAdmissionPolicy {
 			}),
 		policy("kstack-cluster-identity", rule([]string{platformv1.GroupVersion.Group}, "clusters"),
 			admissionv1.Validation{
-				Expression: "request.operation != 'UPDATE' || (has(oldObject.spec.clusterCredentialRef) ? oldObject.spec.clusterCredentialRef.name : '') == (has(object.spec.clusterCredentialRef) ? object.spec.clusterCredentialRef.name : '')",
+				// Stricter than immutable: no reference is added later either.
+				Expression: fmt.Sprintf("request.operation != 'UPDATE' || %s == %s", credentialRef("oldObject"), credentialRef("object")),
 				Message:    "a cluster's credential reference cannot change: replace its address and credential with `kstack cluster update` (PUT .../clusters/{id}/credential), which checks them live",
 				Reason:     forbidden,
 			},

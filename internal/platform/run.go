@@ -35,6 +35,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/admissionwebhook"
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/authn"
 	"github.com/kstack/kstack/internal/auth/decision"
@@ -81,6 +82,12 @@ type RunOptions struct {
 	VirtualNodeIP string
 	// Controllers enables and disables controllers by name ("*", "-name").
 	Controllers []string
+	// WebhookListen is where the kube-apiserver calls this replica's
+	// admission webhook (the checks on stored objects).
+	WebhookListen string
+	// WebhookClientCAFile verifies the kube-apiserver's webhook client
+	// certificate; without it the webhook answers any TLS client.
+	WebhookClientCAFile string
 }
 
 // Scheme knows the built-in kinds and kstack's own.
@@ -126,6 +133,7 @@ type runner struct {
 	cache        *clustercache.Cache
 	platform     *platformapi.Module
 	controllers  []string
+	webhook      *admissionwebhook.Server
 }
 
 // configure reads the flags' files and binds the gateway's port, before
@@ -192,7 +200,22 @@ func (r *runner) configure(context.Context) error {
 		Log:     r.log.With("component", "gateway"),
 		Auth:    r.auth,
 	}
-	return r.gw.Bind()
+	if err := r.gw.Bind(); err != nil {
+		return err
+	}
+	// A replica is its host and its gateway's port: a restart takes over
+	// its own registration.
+	host, _ := os.Hostname()
+	_, port, _ := net.SplitHostPort(r.gw.Addr())
+	r.webhook = &admissionwebhook.Server{Replica: host + "-" + port, Log: r.log.With("component", "admission-webhook")}
+	r.gw.Replica = r.webhook.Replica
+	if o.WebhookListen == "" {
+		o.WebhookListen = "127.0.0.1:0"
+	}
+	if o.WebhookClientCAFile == "" {
+		r.log.Warn("no --webhook-client-ca-file: the admission webhook answers any TLS client on " + o.WebhookListen)
+	}
+	return r.webhook.Bind(o.WebhookListen, o.WebhookClientCAFile)
 }
 
 // prepareStore makes what the manager needs before it starts: the system
@@ -247,7 +270,7 @@ func (r *runner) createManager(context.Context) error {
 
 // wireGroups builds the API groups from one list, registers their indexes
 // and sets up the controllers that --controllers enables.
-func (r *runner) wireGroups(context.Context) error {
+func (r *runner) wireGroups(ctx context.Context) error {
 	mgr := r.mgr
 	dc, err := discovery.NewDiscoveryClientForConfig(r.cfg)
 	if err != nil {
@@ -285,7 +308,11 @@ func (r *runner) wireGroups(context.Context) error {
 	}
 	dec.Hidden = groups.Hidden
 	r.gw.Groups, r.gw.Decider = groups, dec
-	return nil
+	r.webhook.Handler, r.webhook.Client = &admissionwebhook.Handler{Groups: groups, Log: r.webhook.Log}, r.cs
+	if err := r.webhook.Register(ctx, r.cs, groups.Names()); err != nil {
+		return err
+	}
+	return mgr.Add(r.webhook)
 }
 
 // groupList is the one list of the platform's API groups, in the order

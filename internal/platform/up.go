@@ -278,6 +278,9 @@ func (u *upRun) credentials(context.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := controlplane.EnsureAdmissionConfig(l); err != nil {
+		return err
+	}
 	return controlplane.EnsureAuditPolicy(l)
 }
 
@@ -285,7 +288,7 @@ func (u *upRun) credentials(context.Context) error {
 // the platform process under the supervisor, and waits until all are ready.
 func (u *upRun) startProcesses(ctx context.Context) error {
 	o, l := u.o, u.l
-	procs := controlplane.Processes(controlplane.Options{Binary: o.Binary, Layout: l, Ports: u.st.Ports, EncryptSecrets: true})
+	procs := controlplane.Processes(controlplane.Options{Binary: o.Binary, Layout: l, Ports: u.st.Ports, EncryptSecrets: true, Webhooks: true})
 	probeHost := u.host
 	if probeHost == "" || net.ParseIP(probeHost).IsUnspecified() {
 		probeHost = "127.0.0.1"
@@ -296,6 +299,7 @@ func (u *upRun) startProcesses(ctx context.Context) error {
 			"--kubeconfig", l.Kubeconfig(controlplane.PlatformIdentity.File),
 			"--listen", o.Listen, "--tls-cert-file", u.certFile, "--tls-key-file", u.keyFile,
 			"--client-ca-file", l.PKI("ca.crt"), "--admin-token-file", adminTokenPath(l),
+			"--webhook-client-ca-file", l.PKI("ca.crt"),
 			"--external-url", u.consoleURL},
 		Ready: supervisor.HTTPProbe("https://"+net.JoinHostPort(probeHost, u.port)+"/readyz", func() (*tls.Config, error) {
 			return &tls.Config{InsecureSkipVerify: true}, nil //nolint:gosec // loopback probe of our own gateway

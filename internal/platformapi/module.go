@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -58,23 +59,67 @@ func (m *Module) Resources() []apigroup.Resource {
 	return []apigroup.Resource{
 		{Kind: "cluster", TenantScoped: true},
 		{Kind: "clustercredential", TenantScoped: true, AdminOnly: "cluster credentials are readable by platform administrators only"},
-		{Kind: "virtualnodeset"},
+		{Kind: "virtualnodeset", TenantScoped: true},
 	}
 }
 
-// Admit refuses a cluster whose credential is another's, the delete of a
-// cluster that projects still hold quota in, and collection deletes, which
-// would skip that check.
+// Admit refuses the delete of a cluster that projects still hold quota
+// in, and collection deletes, which would skip that check.
 func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	a := r.Attributes
 	switch {
-	case a.Kind == "cluster" && r.Object != nil:
-		return m.checkCredentialRef(ctx, r.Object)
 	case a.Kind == "cluster" && a.Verb == "delete":
 		return m.checkClusterDelete(ctx, a.Name)
 	case a.Kind == "cluster" && a.Verb == "deletecollection":
 		// Each cluster's delete is checked for the projects in it.
 		return apigroup.Refuse(http.StatusMethodNotAllowed, "delete clusters one at a time (kstack cluster delete ID)")
+	}
+	return nil
+}
+
+// Validate checks the references of clusters (their credential) and of
+// virtual node sets (their clusters) as they would be stored.
+func (m *Module) Validate(ctx context.Context, r *apigroup.Request) error {
+	switch r.Attributes.Kind {
+	case "cluster":
+		return m.checkCredentialRef(ctx, r.Object)
+	case "virtualnodeset":
+		return m.checkVirtualNodeSet(ctx, r)
+	}
+	return nil
+}
+
+// checkVirtualNodeSet: the upper cluster and every lower one are member
+// clusters of the set's tenant that the caller may update (the set
+// registers nodes in the upper one and runs pods in the lower ones).
+func (m *Module) checkVirtualNodeSet(ctx context.Context, r *apigroup.Request) error {
+	var vns platformv1.VirtualNodeSet
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(r.Object.Object, &vns); err != nil {
+		return apigroup.Invalid("the object is not a VirtualNodeSet: %v", err)
+	}
+	check := func(field, id string) error {
+		var cls platformv1.Cluster
+		err := m.Reader.Get(ctx, client.ObjectKey{Name: id}, &cls)
+		if err != nil || cls.Spec.TenantID != vns.Spec.TenantID || cls.Spec.Type == platformv1.ClusterGlobal {
+			return apigroup.Invalid("%s: there is no cluster %q for virtual nodes of tenant %s", field, id, vns.Spec.TenantID)
+		}
+		return m.MayUse(ctx, r.Principal, field, "updateCluster", "cluster:"+id)
+	}
+	if err := check("spec.upper", vns.Spec.Upper); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i, id := range vns.Spec.Lowers {
+		if seen[id] {
+			return apigroup.Invalid("spec.lowers[%d]: %s is listed twice", i, id)
+		}
+		seen[id] = true
+		if id == vns.Spec.Upper {
+			return apigroup.Invalid("spec.lowers[%d]: %s is the upper cluster; a cluster cannot be a virtual node of itself", i, id)
+		}
+		if err := check(fmt.Sprintf("spec.lowers[%d]", i), id); err != nil {
+			return err
+		}
 	}
 	return nil
 }

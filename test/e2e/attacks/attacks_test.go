@@ -33,6 +33,27 @@ type row struct {
 	// a conflict) whose body contains want (the reason given).
 	allow bool
 	want  string
+	// hide: an allowed answer must not contain it (another tenant's
+	// object in a list).
+	hide string
+}
+
+// check sends every row and fails those answered otherwise.
+func check(t *testing.T, hc *http.Client, tokens map[string]string, rows []row) {
+	t.Helper()
+	for _, r := range rows {
+		code, body := send(t, hc, r, tokens[r.who])
+		// Messages are compared as written, not as JSON quotes them.
+		body = strings.ReplaceAll(body, `\"`, `"`)
+		switch {
+		case r.allow && (code < 200 || code > 299 || !strings.Contains(body, r.want)):
+			t.Errorf("%s (%s): got %d, want success with %q: %s", r.what, r.who, code, r.want, body)
+		case r.allow && r.hide != "" && strings.Contains(body, r.hide):
+			t.Errorf("%s (%s): the answer holds %q, which the caller may not see: %s", r.what, r.who, r.hide, body)
+		case !r.allow && (code < 400 || code > 499 || code == http.StatusConflict || !strings.Contains(body, r.want)):
+			t.Errorf("%s (%s): got %d, want a refusal saying %q: %s", r.what, r.who, code, r.want, body)
+		}
+	}
 }
 
 func TestAttacks(t *testing.T) {
@@ -50,6 +71,8 @@ func TestAttacks(t *testing.T) {
 	framework.CreateUser(t, admin, "mallory", "Passw0rd-Mallory", "--policy", "tenant")
 	admin.MustRun("policy", "bind", "only-a", "--user", "mallory")
 	policy(t, admin, "maker", `[{"actions":["createCluster"],"resources":["cluster:*"],"effect":"allow"},
+		{"actions":["createProject"],"resources":["project:*"],"effect":"allow"},
+		{"actions":["createVirtualnodeset"],"resources":["virtualnodeset:*"],"effect":"allow"},
 		{"actions":["*"],"resources":["cluster:cls-evil000","cluster:cls-evil000/*","cluster:cls-good000","cluster:cls-good000/*"],"effect":"allow"}]`)
 	framework.CreateUser(t, admin, "maker", "Passw0rd-Maker1", "--policy", "tenant")
 	admin.MustRun("policy", "bind", "maker", "--user", "maker")
@@ -65,47 +88,45 @@ func TestAttacks(t *testing.T) {
 	base := p.ConsoleURL
 	clusters := base + "/platform/apis/platform.tkestack.io/v1/clusters"
 	erin := base + "/auth/apis/auth.tkestack.io/v1/users/t2.erin"
-	const merge, jsonPatch, apply = "application/merge-patch+json", "application/json-patch+json", "application/apply-patch+yaml"
 	swapped := `{"spec":{"clusterCredentialRef":{"name":"cc-` + b + `"}}}`
 	rows := []row{
 		// 1. Credential swap: rights on A, A pointed at B's credential.
-		{"proxy into A (twin of the rows below)", "mallory", "GET", base + "/apis/platform.tkestack.io/v1/clusters/" + a + "/proxy/api/v1/nodes", "", "", true, "atk-a-node-1"},
-		{"proxy into B directly", "mallory", "GET", base + "/apis/platform.tkestack.io/v1/clusters/" + b + "/proxy/api/v1/nodes", "", "", false, "may not"},
-		{"rename A (twin)", "mallory", "PATCH", clusters + "/" + a, merge, `{"spec":{"displayName":"renamed-a"}}`, true, "renamed-a"},
-		{"swap A's credential, merge patch", "mallory", "PATCH", clusters + "/" + a, merge, swapped, false, "credential reference cannot change"},
+		{"proxy into A (twin of the rows below)", "mallory", "GET", base + "/apis/platform.tkestack.io/v1/clusters/" + a + "/proxy/api/v1/nodes", "", "", true, "atk-a-node-1", ""},
+		{"proxy into B directly", "mallory", "GET", base + "/apis/platform.tkestack.io/v1/clusters/" + b + "/proxy/api/v1/nodes", "", "", false, "may not", ""},
+		{"rename A (twin)", "mallory", "PATCH", clusters + "/" + a, merge, `{"spec":{"displayName":"renamed-a"}}`, true, "renamed-a", ""},
+		{"swap A's credential, merge patch", "mallory", "PATCH", clusters + "/" + a, merge, swapped, false, "credential reference cannot change", ""},
 		{"swap A's credential, JSON patch", "mallory", "PATCH", clusters + "/" + a, jsonPatch,
-			`[{"op":"replace","path":"/spec/clusterCredentialRef/name","value":"cc-` + b + `"}]`, false, "credential reference cannot change"},
+			`[{"op":"replace","path":"/spec/clusterCredentialRef/name","value":"cc-` + b + `"}]`, false, "credential reference cannot change", ""},
 		{"swap A's credential, escaped key", "mallory", "PATCH", clusters + "/" + a, merge,
-			`{"spec":{"clusterCredential\u0052ef":{"name":"cc-` + b + `"}}}`, false, "credential reference cannot change"},
+			`{"spec":{"clusterCredential\u0052ef":{"name":"cc-` + b + `"}}}`, false, "credential reference cannot change", ""},
 		{"swap A's credential, server-side apply", "mallory", "PATCH", clusters + "/" + a + "?fieldManager=mallory&force=true", apply,
-			`{"apiVersion":"platform.tkestack.io/v1","kind":"Cluster","metadata":{"name":"` + a + `"},"spec":{"clusterCredentialRef":{"name":"cc-` + b + `"}}}`, false, "credential reference cannot change"},
+			`{"apiVersion":"platform.tkestack.io/v1","kind":"Cluster","metadata":{"name":"` + a + `"},"spec":{"clusterCredentialRef":{"name":"cc-` + b + `"}}}`, false, "credential reference cannot change", ""},
 		{"drop A's member UID label", "mallory", "PATCH", clusters + "/" + a, jsonPatch,
-			`[{"op":"remove","path":"/metadata/labels/platform.kstack.io~1cluster-uid"}]`, false, "member UID label"},
+			`[{"op":"remove","path":"/metadata/labels/platform.kstack.io~1cluster-uid"}]`, false, "member UID label", ""},
 		// 2. A new cluster with someone else's credential.
 		{"create a cluster of one's own (twin)", "maker", "POST", clusters, "application/json",
-			`{"apiVersion":"platform.tkestack.io/v1","kind":"Cluster","metadata":{"name":"cls-good000"},"spec":{"type":"Imported","displayName":"good"}}`, true, "cls-good000"},
+			`{"apiVersion":"platform.tkestack.io/v1","kind":"Cluster","metadata":{"name":"cls-good000"},"spec":{"type":"Imported","displayName":"good"}}`, true, "cls-good000", ""},
 		{"create a cluster with B's credential", "maker", "POST", clusters, "application/json",
-			`{"apiVersion":"platform.tkestack.io/v1","kind":"Cluster","metadata":{"name":"cls-evil000"},"spec":{"type":"Imported","clusterCredentialRef":{"name":"cc-` + b + `"}}}`, false, "is not a credential of cluster cls-evil000"},
+			`{"apiVersion":"platform.tkestack.io/v1","kind":"Cluster","metadata":{"name":"cls-evil000"},"spec":{"type":"Imported","clusterCredentialRef":{"name":"cc-` + b + `"}}}`, false, "is not a credential of cluster cls-evil000", ""},
 		// 3. Moving an object (here a user, whose tenant is who they are) to another tenant.
-		{"rename a user (twin)", "dave", "PATCH", erin, merge, `{"spec":{"displayName":"Erin E"}}`, true, "Erin E"},
-		{"move a user to the default tenant, plain key", "dave", "PATCH", erin, merge, `{"spec":{"tenantID":"default"}}`, false, "tenant"},
-		{"move a user, escaped key", "dave", "PATCH", erin, merge, `{"spec":{"tenant\u0049D":"default"}}`, false, "spec.tenantID) cannot change"},
-		{"move a user, JSON patch", "dave", "PATCH", erin, jsonPatch, `[{"op":"replace","path":"/spec/tenant\u0049D","value":"default"}]`, false, "spec.tenantID) cannot change"},
+		{"rename a user (twin)", "dave", "PATCH", erin, merge, `{"spec":{"displayName":"Erin E"}}`, true, "Erin E", ""},
+		{"move a user to the default tenant, plain key", "dave", "PATCH", erin, merge, `{"spec":{"tenantID":"default"}}`, false, "tenant", ""},
+		{"move a user, escaped key", "dave", "PATCH", erin, merge, `{"spec":{"tenant\u0049D":"default"}}`, false, "spec.tenantID) cannot change", ""},
+		{"move a user, JSON patch", "dave", "PATCH", erin, jsonPatch, `[{"op":"replace","path":"/spec/tenant\u0049D","value":"default"}]`, false, "spec.tenantID) cannot change", ""},
 		{"relabel a user, JSON pointer ~1", "dave", "PATCH", erin, jsonPatch,
-			`[{"op":"replace","path":"/metadata/labels/kstack.io~1tenant","value":"default"}]`, false, "tenant label"},
-		{"relabel a user, escaped slash", "dave", "PATCH", erin, merge, `{"metadata":{"labels":{"kstack.io\/tenant":"default"}}}`, false, "tenant"},
-		{"make a user someone else", "dave", "PATCH", erin, merge, `{"spec":{"username":"admin"}}`, false, "spec.username) cannot change"},
-		{"move a user, duplicate keys", "dave", "PATCH", erin, merge, `{"spec":{"displayName":"x","tenant\u0049D":"default","tenant\u0049D":"default"}}`, false, "tenant"},
+			`[{"op":"replace","path":"/metadata/labels/kstack.io~1tenant","value":"default"}]`, false, "tenant label", ""},
+		{"relabel a user, escaped slash", "dave", "PATCH", erin, merge, `{"metadata":{"labels":{"kstack.io\/tenant":"default"}}}`, false, "tenant", ""},
+		{"make a user someone else", "dave", "PATCH", erin, merge, `{"spec":{"username":"admin"}}`, false, "spec.username) cannot change", ""},
+		{"move a user, duplicate keys", "dave", "PATCH", erin, merge, `{"spec":{"displayName":"x","tenant\u0049D":"default","tenant\u0049D":"default"}}`, false, "tenant", ""},
 	}
-	for _, r := range rows {
-		code, body := framework.Do(t, hc, r.method, r.url, tokens[r.who], "", r.contentType, r.body)
-		switch {
-		case r.allow && (code < 200 || code > 299 || !strings.Contains(body, r.want)):
-			t.Errorf("%s (%s): got %d, want success with %q: %s", r.what, r.who, code, r.want, body)
-		case !r.allow && (code < 400 || code > 499 || code == http.StatusConflict || !strings.Contains(body, r.want)):
-			t.Errorf("%s (%s): got %d, want a refusal saying %q: %s", r.what, r.who, code, r.want, body)
-		}
-	}
+	check(t, hc, tokens, rows)
+	fixtures(t, hc, base, adminToken, a, tokens)
+	t.Run("references", func(t *testing.T) { references(t, hc, base, a, b, tokens) })
+	t.Run("kinds and encodings", func(t *testing.T) { encodings(t, hc, base, tokens) })
+	t.Run("subresources", func(t *testing.T) { subresources(t, hc, base, a, tokens) })
+	t.Run("lists and watches", func(t *testing.T) { lists(t, hc, base, a, tokens) })
+	t.Run("cli", func(t *testing.T) { cli(t, k, base, a, b, tokens) })
+	t.Run("console", func(t *testing.T) { console(t, hc, base, a, tokens) })
 
 	// Nothing the refused rows sent was stored.
 	var cls struct {
@@ -174,6 +195,40 @@ func TestAttacks(t *testing.T) {
 	if code, body := framework.Do(t, hc, "GET", base+"/apis/platform.tkestack.io/v1/clusters/"+b+"/proxy/api/v1/nodes", adminToken, "", "", ""); code != http.StatusOK || !strings.Contains(body, "atk-b-node-1") {
 		t.Errorf("B's own proxy: %d %s", code, body)
 	}
+}
+
+// send sends a row. An update names the object's current
+// resourceVersion, and is sent again while a controller's write gets in
+// between (409).
+func send(t *testing.T, hc *http.Client, r row, token string) (int, string) {
+	t.Helper()
+	for try := 0; ; try++ {
+		body := r.body
+		if strings.Contains(body, rvPlaceholder) {
+			body = strings.Replace(body, rvPlaceholder, resourceVersion(t, hc, r.url, token), 1)
+		}
+		code, out := framework.Do(t, hc, r.method, r.url, token, "", r.contentType, body)
+		if code != http.StatusConflict || body == r.body || try == 5 {
+			return code, out
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// rvPlaceholder in a row's body is replaced by the resourceVersion of the
+// object at the row's URL, read as the row's caller: an update must name it.
+const rvPlaceholder = "RESOURCE_VERSION"
+
+func resourceVersion(t *testing.T, hc *http.Client, url, token string) string {
+	t.Helper()
+	code, body := framework.Do(t, hc, "GET", url, token, "", "", "")
+	var obj struct {
+		Metadata struct{ ResourceVersion string }
+	}
+	if err := json.Unmarshal([]byte(body), &obj); err != nil || code != http.StatusOK || obj.Metadata.ResourceVersion == "" {
+		t.Fatalf("reading the resourceVersion of %s: %d %s", url, code, body)
+	}
+	return obj.Metadata.ResourceVersion
 }
 
 func policy(t *testing.T, admin *framework.Kstack, name, statements string) {

@@ -26,8 +26,14 @@ type ConsoleClient struct {
 var authRequestRE = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-// ConsoleLogin logs in as user and returns the client.
+// ConsoleLogin logs in as user of the default tenant and returns the client.
 func ConsoleLogin(t testing.TB, base, user, password string) *ConsoleClient {
+	t.Helper()
+	return ConsoleLoginTenant(t, base, "", user, password)
+}
+
+// ConsoleLoginTenant logs in as user of tenant ("" for the default one).
+func ConsoleLoginTenant(t testing.TB, base, tenant, user, password string) *ConsoleClient {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &ConsoleClient{Base: strings.TrimSuffix(base, "/"), Client: &http.Client{Jar: jar, Timeout: 60 * time.Second,
@@ -37,7 +43,7 @@ func ConsoleLogin(t testing.TB, base, user, password string) *ConsoleClient {
 	if code != http.StatusOK || m == nil {
 		t.Fatalf("the console did not lead to the login page: %d\n%s", code, page)
 	}
-	resp, err := c.PostForm(c.Base+"/oidc/login", url.Values{"authRequestID": {m[1]}, "username": {user}, "password": {password}})
+	resp, err := c.PostForm(c.Base+"/oidc/login", url.Values{"authRequestID": {m[1]}, "tenant": {tenant}, "username": {user}, "password": {password}})
 	if err != nil {
 		t.Fatal(err)
 	}
