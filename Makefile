@@ -2,6 +2,9 @@
 # each installs what it needs on a fresh Debian machine.
 
 SHELL := /bin/bash
+# Go's own installer puts it in /usr/local/go/bin, which a fresh shell may not
+# have on PATH: the recipes find it there too.
+export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/kstack
 K8S_VERSION := v1.37.2

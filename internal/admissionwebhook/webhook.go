@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -34,6 +35,10 @@ const Path = "/validate"
 // maxReview bounds a review: an object and its old version (the API
 // server stores objects of up to 3 MiB).
 const maxReview = 8 << 20
+
+// slowReview is how long a review may take before it is logged: every
+// write through the gateway waits for it.
+const slowReview = 500 * time.Millisecond
 
 // Handler serves AdmissionReviews.
 type Handler struct {
@@ -56,8 +61,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the body is not an AdmissionReview with a request", http.StatusBadRequest)
 		return
 	}
+	start := time.Now()
 	resp := h.Review(r.Context(), review.Request)
 	resp.UID = review.Request.UID
+	if took := time.Since(start); took > slowReview {
+		h.Log.Warn("slow admission review", "took", took, "resource", review.Request.Resource.Resource, "name", review.Request.Name)
+	}
 	if !resp.Allowed {
 		h.Log.Info("write refused", "user", review.Request.UserInfo.Username, "operation", review.Request.Operation,
 			"resource", review.Request.Resource.Resource, "namespace", review.Request.Namespace, "name", review.Request.Name,

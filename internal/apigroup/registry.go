@@ -95,6 +95,32 @@ func (reg *Registry) Prefix(path string) (Info, string, bool) {
 	return Info{}, "", false
 }
 
+// Unprefixed finds the group that a path without a prefix names,
+// /apis/<group>/...: TKEStack's API servers serve their groups at the root
+// (seed 004 §8.3.1 calls /apis/auth.tkestack.io/v1/identityproviders).
+func (reg *Registry) Unprefixed(path string) (Info, bool) {
+	rest, ok := strings.CutPrefix(path, "/apis/")
+	if !ok {
+		return Info{}, false
+	}
+	group, _, _ := strings.Cut(rest, "/")
+	for _, info := range reg.infos {
+		if info.Group == group {
+			return info, true
+		}
+	}
+	return Info{}, false
+}
+
+// Prefixes are the paths the groups are served under.
+func (reg *Registry) Prefixes() []string {
+	out := make([]string, 0, len(reg.infos))
+	for _, info := range reg.infos {
+		out = append(out, info.Prefix)
+	}
+	return out
+}
+
 // Names are the served groups' names.
 func (reg *Registry) Names() []string {
 	out := make([]string, 0, len(reg.infos))

@@ -423,6 +423,15 @@ func (m *Module) createIdentityProvider(w http.ResponseWriter, r *http.Request, 
 		apigroup.WriteError(w, err)
 		return
 	}
+	// TKEStack's body names the tenant twice (seed 004 §8.3.1).
+	if idp.Name == "" {
+		idp.Name = idp.Spec.Name
+	}
+	if idp.Spec.Name != "" && idp.Spec.Name != idp.Name {
+		apigroup.WriteError(w, apigroup.Refuse(http.StatusUnprocessableEntity, "spec.name %q and metadata.name %q differ: both are the tenant ID of the identity provider", idp.Spec.Name, idp.Name))
+		return
+	}
+	idp.Spec.Name = idp.Name
 	if err := account.ValidateTenant(idp.Name); err != nil {
 		apigroup.WriteError(w, apigroup.Refuse(http.StatusUnprocessableEntity, "an identity provider's name is its tenant ID: %v", err))
 		return
@@ -459,34 +468,37 @@ func (m *Module) createIdentityProvider(w http.ResponseWriter, r *http.Request, 
 		apigroup.WriteError(w, apigroup.Refuse(http.StatusUnprocessableEntity, "spec.type must be ldap or oidc, not %q", idp.Spec.Type))
 		return
 	}
-	var made []client.Object
-	undo := func(err error) {
-		for i := len(made) - 1; i >= 0; i-- {
-			_ = m.Client.Delete(context.Background(), made[i])
-		}
-		apigroup.WriteError(w, err)
-	}
+	// The provider first, then what it owns: its Secret and its
+	// administrators' binding name it as their owner, so that deleting the
+	// provider (DELETE .../identityproviders/NAME, as TKEStack's guide does)
+	// takes them with it.
 	if len(secrets) > 0 {
-		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: m.SystemNamespace, Name: "idp-" + idp.Name}, Data: secrets}
-		if err := m.Client.Create(ctx, sec); err != nil {
-			apigroup.WriteError(w, fmt.Errorf("storing the identity provider's secret: %w", err))
-			return
-		}
-		made = append(made, sec)
-		idp.Spec.SecretRef = &authv1.SecretReference{Name: sec.Name}
+		idp.Spec.SecretRef = &authv1.SecretReference{Name: "idp-" + idp.Name}
 	}
 	idp.ResourceVersion = ""
 	if err := m.Client.Create(ctx, &idp); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			err = apigroup.Refuse(http.StatusConflict, "tenant %s already has an identity provider", idp.Name)
 		}
-		undo(err)
+		apigroup.WriteError(w, err)
 		return
 	}
-	made = append(made, &idp)
+	undo := func(err error) {
+		// The owner's delete takes whatever was made with it.
+		_ = m.Client.Delete(context.Background(), &idp, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		apigroup.WriteError(w, err)
+	}
+	owner := []metav1.OwnerReference{{APIVersion: authv1.GroupVersion.String(), Kind: "IdentityProvider", Name: idp.Name, UID: idp.UID}}
+	if len(secrets) > 0 {
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: m.SystemNamespace, Name: idp.Spec.SecretRef.Name, OwnerReferences: owner}, Data: secrets}
+		if err := m.Client.Create(ctx, sec); err != nil {
+			undo(fmt.Errorf("storing the identity provider's secret: %w", err))
+			return
+		}
+	}
 	if len(idp.Spec.Administrators) > 0 {
 		b := &authv1.PolicyBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: idp.Name + ".idp-administrators", Labels: map[string]string{authv1.LabelTenant: idp.Name}},
+			ObjectMeta: metav1.ObjectMeta{Name: idp.Name + ".idp-administrators", Labels: map[string]string{authv1.LabelTenant: idp.Name}, OwnerReferences: owner},
 			Spec:       authv1.PolicyBindingSpec{TenantID: idp.Name, PolicyName: directory.PolicyAdministrator, Users: idp.Spec.Administrators},
 		}
 		if err := m.Client.Create(ctx, b); err != nil && !apierrors.IsAlreadyExists(err) {

@@ -26,6 +26,7 @@ func (m *Module) portal(w http.ResponseWriter, r *http.Request, p *directory.Pri
 		return
 	}
 	out := businessv1.Portal{Administrator: decision.Admin(p), Projects: []businessv1.PortalProject{}}
+	out.APIVersion, out.Kind = businessv1.GroupVersion.String(), "Portal"
 	for _, prj := range prjs.Items {
 		role := string(prj.Role(p.Username))
 		if role == "" {

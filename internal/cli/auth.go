@@ -27,28 +27,41 @@ const authPath = "/auth/apis/auth.tkestack.io/v1"
 // PasswordEnv gives `kstack login` its password without a prompt.
 const PasswordEnv = "KSTACK_PASSWORD"
 
+// passwordStdinFlag adds the one spelling of "read the password from stdin".
+func passwordStdinFlag(cmd *cobra.Command, p *bool, usage string) {
+	cmd.Flags().BoolVar(p, "password-stdin", false, usage)
+}
+
 // readSecretInput reads a password: from stdin when asked, from env, or
 // from the terminal without echo.
-func readSecretInput(fromStdin bool, env, prompt string) (string, error) {
+func readSecretInput(o *Options, fromStdin bool, env, prompt string) (string, error) {
 	if fromStdin {
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", err
-		}
-		return strings.TrimRight(line, "\r\n"), nil
+		return readLine(bufio.NewReader(o.In))
 	}
 	if env != "" {
 		if v := os.Getenv(env); v != "" {
 			return v, nil
 		}
 	}
-	if !term.IsTerminal(int(os.Stdin.Fd())) {
+	f, ok := o.In.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		if env == "" {
+			return "", fmt.Errorf("no password given: use --password-stdin")
+		}
 		return "", fmt.Errorf("no password given: use --password-stdin or set %s", env)
 	}
-	fmt.Fprint(os.Stderr, prompt)
-	b, err := term.ReadPassword(int(os.Stdin.Fd()))
-	fmt.Fprintln(os.Stderr)
+	fmt.Fprint(o.ErrOut, prompt)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(o.ErrOut)
 	return string(b), err
+}
+
+func readLine(in *bufio.Reader) (string, error) {
+	line, err := in.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func newLoginCmd(o *Options) *cobra.Command {
@@ -85,10 +98,7 @@ prompt. On the platform's host, --server and the CA default to the data dir's.`,
 					return fmt.Errorf("reading --certificate-authority: %w", err)
 				}
 			}
-			if username == "" {
-				return fmt.Errorf("--username is required")
-			}
-			pw, err := readSecretInput(passwordStdin, PasswordEnv, "Password: ")
+			pw, err := readSecretInput(o, passwordStdin, PasswordEnv, "Password: ")
 			if err != nil {
 				return err
 			}
@@ -101,7 +111,7 @@ prompt. On the platform's host, --server and the CA default to the data dir's.`,
 			if err := lc.Save(login.Path()); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "Logged in to %s as %s (tenant %s)\n", lc.Server, lc.Username, lc.Tenant)
+			o.warn("Logged in to %s as %s (tenant %s)", lc.Server, lc.Username, lc.Tenant)
 			return nil
 		},
 	}
@@ -109,16 +119,21 @@ prompt. On the platform's host, --server and the CA default to the data dir's.`,
 	f.StringVar(&server, "server", "", "the platform's URL (default: the platform in the data dir)")
 	f.StringVar(&caFile, "certificate-authority", "", "PEM CA of the platform's certificate (default: the system's, or the data dir's)")
 	f.StringVar(&tenant, "tenant", authv1.DefaultTenant, "tenant to log in to (its identity provider checks the password)")
-	f.StringVar(&username, "username", "", "account name")
-	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin")
+	f.StringVar(&username, "username", "", "your account name, e.g. --username alice")
+	passwordStdinFlag(cmd, &passwordStdin, "read the password from stdin (one line)")
+	required(cmd, "username")
 	return cmd
 }
 
-func newLogoutCmd() *cobra.Command {
+func newLogoutCmd(o *Options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
 		Short: "End your login: the platform revokes its session, and the login file is removed",
-		Args:  cobra.NoArgs,
+		Long: `Ends your login: the platform revokes the session (its refresh token stops
+working everywhere, kubeconfigs of 'kstack kubeconfig' included) and the login
+file is removed. Access keys stay valid until they expire or are deleted.`,
+		Example: "  kstack logout",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := login.Path()
 			lc, err := login.Load(path)
@@ -131,13 +146,13 @@ func newLogoutCmd() *cobra.Command {
 			if err := os.Remove(path); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "Logged out of %s\n", lc.Server)
+			o.warn("Logged out of %s", lc.Server)
 			return nil
 		},
 	}
 }
 
-func newCredentialCmd() *cobra.Command {
+func newCredentialCmd(o *Options) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "credential",
@@ -145,6 +160,8 @@ func newCredentialCmd() *cobra.Command {
 		Long: `Prints a client.authentication.k8s.io/v1 ExecCredential with a fresh access
 token of your login, refreshing it when needed. kubeconfigs that 'kstack kubeconfig'
 writes for a logged-in user run this.`,
+		Example: `  kstack credential
+  kstack credential --config /path/to/login.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -158,7 +175,7 @@ writes for a logged-in user run this.`,
 			if err != nil {
 				return err
 			}
-			return json.NewEncoder(os.Stdout).Encode(map[string]any{
+			return json.NewEncoder(o.Out).Encode(map[string]any{
 				"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
 				"status": map[string]any{"token": tok, "expirationTimestamp": lc.Expiry.UTC().Format(time.RFC3339)},
 			})
@@ -173,7 +190,11 @@ func newWhoamiCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "whoami",
 		Short: "Show who the platform takes you for, and the policies you hold",
-		Args:  cobra.NoArgs,
+		Long: `Shows your username and tenant as the platform sees them, whether you are a
+platform administrator, your groups (yours and those your identity provider
+named), and the policies bound to you or your groups.`,
+		Example: "  kstack whoami\n  kstack whoami -o json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := newAPIClient(o)
 			if err != nil {
@@ -183,11 +204,11 @@ func newWhoamiCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printer.Print(os.Stdout, output, w, []string{"USERNAME", "TENANT", "ADMINISTRATOR", "GROUPS", "POLICIES"},
+			return o.show(output, w, []string{"USERNAME", "TENANT", "ADMINISTRATOR", "GROUPS", "POLICIES"},
 				[][]string{{w.Username, w.Tenant, fmt.Sprint(w.SuperAdmin), strings.Join(w.Groups, ","), strings.Join(w.Policies, ",")}})
 		},
 	}
-	outputFlag(cmd, &output)
+	outputFlag(cmd, &output, printer.DataFormats...)
 	return cmd
 }
 
@@ -197,9 +218,13 @@ func newPasswdCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "passwd",
 		Short: "Change your password (or, as an administrator, another user's)",
-		Long: `Changes your password: asks for the old one and the new one (with --stdin,
-reads them as two lines). Administrators set another user's password with --user
-TENANT.NAME (one line: the new password). Other sessions of the user end.`,
+		Long: `Changes your password: asks for the old one and the new one (with
+--password-stdin, reads them as two lines). Administrators set another user's
+password with --user TENANT.NAME (one line: the new password). Other sessions of
+the user end.`,
+		Example: `  kstack passwd
+  printf '%s\n%s\n' "$OLD" "$NEW" | kstack passwd --password-stdin
+  echo 'N3w-Passw0rd-B' | kstack passwd --user default.bob --password-stdin`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := newAPIClient(o)
@@ -207,16 +232,12 @@ TENANT.NAME (one line: the new password). Other sessions of the user end.`,
 				return err
 			}
 			var req authv1.PasswordRequest
-			in := bufio.NewReader(os.Stdin)
+			in := bufio.NewReader(o.In)
 			read := func(prompt string) (string, error) {
 				if stdin {
-					line, err := in.ReadString('\n')
-					if err != nil && !errors.Is(err, io.EOF) {
-						return "", err
-					}
-					return strings.TrimRight(line, "\r\n"), nil
+					return readLine(in)
 				}
-				return readSecretInput(false, "", prompt)
+				return readSecretInput(o, false, "", prompt)
 			}
 			if user == "" {
 				w, err := whoami(cmd.Context(), c)
@@ -234,17 +255,24 @@ TENANT.NAME (one line: the new password). Other sessions of the user end.`,
 			if err := c.Do(cmd.Context(), http.MethodPut, authPath+"/users/"+user+"/password", "", req, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "Password of %s changed\n", user)
-			return nil
+			_, err = fmt.Fprintf(o.Out, "password of user %s changed\n", user)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&user, "user", "", "user object (TENANT.NAME) whose password to set (administrators)")
-	cmd.Flags().BoolVar(&stdin, "stdin", false, "read the passwords from stdin, one a line")
+	passwordStdinFlag(cmd, &stdin, "read the passwords from stdin, one a line")
+	deprecatedAlias(cmd, "stdin", "password-stdin")
 	return cmd
 }
 
 func newAdminCmd(o *Options) *cobra.Command {
-	cmd := &cobra.Command{Use: "admin", Short: "Break-glass commands for whoever holds the platform's data dir"}
+	cmd := &cobra.Command{
+		Use:   "admin",
+		Short: "Break-glass commands for whoever holds the platform's data dir",
+		Long: `Commands that act with the data dir's own administrator credentials rather than
+a login, for when no one can log in.`,
+		Example: "  kstack admin reset-password --username admin",
+	}
 	var username string
 	var stdin bool
 	reset := &cobra.Command{
@@ -267,7 +295,7 @@ and printed.`,
 			_ = d
 			pw := ""
 			if stdin {
-				if pw, err = readSecretInput(true, "", ""); err != nil {
+				if pw, err = readSecretInput(o, true, "", ""); err != nil {
 					return err
 				}
 			} else {
@@ -283,15 +311,15 @@ and printed.`,
 				return err
 			}
 			if generated {
-				fmt.Fprintf(os.Stdout, "New password of %s: %s\n", username, pw)
-			} else {
-				fmt.Fprintf(os.Stderr, "Password of %s reset\n", username)
+				_, err = fmt.Fprintf(o.Out, "New password of %s: %s\n", username, pw)
+				return err
 			}
-			return nil
+			_, err = fmt.Fprintf(o.Out, "password of user %s reset\n", username)
+			return err
 		},
 	}
 	reset.Flags().StringVar(&username, "username", platform.AdminUsername, "account of the default tenant")
-	reset.Flags().BoolVar(&stdin, "password-stdin", false, "read the new password from stdin")
+	passwordStdinFlag(reset, &stdin, "read the new password from stdin (one line)")
 	cmd.AddCommand(reset)
 	return cmd
 }

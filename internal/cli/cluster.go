@@ -18,7 +18,6 @@ import (
 	"github.com/kstack/kstack/internal/apiclient"
 	"github.com/kstack/kstack/internal/login"
 	"github.com/kstack/kstack/internal/platform"
-	"github.com/kstack/kstack/internal/printer"
 )
 
 const clustersPath = "/platform/apis/platform.tkestack.io/v1/clusters"
@@ -27,7 +26,16 @@ func newClusterCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "cluster",
 		Aliases: []string{"clusters"},
-		Short:   "Import, list and remove the clusters the platform manages",
+		Short:   "Import, list, show, update, lock and remove the clusters the platform manages",
+		Long: `Member clusters are the Kubernetes clusters the platform manages: imported ones
+(by kubeconfig, or address, CA and credential) and local ones ('kstack local
+create --import'). A cluster's ID is cls-xxxxxxxx; the platform's own control
+plane is the cluster "global". Clusters are not created here: import one, or
+create a local one with 'kstack local create NAME --import'.`,
+		Example: `  kstack cluster import --kubeconfig ~/.kube/config --context prod --name prod
+  kstack cluster list
+  kstack cluster get cls-ab12cd34 -o yaml
+  kstack cluster delete cls-ab12cd34`,
 	}
 	cmd.AddCommand(newClusterImportCmd(o), newClusterListCmd(o), newClusterGetCmd(o), newClusterUpdateCmd(o),
 		newClusterLockCmd(o, true), newClusterLockCmd(o, false), newClusterDeleteCmd(o))
@@ -94,24 +102,27 @@ func newClusterImportCmd(o *Options) *cobra.Command {
 certificate. The platform checks the cluster live first, writing nothing into it:
 reachable, TLS verified with the CA, the credential accepted and allowed what the
 platform needs (list nodes and namespaces, impersonate users and groups, manage
-its one ClusterRoleBinding), Kubernetes 1.26 or newer, and not already imported.`,
+its one ClusterRoleBinding), Kubernetes 1.26 or newer, and not already imported.
+Prints "cluster cls-xxxxxxxx (NAME) imported", or the Cluster with -o.`,
 		Example: `  kstack cluster import --kubeconfig ~/.kube/config --context prod --name prod
-  kstack cluster import --server https://10.0.0.1:6443 --ca ca.crt --token $TOKEN --name edge`,
+  kstack cluster import --server https://10.0.0.1:6443 --ca ca.crt --token $TOKEN --name edge
+  ID=$(kstack cluster import --kubeconfig edge.kubeconfig -o name)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := printer.Validate(output); err != nil {
-				return err
-			}
 			req, err := cf.request()
 			if err != nil {
 				return err
 			}
 			req.DisplayName = name
-			cls, err := importCluster(cmd.Context(), o, req)
+			c, err := newAPIClient(o)
 			if err != nil {
 				return err
 			}
-			return printClusters(output, cls, []platformv1.Cluster{*cls})
+			cls, err := c.Import(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return o.done(output, cls, "cluster %s (%s) imported", cls.Name, cls.Spec.DisplayName)
 		},
 	}
 	cf.add(cmd)
@@ -122,14 +133,16 @@ its one ClusterRoleBinding), Kubernetes 1.26 or newer, and not already imported.
 
 func newClusterUpdateCmd(o *Options) *cobra.Command {
 	var cf credentialFlags
+	var output string
 	cmd := &cobra.Command{
 		Use:   "update ID",
 		Short: "Replace a cluster's address or credential, without importing it again",
 		Long: `Replaces the address and credential the platform uses to reach a cluster. They
 are checked live as at import, and must reach the same cluster (its kube-system
 namespace UID); the platform reconnects at once.`,
-		Example: `  kstack cluster update cls-ab12cd34 --server https://10.0.0.2:6443 --ca ca.crt --token $NEW_TOKEN`,
-		Args:    cobra.ExactArgs(1),
+		Example: `  kstack cluster update cls-ab12cd34 --server https://10.0.0.2:6443 --ca ca.crt --token $NEW_TOKEN
+  kstack cluster update cls-ab12cd34 --kubeconfig rotated.kubeconfig`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := cf.request()
 			if err != nil {
@@ -139,51 +152,51 @@ namespace UID); the platform reconnects at once.`,
 			if err != nil {
 				return err
 			}
-			if err := c.Do(cmd.Context(), http.MethodPut, clustersPath+"/"+args[0]+"/credential", "", req, nil); err != nil {
+			var cls platformv1.Cluster
+			if err := c.Do(cmd.Context(), http.MethodPut, clustersPath+"/"+args[0]+"/credential", "", req, &cls); err != nil {
 				return fmt.Errorf("update refused: %w", err)
 			}
-			fmt.Fprintf(os.Stderr, "Cluster %s now uses the new address and credential\n", args[0])
-			return nil
+			return o.done(output, &cls, "cluster %s updated: it now uses the new address and credential", args[0])
 		},
 	}
 	cf.add(cmd)
+	outputFlag(cmd, &output)
 	return cmd
 }
 
 func newClusterLockCmd(o *Options, lock bool) *cobra.Command {
-	use, short := "lock", "Lock a cluster: no new workloads through the platform"
+	use, short, long := "lock", "Lock a cluster: no new workloads through the platform",
+		`Locks a cluster: the platform refuses to create workloads (pods and what makes
+them) in it through its proxy; what runs keeps running, and everything else
+(reads, deletes, config maps, ...) still works. 'kstack cluster unlock' undoes it.`
 	if !lock {
-		use, short = "unlock", "Unlock a locked cluster"
+		use, short, long = "unlock", "Unlock a locked cluster", `Unlocks a cluster locked with 'kstack cluster lock': workloads can be created in it again.`
 	}
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:     use + " ID",
 		Short:   short,
+		Long:    long,
 		Example: "  kstack cluster " + use + " cls-ab12cd34",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == platformv1.GlobalClusterName {
+				return fmt.Errorf("the global cluster cannot be locked")
+			}
 			c, err := newAPIClient(o)
 			if err != nil {
 				return err
 			}
-			if args[0] == platformv1.GlobalClusterName {
-				return fmt.Errorf("the global cluster cannot be locked")
-			}
 			patch := map[string]any{"spec": map[string]any{"locked": lock}}
-			if err := c.Do(cmd.Context(), http.MethodPatch, clustersPath+"/"+args[0], "application/merge-patch+json", patch, nil); err != nil {
+			var cls platformv1.Cluster
+			if err := c.Do(cmd.Context(), http.MethodPatch, clustersPath+"/"+args[0], "application/merge-patch+json", patch, &cls); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "Cluster %s %sed\n", args[0], use)
-			return nil
+			return o.done(output, &cls, "cluster %s %sed", args[0], use)
 		},
 	}
-}
-
-func importCluster(ctx context.Context, o *Options, req platformv1.ImportRequest) (*platformv1.Cluster, error) {
-	c, err := newAPIClient(o)
-	if err != nil {
-		return nil, err
-	}
-	return c.Import(ctx, req)
+	outputFlag(cmd, &output)
+	return cmd
 }
 
 func newClusterListCmd(o *Options) *cobra.Command {
@@ -192,12 +205,12 @@ func newClusterListCmd(o *Options) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List the platform's clusters with their health",
-		Example: "  kstack cluster list\n  kstack cluster list -o yaml",
+		Long: `Lists the clusters you may see: display name, ID, type (Imported, Local or
+Global), phase (Running, Failed, Terminating), Kubernetes version and nodes
+ready/total.`,
+		Example: "  kstack cluster list\n  kstack cluster list -o yaml\n  kstack cluster list -o name",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := printer.Validate(output); err != nil {
-				return err
-			}
 			c, err := newAPIClient(o)
 			if err != nil {
 				return err
@@ -206,7 +219,7 @@ func newClusterListCmd(o *Options) *cobra.Command {
 			if err := c.Do(cmd.Context(), http.MethodGet, clustersPath, "", nil, &list); err != nil {
 				return err
 			}
-			return printClusters(output, list.Items, list.Items)
+			return o.printClusters(output, list.Items, list.Items)
 		},
 	}
 	outputFlag(cmd, &output)
@@ -216,20 +229,24 @@ func newClusterListCmd(o *Options) *cobra.Command {
 func newClusterGetCmd(o *Options) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:     "get ID",
-		Short:   "Show one cluster: health, version, nodes, resources",
+		Use:   "get ID",
+		Short: "Show one cluster: health, version, nodes, resources",
+		Long: `Shows one cluster: its phase and why, version, API server, nodes ready/total,
+pods, and CPU and memory allocatable and requested. -o json|yaml prints the whole
+Cluster object.`,
 		Example: "  kstack cluster get cls-ab12cd34\n  kstack cluster get cls-ab12cd34 -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := printer.Validate(output); err != nil {
+			c, err := newAPIClient(o)
+			if err != nil {
 				return err
 			}
-			cls, err := getCluster(cmd.Context(), o, args[0])
+			cls, err := getCluster(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
 			}
 			if output != "table" {
-				return printer.Print(os.Stdout, output, cls, nil, nil)
+				return o.show(output, cls, nil, nil)
 			}
 			st := cls.Status
 			msg := ""
@@ -251,18 +268,14 @@ func newClusterGetCmd(o *Options) *cobra.Command {
 				{"Memory (allocatable/requested)", fmt.Sprintf("%s/%s", st.Resource.Allocatable.Memory(), st.Resource.Allocated.Memory())},
 				{"Message", msg},
 			}
-			return printer.Print(os.Stdout, "table", nil, []string{"FIELD", "VALUE"}, rows)
+			return o.show("table", nil, []string{"FIELD", "VALUE"}, rows)
 		},
 	}
 	outputFlag(cmd, &output)
 	return cmd
 }
 
-func getCluster(ctx context.Context, o *Options, id string) (*platformv1.Cluster, error) {
-	c, err := newAPIClient(o)
-	if err != nil {
-		return nil, err
-	}
+func getCluster(ctx context.Context, c *apiclient.Client, id string) (*platformv1.Cluster, error) {
 	var cls platformv1.Cluster
 	if err := c.Do(ctx, http.MethodGet, clustersPath+"/"+id, "", nil, &cls); err != nil {
 		return nil, err
@@ -272,6 +285,7 @@ func getCluster(ctx context.Context, o *Options, id string) (*platformv1.Cluster
 
 func newClusterDeleteCmd(o *Options) *cobra.Command {
 	var force, deleteLocal bool
+	var output string
 	cmd := &cobra.Command{
 		Use:   "delete ID",
 		Short: "Remove a cluster from the platform (the cluster itself keeps running)",
@@ -279,18 +293,18 @@ func newClusterDeleteCmd(o *Options) *cobra.Command {
 the member (its ClusterRoleBinding) and forgets the credential. The cluster itself
 is untouched: a Local cluster keeps running unless --delete-local also deletes
 it. A member that cannot be reached keeps the cluster Terminating until it can
-be cleaned, unless --force.`,
-		Example: "  kstack cluster delete cls-ab12cd34",
+be cleaned, unless --force. Refused while projects hold quota in the cluster.`,
+		Example: "  kstack cluster delete cls-ab12cd34\n  kstack cluster delete cls-ab12cd34 --delete-local",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == platformv1.GlobalClusterName {
+				return fmt.Errorf("the global cluster is the platform's own control plane and cannot be removed")
+			}
 			c, err := newAPIClient(o)
 			if err != nil {
 				return err
 			}
-			if args[0] == platformv1.GlobalClusterName {
-				return fmt.Errorf("the global cluster is the platform's own control plane and cannot be removed")
-			}
-			cls, err := getCluster(cmd.Context(), o, args[0])
+			cls, err := getCluster(cmd.Context(), c, args[0])
 			if err != nil {
 				return err
 			}
@@ -307,10 +321,10 @@ be cleaned, unless --force.`,
 			if err := c.Do(cmd.Context(), http.MethodDelete, clustersPath+"/"+args[0], "", nil, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "Cluster %s is leaving the platform\n", args[0])
 			if !deleteLocal {
-				return nil
+				return o.done(output, cls, "cluster %s deleted", args[0])
 			}
+			o.warn("cluster %s is leaving the platform ...", args[0])
 			if err := waitGone(cmd.Context(), c, args[0]); err != nil {
 				return err
 			}
@@ -318,21 +332,25 @@ be cleaned, unless --force.`,
 			if err != nil {
 				return err
 			}
-			return m.Delete(cmd.Context(), local)
+			if err := m.Delete(cmd.Context(), local); err != nil {
+				return err
+			}
+			return o.done(output, cls, "cluster %s deleted, and local cluster %s with it", args[0], local)
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "forget the cluster even if its member objects cannot be cleaned")
 	cmd.Flags().BoolVar(&deleteLocal, "delete-local", false, "for a Local cluster, also stop it and delete its data")
+	outputFlag(cmd, &output)
 	return cmd
 }
 
-func printClusters(output string, obj any, items []platformv1.Cluster) error {
+func (o *Options) printClusters(output string, obj any, items []platformv1.Cluster) error {
 	rows := make([][]string, 0, len(items))
 	for _, c := range items {
 		rows = append(rows, []string{c.Spec.DisplayName, c.Name, string(c.Spec.Type), string(c.Status.Phase), c.Status.Version,
 			fmt.Sprintf("%d/%d", c.Status.Nodes.Ready, c.Status.Nodes.Total)})
 	}
-	return printer.Print(os.Stdout, output, obj, []string{"NAME", "ID", "TYPE", "PHASE", "VERSION", "NODES"}, rows)
+	return o.show(output, obj, []string{"NAME", "ID", "TYPE", "PHASE", "VERSION", "NODES"}, rows)
 }
 
 func newKubeconfigCmd(o *Options) *cobra.Command {
@@ -350,16 +368,13 @@ login, the data dir's administrator is used. -f writes it to a file (mode 0600).
   kubectl --kubeconfig prod.kubeconfig get pods -A`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cluster == "" {
-				return fmt.Errorf("--cluster is required: the cluster ID (see `kstack cluster list`)")
-			}
 			c, err := newAPIClient(o)
 			if err != nil {
 				return err
 			}
 			// A user with rights only inside the cluster may not read the
 			// Cluster object: that is no reason to refuse a kubeconfig.
-			if _, err := getCluster(cmd.Context(), o, cluster); err != nil && !apiclient.IsForbidden(err) {
+			if _, err := getCluster(cmd.Context(), c, cluster); err != nil && !apiclient.IsForbidden(err) {
 				return err
 			}
 			name := "kstack-" + cluster
@@ -398,20 +413,24 @@ login, the data dir's administrator is used. -f writes it to a file (mode 0600).
 			if file != "" {
 				return os.WriteFile(file, data, 0o600)
 			}
-			_, err = os.Stdout.Write(data)
+			_, err = o.Out.Write(data)
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster ID, or global")
+	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster ID, or global (see 'kstack cluster list')")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "write the kubeconfig to this file instead of stdout")
 	cmd.Flags().StringVar(&apiKey, "api-key", "", "embed this access key (kstack apikey create) instead of your login")
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "the namespace kubectl uses by default (e.g. your project's); what you may do is still decided by your policies")
+	required(cmd, "cluster")
 	return cmd
 }
 
 // newAPIClient talks to the platform as the logged-in user (kstack login),
 // or else as the administrator of the platform in the data dir.
 func newAPIClient(o *Options) (*apiclient.Client, error) {
+	if o.NewClient != nil {
+		return o.NewClient()
+	}
 	path := login.Path()
 	lc, err := login.Load(path)
 	if err == nil {

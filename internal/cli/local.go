@@ -12,7 +12,6 @@ import (
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apiclient"
 	"github.com/kstack/kstack/internal/localcluster"
-	"github.com/kstack/kstack/internal/printer"
 )
 
 func newLocalCmd(o *Options) *cobra.Command {
@@ -27,8 +26,13 @@ host (as the unprivileged user nobody when kstack runs as root).
 
 Each cluster keeps its state, PKI and logs under DATA_DIR/clusters/NAME and runs
 under a small supervisor process that restarts a component that dies.`,
+		Example: `  kstack local create dev --nodes 3
+  kstack local list
+  kubectl --kubeconfig $(kstack local kubeconfig dev) get nodes
+  kstack local stop dev && kstack local start dev
+  kstack local delete dev`,
 	}
-	cmd.AddCommand(newLocalCreateCmd(o), newLocalListCmd(o), newLocalKubeconfigCmd(o),
+	cmd.AddCommand(newLocalCreateCmd(o), newLocalListCmd(o), newLocalGetCmd(o), newLocalKubeconfigCmd(o),
 		newLocalStartCmd(o), newLocalStopCmd(o), newLocalDeleteCmd(o), newLocalSuperviseCmd(o))
 	return cmd
 }
@@ -42,22 +46,25 @@ func localManager(o *Options, create bool) (*localcluster.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &localcluster.Manager{Data: d, Binary: exe, Progress: os.Stderr}, nil
+	return &localcluster.Manager{Data: d, Binary: exe, Progress: o.ErrOut}, nil
 }
 
 func newLocalCreateCmd(o *Options) *cobra.Command {
 	var nodes int
 	var timeout time.Duration
 	var doImport bool
+	var output string
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a local cluster and start it",
 		Long: `Creates a local cluster: generates its PKI, picks free loopback ports (kept for
 the cluster's life, so its kubeconfig stays valid), starts its components and
 registers NODES simulated nodes. Returns once every node is Ready; the cluster
-keeps running after the command exits.`,
+keeps running after the command exits. Prints "local cluster NAME created" (and
+the platform's cluster ID with --import), or the cluster with -o.`,
 		Example: `  kstack local create dev
   kstack local create big --nodes 10
+  kstack local create prod --import
   kubectl --kubeconfig $(kstack local kubeconfig dev) get nodes`,
 		Args: exactlyOneName,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,8 +86,12 @@ keeps running after the command exits.`,
 			if err := m.Create(cmd.Context(), args[0], nodes); err != nil {
 				return err
 			}
+			info, err := localInfo(m, args[0])
+			if err != nil {
+				return err
+			}
 			if !doImport {
-				return nil
+				return o.done(output, info, "local cluster %s created", args[0])
 			}
 			cls, err := importLocal(cmd.Context(), api, m, args[0])
 			if err != nil {
@@ -88,12 +99,12 @@ keeps running after the command exits.`,
 				_ = m.Delete(context.Background(), args[0])
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "Imported into the platform as %s\n", cls.Name)
-			return nil
+			return o.done(output, info, "local cluster %s created, imported into the platform as cluster %s", args[0], cls.Name)
 		},
 	}
+	outputFlag(cmd, &output)
 	cmd.Flags().BoolVar(&doImport, "import", false, "also import the cluster into the platform of this data dir (which must be running)")
-	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of simulated nodes (0-100; 0 makes a control plane only, e.g. an upper cluster for `kstack virtual-node`)")
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of simulated nodes (0-100; 0 makes a control plane only, e.g. an upper cluster for 'kstack virtual-node')")
 	cmd.Flags().DurationVar(&timeout, "timeout", localcluster.DefaultReadyTimeout, "how long to wait for the cluster to be ready; on timeout the create is undone")
 	return cmd
 }
@@ -104,12 +115,10 @@ func newLocalListCmd(o *Options) *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List local clusters",
+		Long:    "Lists the local clusters of the data dir: phase (Running, Stopped, ...), nodes, Kubernetes version and API server address.",
 		Example: "  kstack local list\n  kstack local list -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := printer.Validate(output); err != nil {
-				return err
-			}
 			m, err := localManager(o, false)
 			if err != nil {
 				return err
@@ -118,11 +127,56 @@ func newLocalListCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows := make([][]string, 0, len(list))
-			for _, c := range list {
-				rows = append(rows, []string{c.Name, c.Phase, strconv.Itoa(c.Nodes), c.Version, c.Server})
+			return o.printLocal(output, list, list)
+		},
+	}
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func (o *Options) printLocal(output string, obj any, list []localcluster.Info) error {
+	rows := make([][]string, 0, len(list))
+	for _, c := range list {
+		rows = append(rows, []string{c.Name, c.Phase, strconv.Itoa(c.Nodes), c.Version, c.Server})
+	}
+	return o.show(output, obj, []string{"NAME", "PHASE", "NODES", "VERSION", "SERVER"}, rows)
+}
+
+// localInfo is one local cluster as 'kstack local list' shows it.
+func localInfo(m *localcluster.Manager, name string) (*localcluster.Info, error) {
+	if _, err := m.Kubeconfig(name); err != nil { // the error that names the known clusters
+		return nil, err
+	}
+	list, err := m.List()
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no such local cluster %q", name)
+}
+
+func newLocalGetCmd(o *Options) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:     "get NAME",
+		Short:   "Show one local cluster",
+		Long:    "Shows one local cluster as 'kstack local list' does; -o json|yaml adds its kubeconfig path, creation time and any message.",
+		Example: "  kstack local get dev\n  kstack local get dev -o yaml",
+		Args:    exactlyOneName,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := localManager(o, false)
+			if err != nil {
+				return err
 			}
-			return printer.Print(os.Stdout, output, list, []string{"NAME", "PHASE", "NODES", "VERSION", "SERVER"}, rows)
+			info, err := localInfo(m, args[0])
+			if err != nil {
+				return err
+			}
+			return o.printLocal(output, info, []localcluster.Info{*info})
 		},
 	}
 	outputFlag(cmd, &output)
@@ -146,8 +200,8 @@ stdout, so that it composes with kubectl's --kubeconfig.`,
 			if err != nil {
 				return err
 			}
-			fmt.Println(path)
-			return nil
+			_, err = fmt.Fprintln(o.Out, path)
+			return err
 		},
 	}
 }
@@ -157,6 +211,7 @@ func newLocalStartCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "start NAME",
 		Short:   "Start a stopped local cluster, with all its objects",
+		Long:    "Starts a stopped local cluster on the ports it was created with (so its kubeconfig stays valid); returns once every node is Ready.",
 		Example: "  kstack local start dev",
 		Args:    exactlyOneName,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -165,7 +220,11 @@ func newLocalStartCmd(o *Options) *cobra.Command {
 				return err
 			}
 			m.ReadyTimeout = timeout
-			return m.Start(cmd.Context(), args[0])
+			if err := m.Start(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(o.Out, "local cluster %s started\n", args[0])
+			return err
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", localcluster.DefaultReadyTimeout, "how long to wait for the cluster to be ready")
@@ -176,6 +235,7 @@ func newLocalStopCmd(o *Options) *cobra.Command {
 	return &cobra.Command{
 		Use:     "stop NAME",
 		Short:   "Stop a local cluster; returns once all its processes have exited",
+		Long:    "Stops a local cluster's supervisor and components; its data stays, and 'kstack local start' brings it back with all its objects.",
 		Example: "  kstack local stop dev",
 		Args:    exactlyOneName,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -183,16 +243,24 @@ func newLocalStopCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return m.Stop(cmd.Context(), args[0])
+			if err := m.Stop(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(o.Out, "local cluster %s stopped\n", args[0])
+			return err
 		},
 	}
 }
 
 func newLocalDeleteCmd(o *Options) *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:     "delete NAME",
 		Aliases: []string{"rm"},
 		Short:   "Stop a local cluster and delete all its data",
+		Long: `Stops a local cluster and deletes its directory (state, PKI, logs). A cluster
+imported into the platform stays there, Failed, until 'kstack cluster delete'
+(or delete it with 'kstack cluster delete ID --delete-local' in one go).`,
 		Example: "  kstack local delete dev",
 		Args:    exactlyOneName,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -200,9 +268,20 @@ func newLocalDeleteCmd(o *Options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return m.Delete(cmd.Context(), args[0])
+			var info *localcluster.Info
+			if output != "table" {
+				if info, err = localInfo(m, args[0]); err != nil {
+					return err
+				}
+			}
+			if err := m.Delete(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			return o.done(output, info, "local cluster %s deleted", args[0])
 		},
 	}
+	outputFlag(cmd, &output)
+	return cmd
 }
 
 func newLocalSuperviseCmd(o *Options) *cobra.Command {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,7 +23,7 @@ loopback, Secrets encrypted at rest), installs the platform's APIs, and starts t
 platform process with its HTTPS gateway, the one listener others reach.
 
 Once the gateway answers /readyz, prints exactly two lines on stdout:
-  Console: https://HOST:PORT
+  Console: https://HOST:PORT/console/
   Admin kubeconfig: PATH
 The admin kubeconfig is the host administrator's break-glass access (full rights,
 loopback only). Component logs go to DATA_DIR/platform/logs. Ctrl-C stops
@@ -42,7 +41,7 @@ everything 'up' started; running it again reuses the PKI and data.`,
 			if err != nil {
 				return err
 			}
-			up.Data, up.Binary, up.Stdout, up.Progress = d, exe, os.Stdout, os.Stderr
+			up.Data, up.Binary, up.Stdout, up.Progress = d, exe, o.Out, o.ErrOut
 			if up.AdminPassword == "" {
 				up.AdminPassword = os.Getenv(platform.AdminPasswordEnv)
 			}
@@ -58,14 +57,18 @@ everything 'up' started; running it again reuses the PKI and data.`,
 	f.StringVar(&up.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	f.BoolVar(&up.Demo, "demo", false, "also run two local demo clusters (demo-1, demo-2) of 3 simulated nodes each")
 	f.StringVar(&up.AdminPassword, "admin-password", "", "password of the administrator 'admin' that the first start creates (or set "+platform.AdminPasswordEnv+"; generated and shown once when neither is given)")
-	f.StringSliceVar(&up.PlatformArgs, "platform-arg", nil, "extra flag for `kstack platform run`, e.g. --platform-arg=--max-failed-logins=3 (repeatable)")
+	f.StringSliceVar(&up.PlatformArgs, "platform-arg", nil, "extra flag for 'kstack platform run', e.g. --platform-arg=--max-failed-logins=3 (repeatable)")
 	return cmd
 }
 
-func newPlatformCmd() *cobra.Command {
+func newPlatformCmd(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "platform",
 		Short: "Commands of the platform process itself",
+		Long: `The platform process: controllers and the HTTPS gateway. 'kstack up' runs it
+for you next to an embedded control plane; 'kstack platform run' runs it against
+a kube-apiserver of your own, e.g. as several replicas for high availability.`,
+		Example: `  kstack platform run --kubeconfig platform.kubeconfig --tls-cert-file gw.crt --tls-key-file gw.key`,
 	}
 	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1"}
 	run.AccessTokenLifetime, run.SessionLifetime = 15*time.Minute, 24*time.Hour
@@ -80,7 +83,7 @@ against an existing control plane.`,
 		Example: `  kstack platform run --kubeconfig platform.kubeconfig --tls-cert-file gw.crt --tls-key-file gw.key`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return platform.Run(ctx, run)
 		},

@@ -74,12 +74,18 @@ func TestHealthThresholdAndSlowness(t *testing.T) {
 	}
 
 	// A new fingerprint reconnects; the same one keeps the entry.
-	same, _ := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v1", "")
+	same, err := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if same != e {
 		t.Fatal("Ensure with the same fingerprint made a new entry")
 	}
-	other, _ := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v2", "")
-	if other == e {
+	other, err := c.Ensure("cls-test", &rest.Config{Host: slow.URL}, "v2", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other == nil || other == e {
 		t.Fatal("Ensure with a new credential kept the old entry")
 	}
 }

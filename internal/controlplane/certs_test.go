@@ -24,19 +24,31 @@ func TestEnsurePKI(t *testing.T) {
 	if cfg.Clusters["kstack"].Server != "https://127.0.0.1:6443" {
 		t.Fatalf("kubeconfig server %q", cfg.Clusters["kstack"].Server)
 	}
-	ca1, _ := os.ReadFile(l.PKI("ca.crt"))
+	ca1, err := os.ReadFile(l.PKI("ca.crt"))
+	if err != nil || len(ca1) == 0 {
+		t.Fatalf("the CA after EnsurePKI: %d bytes, %v", len(ca1), err)
+	}
 	// A second call keeps the PKI.
 	if err := EnsurePKI(l, ports, opts); err != nil {
 		t.Fatal(err)
 	}
-	ca2, _ := os.ReadFile(l.PKI("ca.crt"))
+	ca2, err := os.ReadFile(l.PKI("ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if string(ca1) != string(ca2) {
 		t.Fatal("EnsurePKI replaced an existing CA")
 	}
 
 	// A certificate from another CA is reported as damaged.
-	other, _ := pki.NewCA("intruder")
-	c, k, _ := other.Issue(pki.CertSpec{CommonName: "kube-apiserver", Server: true})
+	other, err := pki.NewCA("intruder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, k, err := other.Issue(pki.CertSpec{CommonName: "kube-apiserver", Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := pki.WritePair(l.PKIDir(), "apiserver", c, k); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +62,9 @@ func TestEnsurePKI(t *testing.T) {
 	if err := EnsurePKI(l2, ports, opts); err != nil {
 		t.Fatal(err)
 	}
-	os.Remove(l2.EncryptionConfig())
+	if err := os.Remove(l2.EncryptionConfig()); err != nil {
+		t.Fatal(err)
+	}
 	if err := CheckPKI(l2, opts); !errors.As(err, &ce) {
 		t.Fatalf("missing encryption config: %v", err)
 	}

@@ -25,25 +25,25 @@ func TestOpen(t *testing.T) {
 	}
 
 	foreign := t.TempDir()
-	os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("mine"), 0o600)
+	writeFile(t, filepath.Join(foreign, "notes.txt"), "mine")
 	if _, err := Open(foreign, true); err == nil || !strings.Contains(err.Error(), "did not make") {
 		t.Fatalf("foreign dir: %v", err)
 	}
 
 	other := t.TempDir()
-	os.WriteFile(filepath.Join(other, markerName), []byte(`{"program":"x","format":1}`), 0o600)
+	writeFile(t, filepath.Join(other, markerName), `{"program":"x","format":1}`)
 	if _, err := Open(other, true); err == nil || !strings.Contains(err.Error(), "another program") {
 		t.Fatalf("other program's marker: %v", err)
 	}
 
 	newer := t.TempDir()
-	os.WriteFile(filepath.Join(newer, markerName), []byte(`{"program":"kstack","format":2}`), 0o600)
+	writeFile(t, filepath.Join(newer, markerName), `{"program":"kstack","format":2}`)
 	if _, err := Open(newer, true); err == nil || !strings.Contains(err.Error(), "newer kstack") {
 		t.Fatalf("newer format: %v", err)
 	}
 
 	file := filepath.Join(t.TempDir(), "f")
-	os.WriteFile(file, nil, 0o600)
+	writeFile(t, file, "")
 	if _, err := Open(file, true); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Fatalf("file as data dir: %v", err)
 	}
@@ -76,4 +76,11 @@ func TestLockSerialises(t *testing.T) {
 	}
 	unlock()
 	<-got
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

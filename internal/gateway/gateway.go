@@ -6,9 +6,9 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,7 +34,6 @@ type Server struct {
 	Listen  string
 	TLS     *tls.Config
 	Checks  []Check
-	Version string
 	Log     *slog.Logger
 	Auth    Authenticator
 	Targets Targets
@@ -126,19 +125,23 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var homePage = template.Must(template.New("home").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>kstack</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
-<h1>kstack</h1>
-<p>The platform is running (version {{.}}).</p>
-<p><a href="/console/">Open the console</a>, or on the platform's host use <code>kstack kubectl get clusters</code>.</p>
-</body></html>
-`))
-
-func (s *Server) home(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = homePage.Execute(w, s.Version)
+// home is the root page. A browser goes to the console (the address `kstack
+// up` prints is the console's own); other clients get the entry points, as
+// the kube-apiserver lists its paths at /.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if s.Console != nil && strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, "/console/", http.StatusFound)
+		return
+	}
+	paths := []string{"/api", "/apis", "/healthz", "/readyz", "/version"}
+	if s.Console != nil {
+		paths = append(paths, "/console/")
+	}
+	if s.OIDC != nil {
+		paths = append(paths, "/oidc/.well-known/openid-configuration")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string][]string{"paths": paths})
 }
 
 func securityHeaders(h http.Handler) http.Handler {

@@ -15,7 +15,7 @@ import (
 
 func TestReadyz(t *testing.T) {
 	healthy := true
-	s := &Server{Version: "<b>v1</b>", Checks: []Check{{Name: "store", Func: func(context.Context) error {
+	s := &Server{Checks: []Check{{Name: "store", Func: func(context.Context) error {
 		if healthy {
 			return nil
 		}
@@ -32,11 +32,6 @@ func TestReadyz(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "[-]store failed: unreachable") {
 		t.Fatalf("not ready: %d %s", rec.Code, rec.Body)
-	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	if strings.Contains(rec.Body.String(), "<b>") || rec.Header().Get("Content-Security-Policy") == "" {
-		t.Fatalf("home page not escaped or without CSP: %s", rec.Body)
 	}
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/nothing-here", nil))

@@ -217,6 +217,17 @@ func TestNewGroupNeedsNoGatewayChange(t *testing.T) {
 	if code, _ := serve(admin, "GET", "/gadgets/apis/widgets.example.io/v1/widgets", ""); code != 404 {
 		t.Fatalf("a path outside the groups: %d", code)
 	}
+	// A group's path without its prefix, as TKEStack's API servers serve
+	// them: the API and the group's actions alike; another group's is not.
+	if code, _ := serve(admin, "GET", "/apis/widgets.example.io/v1/widgets/w2", ""); code != 200 || global.last() != "GET /apis/widgets.example.io/v1/widgets/w2 as admin" {
+		t.Fatalf("an unprefixed path: %d, store saw %q", code, global.last())
+	}
+	if code, body := serve(admin, "POST", "/apis/widgets.example.io/v1/widgets/w1/polish", ""); code != 200 || !strings.Contains(body, `"polished":"w1"`) {
+		t.Fatalf("an unprefixed action: %d %s", code, body)
+	}
+	if code, body := serve(admin, "GET", "/apis/gadgets.example.io/v1/gadgets", ""); code != 404 || !strings.Contains(body, "under /widgets") {
+		t.Fatalf("an unprefixed path of no group: %d %s", code, body)
+	}
 	if code, _ := serve(admin, "GET", "/widgets/apis/x/../../platform", ""); code != 400 {
 		t.Fatalf("a dot segment: %d", code)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/authn"
@@ -47,9 +48,11 @@ func (s *Server) AsUser(p *directory.Principal) http.RoundTripper {
 
 // route is the one pipeline of an authenticated request: the path is
 // checked and cleaned; then the groups' routes (actions and cluster
-// subresources) are matched; then a request under a group's prefix that
-// names a member cluster in X-TKE-ClusterName goes to that member; and
-// anything else under a group's prefix is the platform's API.
+// subresources) are matched; a group's path without its prefix
+// (/apis/<group>/...) is taken as under it; then a request under a
+// group's prefix that names a member cluster in X-TKE-ClusterName goes to
+// that member; and anything else under a group's prefix is the platform's
+// API.
 func (s *Server) route(w http.ResponseWriter, r *http.Request, user *directory.Principal) {
 	clean, err := cleanMemberPath(r.URL.EscapedPath())
 	if err != nil {
@@ -66,8 +69,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, user *directory.P
 	}
 	info, rest, ok := s.Groups.Prefix(clean)
 	if !ok {
-		writeStatus(w, http.StatusNotFound, "NotFound", "no such path")
-		return
+		// A group's path without its prefix is served as under it.
+		if info, ok = s.Groups.Unprefixed(clean); !ok {
+			writeStatus(w, http.StatusNotFound, "NotFound", "no such path: the platform's APIs are under "+strings.Join(s.Groups.Prefixes(), ", "))
+			return
+		}
+		clean, rest = info.Prefix+clean, clean
+		r = withPath(r, clean)
+		if s.Groups.ServeRoute(w, r, user) {
+			return
+		}
 	}
 	if cluster := r.Header.Get(ClusterHeader); cluster != "" && info.ClusterHeader {
 		s.Proxy(w, r, user, cluster, rest)

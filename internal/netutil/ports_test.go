@@ -29,10 +29,13 @@ func TestFreePorts(t *testing.T) {
 }
 
 func TestCheckFree(t *testing.T) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
-	err := CheckFree("127.0.0.1", port, "the thing")
+	err = CheckFree("127.0.0.1", port, "the thing")
 	if err == nil || !strings.Contains(err.Error(), "already in use") || !strings.Contains(err.Error(), "the thing") {
 		t.Fatalf("got %v", err)
 	}

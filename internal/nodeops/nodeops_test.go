@@ -49,7 +49,10 @@ func TestLabelTaintCordon(t *testing.T) {
 	if err := Cordon(ctx, cs, "n1", true); err != nil {
 		t.Fatal(err)
 	}
-	n, _ := cs.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	n, err := cs.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n.Labels["zone"] != "a" || n.Labels["old"] != "" || !n.Spec.Unschedulable {
 		t.Fatalf("node %+v", n)
 	}

@@ -34,7 +34,10 @@ func TestIssueAndLoad(t *testing.T) {
 	if got.Subject.Organization[0] != "system:masters" {
 		t.Fatalf("organization %v", got.Subject.Organization)
 	}
-	st, _ := os.Stat(filepath.Join(dir, "admin.key"))
+	st, err := os.Stat(filepath.Join(dir, "admin.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, want 0600", st.Mode().Perm())
 	}
@@ -42,24 +45,40 @@ func TestIssueAndLoad(t *testing.T) {
 
 func TestCorruptFiles(t *testing.T) {
 	dir := t.TempDir()
-	ca, _ := NewCA("ca")
-	c1, k1, _ := ca.Issue(CertSpec{CommonName: "one", Server: true})
-	_, k2, _ := ca.Issue(CertSpec{CommonName: "two", Server: true})
-	cases := map[string]func(){
-		"garbage cert": func() {
-			WritePair(dir, "x", c1, k1)
-			os.WriteFile(filepath.Join(dir, "x.crt"), []byte("garbage"), 0o600)
-		},
-		"bad der": func() {
-			WritePair(dir, "x", c1, k1)
-			os.WriteFile(filepath.Join(dir, "x.crt"), []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600)
-		},
-		"garbage key":    func() { WritePair(dir, "x", c1, k1); os.WriteFile(filepath.Join(dir, "x.key"), []byte("nope"), 0o600) },
-		"mismatched key": func() { WritePair(dir, "x", c1, k2) },
+	ca, err := NewCA("ca")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for name, setup := range cases {
+	c1, k1, err := ca.Issue(CertSpec{CommonName: "one", Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, k2, err := ca.Issue(CertSpec{CommonName: "two", Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each case writes a good pair, then damages one file of it.
+	cases := map[string]func() error{
+		"garbage cert": func() error {
+			return os.WriteFile(filepath.Join(dir, "x.crt"), []byte("garbage"), 0o600)
+		},
+		"bad der": func() error {
+			return os.WriteFile(filepath.Join(dir, "x.crt"), []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600)
+		},
+		"garbage key":    func() error { return os.WriteFile(filepath.Join(dir, "x.key"), []byte("nope"), 0o600) },
+		"mismatched key": func() error { return WritePair(dir, "x", c1, k2) },
+	}
+	for name, damage := range cases {
 		t.Run(name, func(t *testing.T) {
-			setup()
+			if err := WritePair(dir, "x", c1, k1); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := LoadPair(dir, "x"); err != nil {
+				t.Fatalf("the good pair does not load: %v", err)
+			}
+			if err := damage(); err != nil {
+				t.Fatal(err)
+			}
 			_, _, err := LoadPair(dir, "x")
 			var ce *CorruptError
 			if !errors.As(err, &ce) {

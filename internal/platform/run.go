@@ -194,11 +194,10 @@ func (r *runner) configure(context.Context) error {
 		}
 	}
 	r.gw = &gateway.Server{
-		Listen:  o.Listen,
-		TLS:     tlsCfg,
-		Version: version.Version,
-		Log:     r.log.With("component", "gateway"),
-		Auth:    r.auth,
+		Listen: o.Listen,
+		TLS:    tlsCfg,
+		Log:    r.log.With("component", "gateway"),
+		Auth:   r.auth,
 	}
 	if err := r.gw.Bind(); err != nil {
 		return err

@@ -138,7 +138,8 @@ func Up(ctx context.Context, o UpOptions) error {
 			u.log.Info("up phase done", "phase", ph.name, "since start", time.Since(u.start))
 		}
 	}
-	fmt.Fprintf(o.Stdout, "Console: %s\n", u.consoleURL)
+	// The console itself, so that the printed address opens it.
+	fmt.Fprintf(o.Stdout, "Console: %s\n", strings.TrimSuffix(u.consoleURL, "/")+"/console/")
 	fmt.Fprintf(o.Stdout, "Admin kubeconfig: %s\n", u.l.AdminKubeconfig())
 	if o.Ready != nil {
 		o.Ready()

@@ -135,9 +135,6 @@ func (m *Module) Routes() []apigroup.Route {
 		}},
 		{Pattern: ProxyPrefix + "{id}/proxy", Handler: m.proxy},
 		{Pattern: ProxyPrefix + "{id}/proxy/{path...}", Handler: m.proxy},
-		{Pattern: ProxyPrefix + "{rest...}", Handler: func(w http.ResponseWriter, _ *http.Request, _ *directory.Principal) {
-			apigroup.WriteStatus(w, http.StatusNotFound, "NotFound", "no such path: the proxy is "+ProxyPrefix+"{id}/proxy/{path}")
-		}},
 	}
 }
 

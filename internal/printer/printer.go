@@ -1,5 +1,5 @@
-// Package printer prints objects as a table, JSON or YAML (`-o`), the same way
-// for every command.
+// Package printer prints objects as a table, JSON, YAML or their names
+// (`-o`), the same way for every command.
 package printer
 
 import (
@@ -12,20 +12,30 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Formats lists the accepted values of -o.
-var Formats = []string{"table", "json", "yaml"}
+// Formats lists the accepted values of -o for commands that show objects:
+// "name" prints each object's name (or ID) alone on a line, for scripts.
+var Formats = []string{"table", "json", "yaml", "name"}
 
-// Validate checks an -o value.
-func Validate(format string) error {
-	for _, f := range Formats {
+// DataFormats are the -o values of commands whose output has no object
+// names (version, whoami, publish results).
+var DataFormats = []string{"table", "json", "yaml"}
+
+// Validate checks an -o value against Formats.
+func Validate(format string) error { return Check(format, Formats...) }
+
+// Check checks an -o value against the formats a command accepts. Commands
+// call it before they change anything.
+func Check(format string, allowed ...string) error {
+	for _, f := range allowed {
 		if f == format {
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown output format %q: use one of %s", format, strings.Join(Formats, ", "))
+	return fmt.Errorf("unknown output format %q: use one of %s", format, strings.Join(allowed, ", "))
 }
 
-// Print writes obj in format. For "table", headers and rows give the table.
+// Print writes obj in format. For "table", headers and rows give the table;
+// "name" prints the names of obj (a list's items, or obj itself).
 func Print(w io.Writer, format string, obj any, headers []string, rows [][]string) error {
 	switch format {
 	case "json":
@@ -42,6 +52,17 @@ func Print(w io.Writer, format string, obj any, headers []string, rows [][]strin
 		}
 		_, err = w.Write(data)
 		return err
+	case "name":
+		names, err := Names(obj)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if _, err := fmt.Fprintln(w, n); err != nil {
+				return err
+			}
+		}
+		return nil
 	case "table", "":
 		tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 		fmt.Fprintln(tw, strings.Join(headers, "\t"))
@@ -52,4 +73,43 @@ func Print(w io.Writer, format string, obj any, headers []string, rows [][]strin
 	default:
 		return Validate(format)
 	}
+}
+
+// Names are the names of obj: of each item of a list ({"items": [...]} or
+// a JSON array), or of obj itself; an object's name is metadata.name, or
+// else its "name" field.
+func Names(obj any) ([]string, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, err
+	}
+	items := []any{v}
+	switch t := v.(type) {
+	case []any:
+		items = t
+	case map[string]any:
+		if l, ok := t["items"].([]any); ok {
+			items = l
+		}
+	}
+	names := make([]string, 0, len(items))
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		name := ""
+		if md, ok := m["metadata"].(map[string]any); ok {
+			name, _ = md["name"].(string)
+		}
+		if name == "" {
+			name, _ = m["name"].(string)
+		}
+		if name == "" {
+			return nil, fmt.Errorf("-o name: this output has no object names; use -o json or -o yaml")
+		}
+		names = append(names, name)
+	}
+	return names, nil
 }

@@ -30,3 +30,33 @@ func TestUnknownFormat(t *testing.T) {
 		t.Fatalf("want an error listing the formats, got %v", err)
 	}
 }
+
+func TestCheckNamesTheAllowedFormats(t *testing.T) {
+	if err := Check("name", DataFormats...); err == nil || !strings.Contains(err.Error(), "table, json, yaml") {
+		t.Fatalf("name is not a data format: %v", err)
+	}
+	if err := Check("name", Formats...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrintNames(t *testing.T) {
+	cases := []struct {
+		obj  any
+		want string
+	}{
+		{map[string]any{"metadata": map[string]any{"name": "prj-a"}}, "prj-a\n"},
+		{map[string]any{"items": []any{map[string]any{"metadata": map[string]any{"name": "a"}}, map[string]any{"metadata": map[string]any{"name": "b"}}}}, "a\nb\n"},
+		{[]map[string]string{{"name": "dev"}}, "dev\n"},
+		{map[string]any{"items": []any{}}, ""},
+	}
+	for _, c := range cases {
+		var b bytes.Buffer
+		if err := Print(&b, "name", c.obj, nil, nil); err != nil || b.String() != c.want {
+			t.Errorf("%v: got %q, %v; want %q", c.obj, b.String(), err, c.want)
+		}
+	}
+	if err := Print(&bytes.Buffer{}, "name", map[string]string{"kstack": "v1"}, nil, nil); err == nil {
+		t.Error("an object without a name printed with -o name")
+	}
+}

@@ -29,14 +29,20 @@ func waitFor(t *testing.T, what string, f func() bool) {
 func TestRestartAndOrderedStop(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "first-ready")
-	first := shProcess(dir, "first", "touch "+marker+"; exec sleep 600")
+	// Each process notes in order when it is asked to stop: the stop must
+	// come to second before first (reverse order).
+	order := filepath.Join(dir, "stop-order")
+	stopNoted := func(name string) string {
+		return "trap 'echo " + name + " >> " + order + "; exit 0' TERM; "
+	}
+	first := shProcess(dir, "first", stopNoted("first")+"touch "+marker+"; while :; do sleep 0.1; done")
 	first.Ready = func(context.Context) error {
 		if _, err := os.Stat(marker); err != nil {
 			return err
 		}
 		return nil
 	}
-	second := shProcess(dir, "second", "echo started; exec sleep 600")
+	second := shProcess(dir, "second", stopNoted("second")+"echo started; while :; do sleep 0.1; done")
 	second.Ready = func(context.Context) error {
 		if log, _ := os.ReadFile(second.LogFile); !strings.Contains(string(log), "started") {
 			return errors.New("not started")
@@ -59,7 +65,9 @@ func TestRestartAndOrderedStop(t *testing.T) {
 	}
 
 	old := pids["second"]
-	syscall.Kill(old, syscall.SIGKILL)
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "a restart", func() bool { p := s.PIDs()["second"]; return p != 0 && p != old })
 	waitFor(t, "the restarted process to log", func() bool {
 		log, _ := os.ReadFile(second.LogFile)
@@ -73,6 +81,9 @@ func TestRestartAndOrderedStop(t *testing.T) {
 		if Alive(pid) {
 			t.Errorf("%s (pid %d) still alive after stop", name, pid)
 		}
+	}
+	if got, err := os.ReadFile(order); err != nil || string(got) != "second\nfirst\n" {
+		t.Errorf("stop order %q (%v), want second then first", got, err)
 	}
 }
 
@@ -105,7 +116,9 @@ func TestStartFailure(t *testing.T) {
 
 func TestTail(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "log")
-	os.WriteFile(f, []byte("1\n2\n3\n4\n"), 0o600)
+	if err := os.WriteFile(f, []byte("1\n2\n3\n4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if got := Tail(f, 2); got != "  3\n  4" {
 		t.Fatalf("got %q", got)
 	}

@@ -79,7 +79,10 @@ func TestComputeCapacity(t *testing.T) {
 
 func TestLowerPod(t *testing.T) {
 	sched := Scheduling{NodeSelector: map[string]string{"disk": "ssd"}, Tolerations: []corev1.Toleration{{Key: "gpu", Operator: corev1.TolerationOpExists}}}
-	raw, _ := json.Marshal(sched)
+	raw, err := json.Marshal(sched)
+	if err != nil {
+		t.Fatal(err)
+	}
 	up := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "team", UID: "u-1", Labels: map[string]string{"app": "web"},
 			Annotations: map[string]string{AnnotationScheduling: string(raw), "note": "kept"}},
@@ -200,11 +203,17 @@ func TestMutate(t *testing.T) {
 		t.Errorf("missing requirements: %v", want)
 	}
 	// Idempotent: the webhook may be called again (reinvocation).
-	before, _ := json.Marshal(p)
+	before, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := Mutate(p, []string{"vk-l1"}, isVirtual); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := json.Marshal(p)
+	after, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if string(before) != string(after) {
 		t.Errorf("a second Mutate changed the pod:\n%s\n%s", before, after)
 	}

@@ -106,6 +106,9 @@ type IdentityProvider struct {
 // password, an OIDC client secret) never stay in Config: the gateway moves
 // them into the Secret that SecretRef names.
 type IdentityProviderSpec struct {
+	// Name is the tenant ID, as metadata.name (TKEStack's body carries both).
+	// +optional
+	Name string `json:"name,omitempty"`
 	// +optional
 	DisplayName string               `json:"displayName,omitempty"`
 	Type        IdentityProviderType `json:"type"`

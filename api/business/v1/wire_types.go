@@ -3,6 +3,8 @@ package v1
 // The bodies of the business group's actions, which the CLI and the console
 // send and read. They are not stored objects.
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // PublishRequest is the body of POST
 // /business/apis/business.tkestack.io/v1/namespaces/{project}/publish.
 // +kubebuilder:object:generate=false
@@ -61,6 +63,7 @@ type PortalProject struct {
 // §4.3): the projects the caller belongs to, and their role in each.
 // +kubebuilder:object:generate=false
 type Portal struct {
-	Administrator bool            `json:"administrator"`
-	Projects      []PortalProject `json:"projects"`
+	metav1.TypeMeta `json:",inline"`
+	Administrator   bool            `json:"administrator"`
+	Projects        []PortalProject `json:"projects"`
 }

@@ -33,7 +33,9 @@ type env struct {
 func setup(t *testing.T) *env {
 	t.Helper()
 	s := runtime.NewScheme()
-	_ = authv1.AddToScheme(s)
+	if err := authv1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	user := &authv1.User{ObjectMeta: metav1.ObjectMeta{Name: "default.alice", Labels: map[string]string{authv1.LabelTenant: "default"}},
 		Spec: authv1.UserSpec{TenantID: "default", Username: "alice"}}
@@ -78,8 +80,14 @@ func claims(now time.Time) jwt.Claims {
 
 func TestTokens(t *testing.T) {
 	e := setup(t)
-	cur, _ := e.keys.Current()
-	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	cur, err := e.keys.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ok := sign(t, cur.Private, cur.ID, jose.RS256, claims(e.now))
 	mod := func(f func(*jwt.Claims)) string {
 		c := claims(e.now)
@@ -88,8 +96,14 @@ func TestTokens(t *testing.T) {
 	}
 	parts := strings.Split(ok, ".")
 	noneTok := "eyJhbGciOiJub25lIiwia2lkIjoiIn0." + parts[1] + "."
-	hsSigner, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte("a-shared-secret-of-32-bytes-long")}, (&jose.SignerOptions{}).WithHeader("kid", cur.ID))
-	hsTok, _ := jwt.Signed(hsSigner).Claims(claims(e.now)).Serialize()
+	hsSigner, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte("a-shared-secret-of-32-bytes-long")}, (&jose.SignerOptions{}).WithHeader("kid", cur.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsTok, err := jwt.Signed(hsSigner).Claims(claims(e.now)).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name, token, wantErr string

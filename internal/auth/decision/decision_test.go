@@ -36,7 +36,9 @@ func user(tenant, name string) *authv1.User {
 // (go test ./internal/auth/decision -update rewrites it).
 func TestMatrix(t *testing.T) {
 	s := runtime.NewScheme()
-	_ = authv1.AddToScheme(s)
+	if err := authv1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
 	objs := []client.Object{
 		&authv1.Policy{ObjectMeta: metav1.ObjectMeta{Name: "read-default", Labels: map[string]string{authv1.LabelTenant: "default"}},
 			Spec: authv1.PolicySpec{TenantID: "default", Scope: authv1.ScopePlatform, Statements: []authv1.Statement{
@@ -109,7 +111,10 @@ func TestMatrix(t *testing.T) {
 		fmt.Fprintf(&b, "%-42s", rw.what)
 		req := httptest.NewRequest(rw.method, rw.path, nil)
 		for _, r := range roles {
-			u, _ := dir.User(context.Background(), r.tenant, r.name)
+			u, err := dir.User(context.Background(), r.tenant, r.name)
+			if err != nil {
+				t.Fatal(err)
+			}
 			p, err := dir.Principal(context.Background(), u, "token", "")
 			if err != nil {
 				t.Fatal(err)

@@ -14,7 +14,9 @@ import (
 
 func TestGroupsAndBindings(t *testing.T) {
 	s := runtime.NewScheme()
-	_ = authv1.AddToScheme(s)
+	if err := authv1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
 	lbl := func(t string) map[string]string { return map[string]string{authv1.LabelTenant: t} }
 	objs := []client.Object{
 		&authv1.User{ObjectMeta: metav1.ObjectMeta{Name: "default.bob", Labels: lbl("default")},

@@ -16,11 +16,11 @@ func TestRotationKeepsRetiredKeysForRetention(t *testing.T) {
 	if err := k.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	first, _ := k.Current()
+	first := current(t, k)
 	if err := k.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := k.Current(); again.ID != first.ID {
+	if again := current(t, k); again.ID != first.ID {
 		t.Fatalf("a second sync before rotation is due changed the key: %s -> %s", first.ID, again.ID)
 	}
 	// A second replica reads the same key.
@@ -28,7 +28,7 @@ func TestRotationKeepsRetiredKeysForRetention(t *testing.T) {
 	if err := other.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if o, _ := other.Current(); o.ID != first.ID {
+	if o := current(t, other); o.ID != first.ID {
 		t.Fatalf("replicas disagree on the signing key: %s vs %s", o.ID, first.ID)
 	}
 
@@ -36,7 +36,7 @@ func TestRotationKeepsRetiredKeysForRetention(t *testing.T) {
 	if err := k.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	second, _ := k.Current()
+	second := current(t, k)
 	if second.ID == first.ID {
 		t.Fatal("the key was not rotated after RotateAfter")
 	}
@@ -54,7 +54,21 @@ func TestRotationKeepsRetiredKeysForRetention(t *testing.T) {
 	if _, ok := k.Public(first.ID); ok {
 		t.Fatal("the retired key outlived its retention")
 	}
-	if cur, _ := k.Current(); cur.ID != second.ID {
+	if cur := current(t, k); cur.ID != second.ID {
 		t.Fatal("the current key changed before its rotation was due")
 	}
+}
+
+// current is the current key; a missing one fails the test, so that two
+// missing keys never compare equal.
+func current(t *testing.T, k *Keys) Key {
+	t.Helper()
+	cur, err := k.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.ID == "" {
+		t.Fatal("the current key has no ID")
+	}
+	return cur
 }

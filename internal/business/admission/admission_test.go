@@ -39,9 +39,11 @@ func ns(project, cluster, name, q string) *businessv1.Namespace {
 
 func checker(t *testing.T, objs ...client.Object) *Checker {
 	s := runtime.NewScheme()
-	_ = businessv1.AddToScheme(s)
-	_ = platformv1.AddToScheme(s)
-	_ = authv1.AddToScheme(s)
+	for _, add := range []func(*runtime.Scheme) error{businessv1.AddToScheme, platformv1.AddToScheme, authv1.AddToScheme} {
+		if err := add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
 	objs = append(objs,
 		&platformv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "cls-a"}, Spec: platformv1.ClusterSpec{TenantID: "default"}},
 		&platformv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "cls-b"}, Spec: platformv1.ClusterSpec{TenantID: "default"}},

@@ -17,7 +17,9 @@ import (
 
 func TestOptionsRefuseOtherTenantsAndDisconnectedClusters(t *testing.T) {
 	s := runtime.NewScheme()
-	_ = platformv1.AddToScheme(s)
+	if err := platformv1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
 	cluster := func(id, tenant string) *platformv1.Cluster {
 		return &platformv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: id}, Spec: platformv1.ClusterSpec{TenantID: tenant, Type: platformv1.ClusterImported}}
 	}

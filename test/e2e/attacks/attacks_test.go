@@ -83,6 +83,8 @@ func TestAttacks(t *testing.T) {
 		"mallory": framework.Token(t, framework.Login(t, k, "default", "mallory", "Passw0rd-Mallory")),
 		"maker":   framework.Token(t, framework.Login(t, k, "default", "maker", "Passw0rd-Maker1")),
 		"dave":    framework.Token(t, framework.Login(t, k, "t2", "dave", "Passw0rd-Dave1")),
+		// root: the platform's administrator (the data dir's admin token).
+		"root": adminToken,
 	}
 
 	base := p.ConsoleURL
@@ -123,6 +125,7 @@ func TestAttacks(t *testing.T) {
 	fixtures(t, hc, base, adminToken, a, tokens)
 	t.Run("references", func(t *testing.T) { references(t, hc, base, a, b, tokens) })
 	t.Run("kinds and encodings", func(t *testing.T) { encodings(t, hc, base, tokens) })
+	t.Run("administrators' kinds", func(t *testing.T) { adminKinds(t, hc, base, a, tokens) })
 	t.Run("subresources", func(t *testing.T) { subresources(t, hc, base, a, tokens) })
 	t.Run("lists and watches", func(t *testing.T) { lists(t, hc, base, a, tokens) })
 	t.Run("cli", func(t *testing.T) { cli(t, k, base, a, b, tokens) })

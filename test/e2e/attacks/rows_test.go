@@ -189,6 +189,36 @@ func encodings(t *testing.T, hc *http.Client, base string, tokens map[string]str
 	check(t, hc, tokens, rows)
 }
 
+// adminKinds: the kinds only platform administrators reach, and the one
+// no one reaches, refused to a tenant's administrator for every verb; the
+// platform's administrator reads them (the twins).
+func adminKinds(t *testing.T, hc *http.Client, base, a string, tokens map[string]string) {
+	var rows []row
+	for _, k := range []struct{ url, want, twin string }{
+		{base + platformAPI + "clustercredentials/cc-" + a, "readable by platform administrators only", "cc-" + a},
+		{base + authAPI + "sessions", "sessions are managed by logging in and out", "SessionList"},
+		{base + authAPI + "identityproviders", "identity providers are managed by platform administrators", "IdentityProviderList"},
+	} {
+		rows = append(rows,
+			row{what: k.url + ": read as the administrator (twin)", who: "root", method: "GET", url: k.url, allow: true, want: k.twin},
+			row{what: k.url + ": read", who: "dave", method: "GET", url: k.url, want: k.want},
+			row{what: k.url + ": merge patch", who: "dave", method: "PATCH", url: k.url, contentType: merge, body: `{"metadata":{"labels":{"x":"y"}}}`, want: k.want},
+			row{what: k.url + ": JSON patch", who: "dave", method: "PATCH", url: k.url, contentType: jsonPatch, body: `[{"op":"add","path":"/metadata/labels/x","value":"y"}]`, want: k.want},
+			row{what: k.url + ": delete", who: "dave", method: "DELETE", url: k.url, want: k.want},
+		)
+	}
+	// Password hashes are served to no one, administrators included; the
+	// twin is the user they belong to.
+	hash := base + authAPI + "localidentities/default.admin"
+	rows = append(rows,
+		row{what: "the admin user (twin)", who: "root", method: "GET", url: base + authAPI + "users/default.admin", allow: true, want: "default.admin"},
+		row{what: "a password hash, as the administrator", who: "root", method: "GET", url: hash, want: "password hashes are never served"},
+		row{what: "a password hash, patched", who: "dave", method: "PATCH", url: hash, contentType: merge, body: `{"spec":{"passwordHash":"x"}}`, want: "password hashes are never served"},
+		row{what: "password hashes, listed", who: "dave", method: "GET", url: base + authAPI + "localidentities", want: "password hashes are never served"},
+	)
+	check(t, hc, tokens, rows)
+}
+
 // subresources: status is the controllers'; CRDs serve no scale.
 func subresources(t *testing.T, hc *http.Client, base, a string, tokens map[string]string) {
 	cluster := base + platformAPI + "clusters/" + a

@@ -81,7 +81,13 @@ func signingKey(t *testing.T, k *framework.Kstack, kubeconfig string) (string, *
 	if err := json.Unmarshal(raw, &keys); err != nil {
 		t.Fatal(err)
 	}
+	if len(keys) == 0 {
+		t.Fatal("no signing key in the platform's Secret")
+	}
 	b, _ := pem.Decode([]byte(keys[0].PEM))
+	if b == nil {
+		t.Fatalf("signing key %s is not PEM", keys[0].ID)
+	}
 	priv, err := x509.ParsePKCS1PrivateKey(b.Bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +107,8 @@ func curl(t *testing.T, ca, url, token string) (int, string) {
 	s := strings.TrimSpace(string(out))
 	i := strings.LastIndex(s, "\n")
 	var code int
-	_, _ = fmtSscan(s[i+1:], &code)
+	if _, err := fmtSscan(s[i+1:], &code); err != nil {
+		t.Fatalf("curl printed no HTTP code: %q", out)
+	}
 	return code, s[:max(i, 0)]
 }

@@ -125,7 +125,7 @@ func TestIdentityAndAccess(t *testing.T) {
 		expired := `{"apiVersion":"auth.tkestack.io/v1","kind":"APIKey","metadata":{"name":"ak-old"},"spec":{"tenantID":"default","username":"alice","expiresAt":"2020-01-01T00:00:00Z","secretHash":"` +
 			sha256hex(strings.Repeat("z", 43)) + `"}}`
 		kf := filepath.Join(t.TempDir(), "old.json")
-		_ = os.WriteFile(kf, []byte(expired), 0o600)
+		writeFile(t, kf, expired)
 		k.MustKubectl(p.Kubeconfig, "create", "-f", kf)
 		if code, body := curl(t, caFile, base+"/platform/apis/platform.tkestack.io/v1/clusters", "ksk_ak-old_"+strings.Repeat("z", 43)); code != 401 || !strings.Contains(body, "expired") {
 			t.Fatalf("expired key: %d %s", code, body)
@@ -135,19 +135,20 @@ func TestIdentityAndAccess(t *testing.T) {
 	t.Run("policies: malformed, custom, no escalation", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bad.json")
 		for _, tc := range []struct{ doc, want string }{
-			{`[{"actions":["get*"],"resources":["cluster:*"],"effect":"permit"}]`, `effect must be "allow" or "deny"`},
+			// The API server checks the schema first, with the field named.
+			{`[{"actions":["get*"],"resources":["cluster:*"],"effect":"permit"}]`, `spec.statements[0].effect: Unsupported value: "permit": supported values: "allow", "deny"`},
 			{`[{"actions":[],"resources":["cluster:*"],"effect":"allow"}]`, "actions"},
 			{`[{"actions":["get pods"],"resources":["cluster:*"],"effect":"allow"}]`, "statement 1"},
-			{`[]`, "at least one statement"},
+			{`[]`, "spec.statements in body should have at least 1 items"},
 		} {
-			_ = os.WriteFile(bad, []byte(tc.doc), 0o600)
+			writeFile(t, bad, tc.doc)
 			if r := admin.Run("policy", "create", "broken", "-f", bad); r.Err == nil || !strings.Contains(r.Stderr, tc.want) {
 				t.Errorf("policy %s: want %q, got %v %s", tc.doc, tc.want, r.Err, r.Stderr)
 			}
 		}
 		// A read-only policy on one namespace, bound to bob.
 		ro := filepath.Join(t.TempDir(), "ro.json")
-		_ = os.WriteFile(ro, []byte(`[{"actions":["get*","list*","watch*"],"resources":["cluster:`+cls+`","cluster:`+cls+`/namespace:default/*"],"effect":"allow"}]`), 0o600)
+		writeFile(t, ro, `[{"actions":["get*","list*","watch*"],"resources":["cluster:`+cls+`","cluster:`+cls+`/namespace:default/*"],"effect":"allow"}]`)
 		admin.MustRun("policy", "create", "read-default", "-f", ro)
 		admin.MustRun("policy", "bind", "read-default", "--user", "bob")
 		kc := filepath.Join(t.TempDir(), "bob.kubeconfig")
@@ -162,7 +163,7 @@ func TestIdentityAndAccess(t *testing.T) {
 		// carol may manage bindings but holds little: she cannot grant
 		// herself (or anyone) more than she holds.
 		binder := filepath.Join(t.TempDir(), "binder.json")
-		_ = os.WriteFile(binder, []byte(`[{"actions":["*"],"resources":["policybinding:*","policy:*"],"effect":"allow"},{"actions":["get*","list*","watch*"],"resources":["cluster:`+cls+`","cluster:`+cls+`/namespace:default/*"],"effect":"allow"}]`), 0o600)
+		writeFile(t, binder, `[{"actions":["*"],"resources":["policybinding:*","policy:*"],"effect":"allow"},{"actions":["get*","list*","watch*"],"resources":["cluster:`+cls+`","cluster:`+cls+`/namespace:default/*"],"effect":"allow"}]`)
 		admin.MustRun("policy", "create", "binder", "-f", binder)
 		createUser(t, admin, "carol", "Passw0rd-Carol")
 		admin.MustRun("policy", "bind", "binder", "--user", "carol")
@@ -290,7 +291,9 @@ func TestIdentityAndAccess(t *testing.T) {
 
 	t.Run("lockout and break-glass reset", func(t *testing.T) {
 		for i := 0; i < 3; i++ {
-			k.As("bob2").RunStdin("Wrong-Passw0rd\n", "login", "--username", "bob", "--password-stdin")
+			if r := k.As("bob2").RunStdin("Wrong-Passw0rd\n", "login", "--username", "bob", "--password-stdin"); r.Err == nil || !strings.Contains(r.Stderr, "wrong username or password") {
+				t.Fatalf("wrong password %d: %v %s", i+1, r.Err, r.Stderr)
+			}
 		}
 		r := k.As("bob2").RunStdin("Passw0rd-Bob01\n", "login", "--username", "bob", "--password-stdin")
 		if r.Err == nil || !strings.Contains(r.Stderr, "locked") {
@@ -326,7 +329,7 @@ func TestIdentityAndAccess(t *testing.T) {
 		}
 		admin.MustRun("group", "create", "node-readers", "--member", "gus")
 		pf := filepath.Join(t.TempDir(), "nodes.json")
-		_ = os.WriteFile(pf, []byte(`[{"actions":["list*","get*"],"resources":["cluster:`+cls+`/node:*"],"effect":"allow"}]`), 0o600)
+		writeFile(t, pf, `[{"actions":["list*","get*"],"resources":["cluster:`+cls+`/node:*"],"effect":"allow"}]`)
 		admin.MustRun("policy", "create", "read-nodes", "-f", pf)
 		admin.MustRun("policy", "bind", "read-nodes", "--group", "node-readers")
 		mustContain(t, "whoami", gus.MustRun("whoami"), "node-readers", "read-nodes")

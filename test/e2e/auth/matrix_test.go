@@ -3,7 +3,6 @@ package auth
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,8 +27,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	createUser(t, admin, "tina", "Passw0rd-Tina1", "--policy", "tenant")
 	createUser(t, admin, "bob", "Passw0rd-Bob01")
 	ro := filepath.Join(t.TempDir(), "ro.json")
-	_ = os.WriteFile(ro, []byte(`[{"actions":["get*","list*","watch*"],"resources":["cluster:`+cls+`","cluster:`+cls+`/namespace:default/*"],"effect":"allow"},
-		{"actions":["*"],"resources":["cluster:`+cls+`/namespace:default/secret:*"],"effect":"deny"}]`), 0o600)
+	writeFile(t, ro, `[{"actions":["get*","list*","watch*"],"resources":["cluster:`+cls+`","cluster:`+cls+`/namespace:default/*"],"effect":"allow"},
+		{"actions":["*"],"resources":["cluster:`+cls+`/namespace:default/secret:*"],"effect":"deny"}]`)
 	admin.MustRun("policy", "create", "read-default", "-f", ro)
 	admin.MustRun("policy", "bind", "read-default", "--user", "bob")
 	if r := admin.RunStdin("Passw0rd-Dave1\n", "user", "create", "dave", "--tenant", "t2", "--policy", "administrator", "--password-stdin"); r.Err != nil {

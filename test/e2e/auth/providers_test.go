@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,7 +100,7 @@ func TestExternalOIDC(t *testing.T) {
 	bURL := "https://" + bAddr
 	clients := filepath.Join(t.TempDir(), "clients.json")
 	secret := "b-client-secret-0123456789"
-	_ = os.WriteFile(clients, []byte(`[{"id":"kstack-b","secret":"`+secret+`","redirectURIs":["`+bURL+`/oidc/login/external/callback"]}]`), 0o600)
+	writeFile(t, clients, `[{"id":"kstack-b","secret":"`+secret+`","redirectURIs":["`+bURL+`/oidc/login/external/callback"]}]`)
 	a, pa := up(t, "--platform-arg=--oidc-clients="+clients)
 	createUser(t, a, "erin", "Passw0rd-Erin1")
 
@@ -184,7 +183,9 @@ func TestExternalOIDC(t *testing.T) {
 	var claims struct {
 		PreferredUsername string `json:"preferred_username"`
 	}
-	_ = idt.Claims(&claims)
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
 	if idt.Subject != "ext.erin" || claims.PreferredUsername != "erin" {
 		t.Fatalf("ID token: sub %q, preferred_username %q", idt.Subject, claims.PreferredUsername)
 	}

@@ -44,3 +44,11 @@ func generateKey(t *testing.T) *rsa.PrivateKey {
 	}
 	return k
 }
+
+// writeFile writes a test's input file, failing the test if it cannot.
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -96,7 +96,7 @@ func TestDataDirs(t *testing.T) {
 
 	t.Run("not writable", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "a-file")
-		os.WriteFile(file, nil, 0o600)
+		writeFile(t, file, "")
 		k.DataDir = filepath.Join(file, "data")
 		wantError(t, k.MustFail("local", "create", "x"), "is not usable", "--data-dir")
 		k.DataDir = file
@@ -105,12 +105,15 @@ func TestDataDirs(t *testing.T) {
 
 	t.Run("another program's", func(t *testing.T) {
 		k.DataDir = t.TempDir()
-		os.WriteFile(filepath.Join(k.DataDir, "photo.jpg"), []byte("x"), 0o600)
+		writeFile(t, filepath.Join(k.DataDir, "photo.jpg"), "x")
 		wantError(t, k.MustFail("local", "create", "x"), "kstack did not make", "new or empty directory")
 		wantError(t, k.MustFail("up"), "kstack did not make")
-		os.WriteFile(filepath.Join(k.DataDir, "kstack-data.json"), []byte(`{"program":"other"}`), 0o600)
+		writeFile(t, filepath.Join(k.DataDir, "kstack-data.json"), `{"program":"other"}`)
 		wantError(t, k.MustFail("local", "list"), "belongs to another program")
-		entries, _ := os.ReadDir(k.DataDir)
+		entries, err := os.ReadDir(k.DataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(entries) != 2 {
 			t.Errorf("kstack wrote into another program's directory: %v", entries)
 		}
@@ -118,7 +121,7 @@ func TestDataDirs(t *testing.T) {
 
 	t.Run("a newer kstack's", func(t *testing.T) {
 		k.DataDir = t.TempDir()
-		os.WriteFile(filepath.Join(k.DataDir, "kstack-data.json"), []byte(`{"program":"kstack","format":99}`), 0o600)
+		writeFile(t, filepath.Join(k.DataDir, "kstack-data.json"), `{"program":"kstack","format":99}`)
 		wantError(t, k.MustFail("local", "create", "x"), "newer kstack", "format 99")
 		wantError(t, k.MustFail("up"), "newer kstack")
 	})
@@ -147,7 +150,7 @@ func TestUpBadInput(t *testing.T) {
 	wantError(t, k.MustFail("up", "--listen", free, "--external-url", "http://plain"), "invalid --external-url")
 	wantError(t, k.MustFail("up", "--listen", free, "--tls-cert-file", "/nonexistent.crt"), "go together")
 	bad := filepath.Join(t.TempDir(), "bad.pem")
-	os.WriteFile(bad, []byte("junk"), 0o600)
+	writeFile(t, bad, "junk")
 	wantError(t, k.MustFail("up", "--listen", free, "--tls-cert-file", bad, "--tls-key-file", bad), "cannot be used")
 	if pids := k.Processes(); len(pids) > 0 {
 		t.Errorf("failed ups left processes: %v", pids)
@@ -160,4 +163,11 @@ func TestUpBadInput(t *testing.T) {
 
 func kubeconfigOf(t *testing.T, k *framework.Kstack, name string) string {
 	return strings.TrimSpace(k.MustRun("local", "kubeconfig", name))
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

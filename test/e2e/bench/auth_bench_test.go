@@ -51,7 +51,9 @@ func BenchmarkAuth(b *testing.B) {
 	}
 	st = append(st, `{"actions":["get*","list*"],"resources":["cluster:`+id+`/namespace:default/*"],"effect":"allow"}`)
 	pf := filepath.Join(b.TempDir(), "p.json")
-	_ = os.WriteFile(pf, []byte("["+strings.Join(st, ",")+"]"), 0o600)
+	if err := os.WriteFile(pf, []byte("["+strings.Join(st, ",")+"]"), 0o600); err != nil {
+		b.Fatal(err)
+	}
 	k.MustRun("policy", "create", "bench-read", "-f", pf)
 	bob := mkUser("bob", "Passw0rd-Bob01")
 	k.MustRun("policy", "bind", "bench-read", "--user", "bob")

@@ -44,7 +44,10 @@ func BenchmarkLocalCreate(b *testing.B) {
 func BenchmarkUpReadyz(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		k := framework.New(b)
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
 		addr := l.Addr().String()
 		l.Close()
 		for _, phase := range []string{"first up (new data dir)", "second up (same data dir)"} {

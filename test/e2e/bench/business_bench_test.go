@@ -35,7 +35,7 @@ func BenchmarkProjects(b *testing.B) {
 	ctx := context.Background()
 
 	// Usage delay on an idle platform.
-	prj := strings.TrimSpace(k.MustRun("project", "create", "usage", "--cluster", cls, "--cpu", "100"))
+	prj := strings.TrimSpace(k.MustRun("project", "create", "usage", "--cluster", cls, "--cpu", "100", "-o", "name"))
 	k.MustRun("namespace", "create", "usage", "--project", prj, "--cluster", cls, "--cpu", "50")
 	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
 		if _, err := member.CoreV1().ResourceQuotas("usage").Get(ctx, businessv1.QuotaName, metav1.GetOptions{}); err == nil {

@@ -116,6 +116,9 @@ func expiredToken(t *testing.T, keyFile string) string {
 		t.Fatal(err)
 	}
 	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatalf("%s is not PEM", keyFile)
+	}
 	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
 		t.Fatal(err)

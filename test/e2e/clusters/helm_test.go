@@ -3,6 +3,7 @@ package clusters
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +68,8 @@ data:
 	framework.Eventually(t, 30*time.Second, "configmap removed", func() error {
 		if _, err := k.Kubectl(member, "get", "configmap", "hello-greeting"); err == nil {
 			return fmt.Errorf("still there")
+		} else if !strings.Contains(err.Error(), "NotFound") {
+			return err
 		}
 		return nil
 	})

@@ -21,7 +21,7 @@ func TestClusterLifecycle(t *testing.T) {
 		framework.Eventually(t, 30*time.Second, "lock in force", func() error {
 			_, err := k.Kubectl(proxy, "create", "deployment", "blocked", "--image=nginx")
 			if err == nil {
-				k.Kubectl(proxy, "delete", "deployment", "blocked")
+				k.MustKubectl(proxy, "delete", "deployment", "blocked")
 				return errString("the deployment was created")
 			}
 			if !strings.Contains(err.Error(), "is locked") {

@@ -73,7 +73,7 @@ func TestNodeOperations(t *testing.T) {
 
 	t.Run("drain evicts and respects PodDisruptionBudgets and DaemonSets", func(t *testing.T) {
 		manifest := filepath.Join(t.TempDir(), "ds.yaml")
-		os.WriteFile(manifest, []byte(`apiVersion: apps/v1
+		if err := os.WriteFile(manifest, []byte(`apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: agent}
 spec:
@@ -88,7 +88,9 @@ metadata: {name: spread}
 spec:
   minAvailable: 9
   selector: {matchLabels: {app: spread}}
-`), 0o600)
+`), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		k.MustKubectl(kc, "apply", "-f", manifest)
 		waitRunning(t, k, kc, "app=agent", 3)
 		framework.Eventually(t, time.Minute, "the PDB sees the pods", func() error {
@@ -107,6 +109,9 @@ spec:
 			if victim != "" {
 				break
 			}
+		}
+		if victim == "" {
+			t.Fatal("no node runs a pod of spread")
 		}
 		stderr := k.MustFail("node", "drain", "--cluster", id, victim, "--timeout", "8s")
 		if !strings.Contains(stderr, "PodDisruptionBudget") {

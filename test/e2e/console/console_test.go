@@ -4,7 +4,9 @@
 package console
 
 import (
+	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -110,15 +112,39 @@ func TestConsole(t *testing.T) {
 		}
 		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child button.secondary`)))
 		admin.WaitText("main", "uncordoned", 20*time.Second, false)
+		// Bad label changes are the user's to fix: refused whole (422) with
+		// what is wrong, and the good change given with them is not applied.
+		const badLabel = `invalid label change "bad": use key=value to set, key- to remove`
+		if got := admin.Text(`#nodes tbody tr:first-child td:first-child`); got != node {
+			t.Fatalf("the first row is node %s, was %s", got, node)
+		}
 		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child details:nth-of-type(2) summary`)))
 		admin.Set(`#nodes tbody tr:first-child details:nth-of-type(2) input[name=changes]`, "zone=a bad key")
 		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child details:nth-of-type(2) button`)))
-		admin.WaitText("main", "bad", 20*time.Second, false)
+		admin.WaitText("#alert", badLabel, 20*time.Second, false)
+		if h := admin.Text("main h1"); h != http.StatusText(http.StatusUnprocessableEntity) {
+			t.Errorf("the page for bad label changes is titled %q, want %q", h, http.StatusText(http.StatusUnprocessableEntity))
+		}
+		admin.Screenshot("bad-labels")
+		// The status itself, with the same form as the browser sends.
+		c := framework.ConsoleLogin(t, p.ConsoleURL, "admin", adminPassword)
+		code, body := c.Post(t, "/console/platform/clusters/"+clusterID+"/nodes/"+node+"/labels", url.Values{"changes": {"zone=a bad key"}})
+		if code != http.StatusUnprocessableEntity || !strings.Contains(html.UnescapeString(body), badLabel) {
+			t.Errorf("bad label changes: %d, want 422 with %q:\n%.2000s", code, badLabel, body)
+		}
+		for _, key := range []string{"zone", "bad", "key"} {
+			if v, ok := nodeLabels(t, k, kc, node)[key]; ok {
+				t.Errorf("refused label changes left label %s=%q on node %s", key, v, node)
+			}
+		}
 		admin.Open("/console/platform/clusters/" + clusterID)
 		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child details:nth-of-type(2) summary`)))
 		admin.Set(`#nodes tbody tr:first-child details:nth-of-type(2) input[name=changes]`, "zone=a")
 		admin.Do(chromedp.Click(css(`#nodes tbody tr:first-child details:nth-of-type(2) button`)))
 		admin.WaitText("#nodes", "zone=a", 20*time.Second, false)
+		if v := nodeLabels(t, k, kc, node)["zone"]; v != "a" {
+			t.Errorf("node %s after the label change zone=a: zone=%q", node, v)
+		}
 		for tab, want := range map[string]string{"namespaces": "kube-system", "workloads": "Nothing here yet", "events": "Normal"} {
 			admin.Open("/console/platform/clusters/" + clusterID + "?tab=" + tab)
 			admin.Screenshot("cluster-" + tab)
@@ -178,7 +204,7 @@ func TestConsole(t *testing.T) {
 		}
 
 		// Bob's project, elsewhere.
-		b := strings.TrimSpace(k.MustRun("project", "create", "team-b", "--cluster", clusterID, "--cpu", "1"))
+		b := strings.TrimSpace(k.MustRun("project", "create", "team-b", "--cluster", clusterID, "--cpu", "1", "-o", "name"))
 		k.MustRun("project", "add-member", b, "bob")
 		k.MustRun("namespace", "create", "other", "--project", b, "--cluster", clusterID, "--cpu", "500m")
 	})
@@ -269,8 +295,8 @@ func TestConsole(t *testing.T) {
 		}
 		alice.Screenshot("yaml-error")
 		// Nothing was made: the first document was only a dry run.
-		if out, err := k.Kubectl(kc, "-n", "web", "get", "configmap", "settings"); err == nil {
-			t.Fatalf("a refused YAML left its first document behind: %s", out)
+		if out, err := k.Kubectl(kc, "-n", "web", "get", "configmap", "settings"); err == nil || !strings.Contains(err.Error(), "NotFound") {
+			t.Fatalf("a refused YAML left its first document behind: %s %v", out, err)
 		}
 		alice.Set("#yaml", strings.Replace(bad, "bogusField: 1\n", "", 1))
 		alice.Do(chromedp.Click(css("#create-yaml")))
@@ -453,6 +479,9 @@ func TestConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if len(resp.Header.Values("Set-Cookie")) == 0 {
+			t.Error("the login page set no cookie to check")
+		}
 		for _, sc := range resp.Header.Values("Set-Cookie") {
 			for _, want := range []string{"__Host-", "Secure", "HttpOnly", "SameSite=Lax", "Path=/"} {
 				if !strings.Contains(sc, want) {
@@ -560,6 +589,8 @@ func TestConsole(t *testing.T) {
 		framework.Eventually(t, 30*time.Second, "the Deployment gone", func() error {
 			if out, err := k.Kubectl(kc, "-n", "web", "get", "deploy", "hello"); err == nil {
 				return fmt.Errorf("still there: %s", out)
+			} else if !strings.Contains(err.Error(), "NotFound") {
+				return err
 			}
 			return nil
 		})
@@ -569,4 +600,21 @@ func TestConsole(t *testing.T) {
 		alice.Open("/console/business")
 		alice.Do(chromedp.WaitVisible(css("#username")))
 	})
+}
+
+// nodeLabels reads a node's labels with kubectl.
+func nodeLabels(t *testing.T, k *framework.Kstack, kc, node string) map[string]string {
+	t.Helper()
+	var n struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal([]byte(k.MustKubectl(kc, "get", "node", node, "-o", "json")), &n); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Metadata.Labels) == 0 {
+		t.Fatalf("node %s has no labels at all", node)
+	}
+	return n.Metadata.Labels
 }

@@ -335,7 +335,8 @@ func (k *Kstack) StartUp(timeout time.Duration, args ...string) (*Platform, erro
 				return nil, fmt.Errorf("kstack up exited before it was ready:\n%s", p.Stderr.String())
 			}
 			if v, ok := strings.CutPrefix(l, "Console: "); ok {
-				p.ConsoleURL = v
+				// up prints the console's own address; tests use the base.
+				p.ConsoleURL = strings.TrimSuffix(v, "/console/")
 			}
 			if v, ok := strings.CutPrefix(l, "Admin kubeconfig: "); ok {
 				p.Kubeconfig = v

@@ -90,7 +90,7 @@ func TestLocalClusters(t *testing.T) {
 
 	t.Run("storage", func(t *testing.T) {
 		manifest := filepath.Join(t.TempDir(), "pvc.yaml")
-		os.WriteFile(manifest, []byte(`apiVersion: v1
+		if err := os.WriteFile(manifest, []byte(`apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data}
 spec:
@@ -103,7 +103,9 @@ metadata: {name: db, labels: {app: db}}
 spec:
   containers: [{name: db, image: postgres, volumeMounts: [{name: d, mountPath: /var/lib/postgresql}]}]
   volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]
-`), 0o600)
+`), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		k.MustKubectl(kcA, "apply", "-f", manifest)
 		waitRunning(t, k, kcA, "app=db", 1)
 		if phase := k.MustKubectl(kcA, "get", "pvc", "data", "-o", "jsonpath={.status.phase}"); phase != "Bound" {
@@ -138,7 +140,10 @@ spec:
 	})
 
 	t.Run("port-forward", func(t *testing.T) {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		cmd := exec.Command(k.Bin, "kubectl", "--kubeconfig", kcA, "port-forward", "pod/"+pod, fmt.Sprintf("%d:80", port))
@@ -151,6 +156,9 @@ spec:
 
 	t.Run("stop and start keep the objects", func(t *testing.T) {
 		before := processes(t, kcA)
+		if len(before) == 0 {
+			t.Fatal("alpha's process list is empty: nothing to check after stop")
+		}
 		k.MustRun("local", "stop", "alpha")
 		for name, pid := range before {
 			if syscall.Kill(pid, 0) == nil && !zombie(pid) {

@@ -36,7 +36,7 @@ func TestUp(t *testing.T) {
 	listen := framework.FreeAddr(t)
 	p := k.Up(3*time.Minute, "--listen", listen)
 
-	if want := "Console: https://" + listen + "\nAdmin kubeconfig: " + p.Kubeconfig + "\n"; p.Stdout.String() != want {
+	if want := "Console: https://" + listen + "/console/\nAdmin kubeconfig: " + p.Kubeconfig + "\n"; p.Stdout.String() != want {
 		t.Fatalf("stdout is %q, want exactly %q", p.Stdout.String(), want)
 	}
 	c, _ := k.PlatformHTTP()
@@ -53,7 +53,15 @@ func TestUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st struct{ Ports map[string]int }
-	json.Unmarshal(state, &st)
+	if err := json.Unmarshal(state, &st); err != nil {
+		t.Fatal(err)
+	}
+	// Without the ports the loopback check below would check nothing.
+	for _, name := range []string{"etcdClient", "apiServer"} {
+		if st.Ports[name] == 0 {
+			t.Fatalf("platform.json has no %s port: %s", name, state)
+		}
+	}
 	for name, port := range st.Ports {
 		addrs := listenAddrs(t, port)
 		if len(addrs) == 0 {
@@ -97,7 +105,10 @@ func TestUp(t *testing.T) {
 		}
 	})
 
-	caBefore, _ := os.ReadFile(filepath.Join(k.DataDir, "platform", "pki", "ca.crt"))
+	caBefore, err := os.ReadFile(filepath.Join(k.DataDir, "platform", "pki", "ca.crt"))
+	if err != nil || len(caBefore) == 0 {
+		t.Fatalf("the platform's CA: %d bytes, %v", len(caBefore), err)
+	}
 
 	t.Run("a second up on the same data dir is refused while one runs", func(t *testing.T) {
 		stderr := k.MustFail("up", "--listen", framework.FreeAddr(t))
@@ -117,7 +128,10 @@ func TestUp(t *testing.T) {
 
 	t.Run("up again reuses the PKI and the data", func(t *testing.T) {
 		p2 := k.Up(3*time.Minute, "--listen", listen)
-		caAfter, _ := os.ReadFile(filepath.Join(k.DataDir, "platform", "pki", "ca.crt"))
+		caAfter, err := os.ReadFile(filepath.Join(k.DataDir, "platform", "pki", "ca.crt"))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.Equal(caBefore, caAfter) {
 			t.Fatal("the CA changed across restarts")
 		}
@@ -138,9 +152,14 @@ func etcdGet(t *testing.T, dataDir string, port int, key string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := os.ReadFile(filepath.Join(pkiDir, "ca.crt"))
+	ca, err := os.ReadFile(filepath.Join(pkiDir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("no certificate in %s", filepath.Join(pkiDir, "ca.crt"))
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{fmt.Sprintf("https://127.0.0.1:%d", port)},
 		DialTimeout: 5 * time.Second,
@@ -235,20 +254,32 @@ func hexAddr(h string) string {
 func TestUpUserCertificate(t *testing.T) {
 	k := framework.New(t)
 	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(err)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "user-ca"}, IsCA: true,
 		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	must(err)
+	caCert, err := x509.ParseCertificate(caDER)
+	must(err)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(err)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kstack.test"}, DNSNames: []string{"kstack.test"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		KeyUsage: x509.KeyUsageDigitalSignature, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
+	must(err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	must(err)
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	must(os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	must(os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
 
 	listen := framework.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(listen)

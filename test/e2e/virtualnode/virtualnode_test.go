@@ -13,8 +13,10 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -128,14 +130,37 @@ func lowerPods(cs kubernetes.Interface, ns, node string) ([]corev1.Pod, error) {
 	return l.Items, nil
 }
 
-func nodeLabel(t *testing.T, cs kubernetes.Interface, node, key string) int64 {
-	t.Helper()
+// nodeLabel reads a number from a node's label; a missing or malformed
+// label is an error, not zero.
+func nodeLabel(cs kubernetes.Interface, node, key string) (int64, error) {
 	n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
-	v, _ := strconv.ParseInt(n.Labels[key], 10, 64)
-	return v
+	raw, ok := n.Labels[key]
+	if !ok {
+		return 0, fmt.Errorf("node %s has no label %s", node, key)
+	}
+	v, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("node %s label %s: %w", node, key, err)
+	}
+	return v, nil
+}
+
+// noStuckCopy waits until the lower copy of a moved pod is gone (or going).
+func noStuckCopy(t *testing.T, cs kubernetes.Interface, ns, name string) {
+	t.Helper()
+	framework.Eventually(t, 30*time.Second, "the stuck copy of "+name+" removed below", func() error {
+		lp, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || err == nil && lp.DeletionTimestamp != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("still there, on %q", lp.Spec.NodeName)
+	})
 }
 
 // hog fills a lower node with a pod of the lower cluster's own, so that
@@ -216,7 +241,10 @@ func TestVirtualNodes(t *testing.T) {
 			}
 			return nil
 		})
-		n, _ := e.up.CoreV1().Nodes().Get(ctx, "vk-east", metav1.GetOptions{})
+		n, err := e.up.CoreV1().Nodes().Get(ctx, "vk-east", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		// Two simulated nodes of 16 CPU / 64Gi: allocatable, summed.
 		if n.Status.Allocatable.Cpu().String() != "32" || n.Status.Allocatable.Memory().String() != "128Gi" {
 			t.Errorf("vk-east allocatable = %v", n.Status.Allocatable)
@@ -273,7 +301,10 @@ func TestVirtualNodes(t *testing.T) {
 			}
 		}
 		// No double counting: our own pods do not shrink the virtual node.
-		n, _ := e.up.CoreV1().Nodes().Get(ctx, "vk-east", metav1.GetOptions{})
+		n, err := e.up.CoreV1().Nodes().Get(ctx, "vk-east", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if n.Status.Allocatable.Cpu().String() != "32" {
 			t.Errorf("vk-east allocatable cpu = %s after placing pods, want 32 (the upper scheduler counts them)", n.Status.Allocatable.Cpu())
 		}
@@ -328,7 +359,10 @@ func TestVirtualNodes(t *testing.T) {
 		})
 		for node := range by {
 			lower := e.lower(strings.TrimPrefix(node, "vk-"))
-			lp, _ := lowerPods(lower, "cfg", node)
+			lp, err := lowerPods(lower, "cfg", node)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if len(lp) == 0 {
 				t.Fatalf("no pod below %s", node)
 			}
@@ -415,7 +449,10 @@ func TestVirtualNodes(t *testing.T) {
 		if _, err := e.up.CoreV1().Pods("cfg").Patch(ctx, "writer", "application/strategic-merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		before, _ := lower.CoreV1().Pods("cfg").Get(ctx, "writer", metav1.GetOptions{})
+		before, err := lower.CoreV1().Pods("cfg").Get(ctx, "writer", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		framework.Eventually(t, time.Minute, "the update reaches the lower pod", func() error {
 			lp, err := lower.CoreV1().Pods("cfg").Get(ctx, "writer", metav1.GetOptions{})
 			if err != nil {
@@ -424,7 +461,7 @@ func TestVirtualNodes(t *testing.T) {
 			if lp.Labels["version"] != "2" || lp.Spec.Containers[0].Image != "nginx:1.27" {
 				return fmt.Errorf("lower pod: version %q image %q", lp.Labels["version"], lp.Spec.Containers[0].Image)
 			}
-			if before != nil && lp.UID != before.UID {
+			if lp.UID != before.UID {
 				return fmt.Errorf("the lower pod was re-created instead of updated")
 			}
 			return nil
@@ -488,7 +525,11 @@ func TestVirtualNodes(t *testing.T) {
 		hog(t, e.east, "hogs", "east-node-1", 4)
 		hog(t, e.east, "hogs", "east-node-2", 4)
 		framework.Eventually(t, time.Minute, "vk-east's slice label shows the hogs", func() error {
-			if v := nodeLabel(t, e.up, "vk-east", virtualnode.LabelLargestCPU); v >= 6000 {
+			v, err := nodeLabel(e.up, "vk-east", virtualnode.LabelLargestCPU)
+			if err != nil {
+				return err
+			}
+			if v >= 6000 {
 				return fmt.Errorf("largest free cpu %d", v)
 			}
 			return nil
@@ -505,7 +546,10 @@ func TestVirtualNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		framework.Eventually(t, 2*time.Minute, "big Running", func() error { _, err := placement(e.up, "frag", "", 1); return err })
-		got, _ := e.up.CoreV1().Pods("frag").Get(ctx, "big", metav1.GetOptions{})
+		got, err := e.up.CoreV1().Pods("frag").Get(ctx, "big", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got.Spec.NodeName != "vk-west" || got.Annotations[virtualnode.AnnotationMoves] != "" {
 			t.Errorf("big on %s (moves %q), want vk-west at once: east has 8 CPU free but no node with 6", got.Spec.NodeName, got.Annotations[virtualnode.AnnotationMoves])
 		}
@@ -518,80 +562,121 @@ func TestVirtualNodes(t *testing.T) {
 		if _, err := e.up.CoreV1().Pods("frag").Create(ctx, bad, metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "is not valid JSON") {
 			t.Errorf("a malformed scheduling annotation: %v", err)
 		}
-		if _, err := e.up.CoreV1().Pods("frag").Get(ctx, "bad", metav1.GetOptions{}); err == nil {
-			t.Error("the refused pod exists")
+		if _, err := e.up.CoreV1().Pods("frag").Get(ctx, "bad", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the refused pod: %v, want NotFound", err)
 		}
-		lp, _ := e.west.CoreV1().Pods("frag").Get(ctx, "big", metav1.GetOptions{})
-		if lp == nil || lp.Spec.NodeName != "west-node-1" || lp.Spec.NodeSelector["disk"] != "any" {
+		lp, err := e.west.CoreV1().Pods("frag").Get(ctx, "big", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lp.Spec.NodeName != "west-node-1" || lp.Spec.NodeSelector["disk"] != "any" {
 			t.Errorf("below, the nodeSelector is restored and honoured: %+v", lp)
 		}
 	})
 
 	t.Run("fragmentation repaired by the descheduler", func(t *testing.T) {
-		// Three pods (3, 3 and 2 CPU) created at once all fit vk-east's 8 CPU
-		// and its largest slice of 4, but only two fit east's nodes: the
-		// third stays Pending below, and the descheduler moves it.
-		mustCreateNS(t, e.up, "race", map[string]string{virtualnode.LabelWebhook: "enabled"})
-		for i, cpu := range []string{"3", "3", "2"} {
-			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%d", i), Namespace: "race", Labels: map[string]string{"app": "race"}},
-				Spec: corev1.PodSpec{NodeSelector: map[string]string{"tier": "batch"}, Affinity: preferNode("vk-east"), Containers: container(cpu)}}
-			if _, err := e.up.CoreV1().Pods("race").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		// Three pods (3, 3 and 2 CPU) all fit vk-east's 8 CPU and its largest
+		// slice of 4, but only two fit east's nodes (4 free on each): the
+		// third stays Pending below, and the descheduler must move it to
+		// vk-west. East's nodes take the pods (tier=batch) only once the upper
+		// scheduler has bound all three to vk-east: the slice label drops as
+		// soon as east places a pod, and would otherwise send a late third pod
+		// to vk-west at once, with nothing for the descheduler to do.
+		for _, n := range []string{"west-node-1", "west-node-2"} {
+			if _, err := e.west.CoreV1().Nodes().Patch(ctx, n, "application/merge-patch+json", []byte(`{"metadata":{"labels":{"tier":"batch"}}}`), metav1.PatchOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for _, n := range []string{"east-node-1", "east-node-2"} {
-			_, _ = e.east.CoreV1().Nodes().Patch(ctx, n, "application/merge-patch+json", []byte(`{"metadata":{"labels":{"tier":"batch"}}}`), metav1.PatchOptions{})
+		mustCreateNS(t, e.up, "race", map[string]string{virtualnode.LabelWebhook: "enabled"})
+		created := map[string]types.UID{}
+		for i, cpu := range []string{"3", "3", "2"} {
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%d", i), Namespace: "race", Labels: map[string]string{"app": "race"}},
+				Spec: corev1.PodSpec{NodeSelector: map[string]string{"tier": "batch"}, Affinity: preferNode("vk-east"), Containers: container(cpu)}}
+			got, err := e.up.CoreV1().Pods("race").Create(ctx, p, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			created[got.Name] = got.UID
 		}
-		for _, n := range []string{"west-node-1", "west-node-2"} {
-			_, _ = e.west.CoreV1().Nodes().Patch(ctx, n, "application/merge-patch+json", []byte(`{"metadata":{"labels":{"tier":"batch"}}}`), metav1.PatchOptions{})
-		}
-		var by map[string]int
-		framework.Eventually(t, 3*time.Minute, "all three Running", func() (err error) {
-			by, err = placement(e.up, "race", "app=race", 3)
-			return err
-		})
-		moved := 0
-		for _, p := range pods(t, e.up, "race", "app=race") {
-			if p.Annotations[virtualnode.AnnotationMoves] != "" {
-				moved++
-				if p.Spec.NodeName != "vk-west" || !strings.Contains(p.Annotations[virtualnode.AnnotationScheduling], `"tier":"batch"`) {
-					t.Errorf("moved pod %s on %s, annotations %v: it must land elsewhere with its constraints", p.Name, p.Spec.NodeName, p.Annotations)
+		framework.Eventually(t, 30*time.Second, "all three bound to vk-east", func() error {
+			for _, p := range pods(t, e.up, "race", "app=race") {
+				if p.Spec.NodeName != "" && p.Spec.NodeName != "vk-east" {
+					t.Fatalf("%s bound to %s before east could place anything: the race this test needs did not happen", p.Name, p.Spec.NodeName)
+				}
+				if p.Spec.NodeName == "" {
+					return fmt.Errorf("%s not bound yet", p.Name)
 				}
 			}
+			return nil
+		})
+		for _, n := range []string{"east-node-1", "east-node-2"} {
+			if _, err := e.east.CoreV1().Nodes().Patch(ctx, n, "application/merge-patch+json", []byte(`{"metadata":{"labels":{"tier":"batch"}}}`), metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if by["vk-west"] > 0 && moved == 0 {
-			t.Logf("the webhook's slice label avoided the race this time: %v", by)
-		} else if moved != 1 {
-			t.Errorf("placement %v, %d moved; want exactly one moved to vk-west", by, moved)
+		// Exactly one pod can be stuck below, whichever east places last.
+		var moved corev1.Pod
+		framework.Eventually(t, 3*time.Minute, "the stuck pod moved to vk-west and all three Running", func() error {
+			by, err := placement(e.up, "race", "app=race", 3)
+			var m []corev1.Pod
+			for _, p := range pods(t, e.up, "race", "app=race") {
+				if p.Annotations[virtualnode.AnnotationMoves] != "" {
+					m = append(m, p)
+				}
+			}
+			if err != nil || len(m) != 1 || by["vk-east"] != 2 || by["vk-west"] != 1 {
+				return fmt.Errorf("placement %v (%v), %d moved; want two Running on vk-east and one moved to vk-west", by, err, len(m))
+			}
+			moved = m[0]
+			return nil
+		})
+		if moved.Spec.NodeName != "vk-west" || moved.Annotations[virtualnode.AnnotationMoves] != "1" || moved.UID == created[moved.Name] {
+			t.Errorf("moved pod %s: on %s, moves %q, uid %s (was %s); want re-created on vk-west, moved once", moved.Name, moved.Spec.NodeName, moved.Annotations[virtualnode.AnnotationMoves], moved.UID, created[moved.Name])
 		}
-		ev, _ := e.up.CoreV1().Events("race").List(ctx, metav1.ListOptions{FieldSelector: "reason=Moved"})
-		if moved > 0 && len(ev.Items) == 0 {
-			t.Error("a move must leave a Moved event")
+		if !strings.Contains(moved.Annotations[virtualnode.AnnotationScheduling], `"tier":"batch"`) {
+			t.Errorf("the move lost the pod's lower-cluster constraints: %v", moved.Annotations)
 		}
+		for _, p := range pods(t, e.up, "race", "app=race") {
+			if p.Name != moved.Name && (p.Spec.NodeName != "vk-east" || p.UID != created[p.Name]) {
+				t.Errorf("pod %s: on %s, uid %s (was %s); want left alone on vk-east", p.Name, p.Spec.NodeName, p.UID, created[p.Name])
+			}
+		}
+		ev, err := e.up.CoreV1().Events("race").List(ctx, metav1.ListOptions{FieldSelector: "reason=Moved,involvedObject.name=" + moved.Name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.Items) == 0 {
+			t.Errorf("the move of %s left no Moved event", moved.Name)
+		}
+		noStuckCopy(t, e.east, "race", moved.Name)
 		// A pod bound to vk-east by name bypasses the scheduler and the
 		// webhook's slice: east cannot place 6 CPU, so the descheduler
 		// re-creates it unbound, kept off vk-east.
 		pinned := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pinned", Namespace: "race", Labels: map[string]string{"app": "pinned"}},
 			Spec: corev1.PodSpec{NodeName: "vk-east", NodeSelector: map[string]string{"tier": "batch"}, Containers: container("6")}}
-		if _, err := e.up.CoreV1().Pods("race").Create(ctx, pinned, metav1.CreateOptions{}); err != nil {
+		first, err := e.up.CoreV1().Pods("race").Create(ctx, pinned, metav1.CreateOptions{})
+		if err != nil {
 			t.Fatal(err)
 		}
 		framework.Eventually(t, 2*time.Minute, "pinned moved and Running", func() error {
 			_, err := placement(e.up, "race", "app=pinned", 1)
 			return err
 		})
-		got, _ := e.up.CoreV1().Pods("race").Get(ctx, "pinned", metav1.GetOptions{})
-		if got.Spec.NodeName != "vk-west" || got.Annotations[virtualnode.AnnotationMoves] != "1" || got.UID == pinned.UID {
-			t.Errorf("pinned: on %s, moves %q", got.Spec.NodeName, got.Annotations[virtualnode.AnnotationMoves])
+		got, err := e.up.CoreV1().Pods("race").Get(ctx, "pinned", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Spec.NodeName != "vk-west" || got.Annotations[virtualnode.AnnotationMoves] != "1" || got.UID == first.UID {
+			t.Errorf("pinned: on %s, moves %q, uid %s (was %s); want re-created on vk-west", got.Spec.NodeName, got.Annotations[virtualnode.AnnotationMoves], got.UID, first.UID)
 		}
 		if !strings.Contains(got.Annotations[virtualnode.AnnotationScheduling], `"tier":"batch"`) {
 			t.Errorf("the move lost the pod's lower-cluster constraints: %v", got.Annotations)
 		}
-		if lp, err := e.east.CoreV1().Pods("race").Get(ctx, "pinned", metav1.GetOptions{}); err == nil && lp.DeletionTimestamp == nil {
-			t.Errorf("the stuck copy in east is still there")
-		}
+		noStuckCopy(t, e.east, "race", "pinned")
 		// Leave east empty of hogs for what follows.
-		_ = e.east.CoreV1().Namespaces().Delete(ctx, "hogs", metav1.DeleteOptions{})
+		if err := e.east.CoreV1().Namespaces().Delete(ctx, "hogs", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("a cordoned virtual node takes no new pods", func(t *testing.T) {
@@ -606,7 +691,9 @@ func TestVirtualNodes(t *testing.T) {
 			t.Errorf("placement %v: cordoned vk-west took pods", by)
 		}
 		k.MustKubectl(e.upKC, "uncordon", "vk-west")
-		_ = e.up.CoreV1().Namespaces().Delete(ctx, "cordon", metav1.DeleteOptions{})
+		if err := e.up.CoreV1().Namespaces().Delete(ctx, "cordon", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("services reach pods in every lower cluster", func(t *testing.T) {
@@ -710,7 +797,10 @@ func TestVirtualNodes(t *testing.T) {
 			}
 			return nil
 		})
-		n, _ := e.up.CoreV1().Nodes().Get(ctx, "vk-west", metav1.GetOptions{})
+		n, err := e.up.CoreV1().Nodes().Get(ctx, "vk-west", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		var notReadyAt time.Time
 		for _, c := range n.Status.Conditions {
 			if c.Type == corev1.NodeReady {
@@ -719,6 +809,9 @@ func TestVirtualNodes(t *testing.T) {
 					t.Errorf("NotReady reason %q, want LowerClusterUnreachable", c.Reason)
 				}
 			}
+		}
+		if notReadyAt.IsZero() {
+			t.Fatalf("vk-west has no Ready condition: %+v", n.Status.Conditions)
 		}
 		var by map[string]int
 		framework.Eventually(t, 3*time.Minute, "all 22 pods Running on vk-east", func() (err error) {
