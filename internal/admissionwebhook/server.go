@@ -155,8 +155,11 @@ func (s *Server) Config(groups []string) *admissionregv1.ValidatingWebhookConfig
 	url := s.URL()
 	fail, none, equiv := admissionregv1.Fail, admissionregv1.SideEffectClassNone, admissionregv1.Equivalent
 	timeout := int32(10)
-	match := fmt.Sprintf("%q in request.userInfo.groups && %q in request.userInfo.extra && request.userInfo.extra[%q] == [%q]",
-		apigroup.ProxyGroup, apigroup.ExtraReplica, apigroup.ExtraReplica, s.Replica)
+	// Skipped only for a write that names exactly one other replica: one
+	// with no replica, or several, is every replica's to check (and Review
+	// refuses it unless it names its caller).
+	match := fmt.Sprintf("%[1]q in request.userInfo.groups && !(has(request.userInfo.extra) && %[2]q in request.userInfo.extra && size(request.userInfo.extra[%[2]q]) == 1 && request.userInfo.extra[%[2]q][0] != %[3]q)",
+		apigroup.ProxyGroup, apigroup.ExtraReplica, s.Replica)
 	return &admissionregv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: s.configName(), Labels: map[string]string{platformv1.LabelManagedBy: platformv1.ManagedByValue}},
 		Webhooks: []admissionregv1.ValidatingWebhook{{

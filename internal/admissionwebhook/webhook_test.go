@@ -482,7 +482,7 @@ func TestConfig(t *testing.T) {
 		!slices.Equal(wh.AdmissionReviewVersions, []string{"v1"}) {
 		t.Errorf("failure policy %v side effects %v versions %v, want Fail, None, v1", wh.FailurePolicy, wh.SideEffects, wh.AdmissionReviewVersions)
 	}
-	if len(wh.MatchConditions) != 1 || !strings.Contains(wh.MatchConditions[0].Expression, `request.userInfo.extra["kstack.io/replica"] == ["Replica_1.A"]`) ||
+	if len(wh.MatchConditions) != 1 || !strings.Contains(wh.MatchConditions[0].Expression, `request.userInfo.extra["kstack.io/replica"][0] != "Replica_1.A"`) ||
 		!strings.Contains(wh.MatchConditions[0].Expression, `"kstack:platform-users" in request.userInfo.groups`) {
 		t.Errorf("match conditions %+v, want the proxy group and this replica's extra", wh.MatchConditions)
 	}
@@ -513,9 +513,12 @@ func TestConfig(t *testing.T) {
 			Extra: map[string][]string{apigroup.ExtraReplica: {"Replica_1.A"}, apigroup.ExtraTenant: {"default"}, apigroup.ExtraUsername: {"bob"}}}, called},
 		{"another replica's gateway", &user.DefaultInfo{Name: "bob", Groups: proxied,
 			Extra: map[string][]string{apigroup.ExtraReplica: {"Replica_1.B"}}}, skipped},
+		// A write that names no replica, or several, is checked by every one.
 		{"two replicas", &user.DefaultInfo{Name: "bob", Groups: proxied,
-			Extra: map[string][]string{apigroup.ExtraReplica: {"Replica_1.A", "Replica_1.B"}}}, skipped},
-		{"the proxy group without extras", &user.DefaultInfo{Name: "bob", Groups: proxied}, refused},
+			Extra: map[string][]string{apigroup.ExtraReplica: {"Replica_1.A", "Replica_1.B"}}}, called},
+		{"the proxy group without extras", &user.DefaultInfo{Name: "bob", Groups: proxied}, called},
+		{"the proxy group without a replica", &user.DefaultInfo{Name: "bob", Groups: proxied,
+			Extra: map[string][]string{apigroup.ExtraTenant: {"default"}, apigroup.ExtraUsername: {"bob"}}}, called},
 		{"the platform's controllers", &user.DefaultInfo{Name: "kstack-controller", Groups: []string{user.SystemPrivilegedGroup, user.AllAuthenticated}}, skipped},
 		{"this replica's extra outside the proxy group", &user.DefaultInfo{Name: "mallory", Groups: []string{user.AllAuthenticated},
 			Extra: map[string][]string{apigroup.ExtraReplica: {"Replica_1.A"}}}, skipped},

@@ -47,8 +47,11 @@ func ConsoleLoginTenant(t testing.TB, base, tenant, user, password string) *Cons
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("reading the login answer: %v", err)
+	}
 	if !strings.HasPrefix(resp.Request.URL.Path, "/console/") || resp.StatusCode != http.StatusOK {
 		t.Fatalf("login as %s ended at %s with %d:\n%s", user, resp.Request.URL, resp.StatusCode, body)
 	}
@@ -66,7 +69,10 @@ func (c *ConsoleClient) Get(t testing.TB, path string) (int, string) {
 		t.Fatalf("GET %s: %v", path, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
 	return resp.StatusCode, string(body)
 }
 
@@ -76,14 +82,20 @@ func (c *ConsoleClient) Post(t testing.TB, path string, form url.Values) (int, s
 	if _, ok := form["csrf"]; !ok {
 		form.Set("csrf", c.CSRF)
 	}
-	req, _ := http.NewRequest(http.MethodPost, c.Base+path, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, c.Base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
 	return resp.StatusCode, string(body)
 }
 
