@@ -108,17 +108,7 @@ tenant's): name, tenant, username, display name, identity provider, and whether
 the account is disabled or locked after failed logins.`,
 		Example: "  kstack user list\n  kstack user list -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newAPIClient(o)
-			if err != nil {
-				return err
-			}
-			var l authv1.UserList
-			if err := c.Do(cmd.Context(), http.MethodGet, authPath+"/users", "", nil, &l); err != nil {
-				return err
-			}
-			return o.show(output, l, userHeaders, userRows(l.Items))
-		},
+		RunE:    listRun(o, &output, authPath+"/users", userHeaders, func(l *authv1.UserList) [][]string { return userRows(l.Items) }),
 	}
 	outputFlag(list, &output)
 
@@ -284,17 +274,7 @@ Prints "group TENANT.NAME created", or the Group with -o.`,
 		Long:    "Lists the groups you may see, with their tenant, members and description.",
 		Example: "  kstack group list\n  kstack group list -o yaml",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newAPIClient(o)
-			if err != nil {
-				return err
-			}
-			var l authv1.GroupList
-			if err := c.Do(cmd.Context(), http.MethodGet, authPath+"/groups", "", nil, &l); err != nil {
-				return err
-			}
-			return o.show(output, l, groupHeaders, groupRows(l.Items))
-		},
+		RunE:    listRun(o, &output, authPath+"/groups", groupHeaders, func(l *authv1.GroupList) [][]string { return groupRows(l.Items) }),
 	}
 	outputFlag(list, &output)
 
@@ -504,17 +484,7 @@ project-viewer) cannot be changed or deleted.`,
 		Long:    "Lists your tenant's policies and the predefined ones, with their scope and display name.",
 		Example: "  kstack policy list\n  kstack policy list -o name",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newAPIClient(o)
-			if err != nil {
-				return err
-			}
-			var l authv1.PolicyList
-			if err := c.Do(cmd.Context(), http.MethodGet, authPath+"/policies", "", nil, &l); err != nil {
-				return err
-			}
-			return o.show(output, l, []string{"NAME", "SCOPE", "DISPLAY NAME", "PREDEFINED"}, policyRows(l.Items))
-		},
+		RunE:    listRun(o, &output, authPath+"/policies", []string{"NAME", "SCOPE", "DISPLAY NAME", "PREDEFINED"}, func(l *authv1.PolicyList) [][]string { return policyRows(l.Items) }),
 	}
 	outputFlag(list, &output)
 
@@ -1009,17 +979,7 @@ IdentityProvider (without its secrets) with -o.`,
 		Long:    "Lists the identity providers: tenant, type, display name and administrators.",
 		Example: "  kstack idp list\n  kstack idp list -o yaml",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newAPIClient(o)
-			if err != nil {
-				return err
-			}
-			var l authv1.IdentityProviderList
-			if err := c.Do(cmd.Context(), http.MethodGet, idpPath, "", nil, &l); err != nil {
-				return err
-			}
-			return o.show(output, l, headers, rows(l.Items))
-		},
+		RunE:    listRun(o, &output, idpPath, headers, func(l *authv1.IdentityProviderList) [][]string { return rows(l.Items) }),
 	}
 	outputFlag(list, &output)
 	get := idps.getCmd(o, &cobra.Command{

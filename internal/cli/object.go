@@ -68,3 +68,19 @@ func (k object[T]) deleteCmd(o *Options, cmd *cobra.Command) *cobra.Command {
 	outputFlag(cmd, &output)
 	return cmd
 }
+
+// listRun is the RunE of a plain "list" command: GET path into an L, shown
+// with headers and the rows of its items.
+func listRun[L any](o *Options, output *string, path string, headers []string, rows func(*L) [][]string) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		c, err := newAPIClient(o)
+		if err != nil {
+			return err
+		}
+		var l L
+		if err := c.Do(cmd.Context(), http.MethodGet, path, "", nil, &l); err != nil {
+			return err
+		}
+		return o.show(*output, l, headers, rows(&l))
+	}
+}

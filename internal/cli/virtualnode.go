@@ -228,17 +228,7 @@ Prints "virtualnodeset NAME created", or the VirtualNodeSet with -o.`,
 		Long:    "Lists the virtual node sets: upper and lower clusters, phase, the virtual nodes registered, and why one is not Running.",
 		Example: "  kstack virtualnodeset list\n  kstack virtualnodeset list -o yaml",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newAPIClient(o)
-			if err != nil {
-				return err
-			}
-			var l platformv1.VirtualNodeSetList
-			if err := c.Do(cmd.Context(), http.MethodGet, virtualNodeSetsPath, "", nil, &l); err != nil {
-				return err
-			}
-			return o.show(output, l, headers, rows(l.Items))
-		},
+		RunE:    listRun(o, &output, virtualNodeSetsPath, headers, func(l *platformv1.VirtualNodeSetList) [][]string { return rows(l.Items) }),
 	}
 	outputFlag(list, &output)
 	getVNS := func(cmd *cobra.Command, name string) (*platformv1.VirtualNodeSet, error) {
