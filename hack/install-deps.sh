@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use. Running kstack needs none of them.
 # bsdutils gives script(1), which the e2e tests use to give kubectl exec -it a terminal;
 # slapd (with ldap-utils) is the real LDAP server the identity tests log in against;
-# chromium is the browser the console's tests drive (headless, through chromedp).
+# chromium is the browser the console's tests drive (headless, through chromedp);
+# postgresql is the server the record store's tests run (internal/testutil/pgtest).
 APT_PACKAGES=(${KSTACK_APT_PACKAGES:-})
 if [ "${1:-}" = "test" ]; then
-  APT_PACKAGES+=(bsdutils curl slapd ldap-utils chromium)
+  APT_PACKAGES+=(bsdutils curl slapd ldap-utils chromium postgresql)
 fi
 missing=()
 for p in ${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}; do

@@ -123,6 +123,37 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 	return nil
 }
 
+// Stream GETs path and returns the body for the caller to read and close,
+// with no time limit (an export may take long); a refusal is a StatusError
+// as from Do.
+func (c *Client) Stream(ctx context.Context, path string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	tok := c.Token
+	if c.TokenFunc != nil {
+		if tok, err = c.TokenFunc(ctx); err != nil {
+			return nil, err
+		}
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := c.WithTimeout(0).http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the platform at %s (is `kstack up` running?): %w", c.Base, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var st struct{ Message string }
+		if json.Unmarshal(data, &st) == nil && st.Message != "" {
+			return nil, &StatusError{Code: resp.StatusCode, Msg: st.Message}
+		}
+		return nil, &StatusError{Code: resp.StatusCode, Msg: fmt.Sprintf("the platform answered %s: %s", resp.Status, strings.TrimSpace(string(data)))}
+	}
+	return resp.Body, nil
+}
+
 // Import asks the platform to import a cluster.
 func (c *Client) Import(ctx context.Context, req platformv1.ImportRequest) (*platformv1.Cluster, error) {
 	var cls platformv1.Cluster

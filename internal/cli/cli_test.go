@@ -64,6 +64,8 @@ func everyCommandWithOutput(dir string) [][]string {
 		{"virtualnodeset", "create", "edge", "--upper", "cls-a", "--lower", "cls-b"}, {"virtualnodeset", "list"},
 		{"virtualnodeset", "get", "edge"}, {"virtualnodeset", "update", "edge", "--lower", "cls-c"},
 		{"virtualnodeset", "delete", "edge"},
+		{"cluster", "event-persistence", "cls-a", "--enable"},
+		{"audit", "search", "--since", "1h"}, {"event", "search", "cls-a"},
 	}
 }
 
@@ -165,6 +167,7 @@ func TestRequiredFlagsAreNamed(t *testing.T) {
 		{[]string{"idp", "create", "t"}, []string{"--type is required: ldap or oidc", "--config is required"}},
 		{[]string{"virtual-node", "--upper", "up.kubeconfig"}, []string{"--upper and at least one --lower are required"}},
 		{[]string{"virtualnodeset", "create", "edge", "--lower", "cls-b"}, []string{"--upper is required"}},
+		{[]string{"cluster", "event-persistence", "cls-a"}, []string{"give at least one of --enable, --disable"}},
 	}
 	for _, c := range cases {
 		r := f.kstack("", c.args...)

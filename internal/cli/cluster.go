@@ -38,7 +38,7 @@ create a local one with 'kstack local create NAME --import'.`,
   kstack cluster delete cls-ab12cd34`,
 	}
 	cmd.AddCommand(newClusterImportCmd(o), newClusterListCmd(o), newClusterGetCmd(o), newClusterUpdateCmd(o),
-		newClusterLockCmd(o, true), newClusterLockCmd(o, false), newClusterDeleteCmd(o))
+		newClusterLockCmd(o, true), newClusterLockCmd(o, false), newClusterEventPersistenceCmd(o), newClusterDeleteCmd(o))
 	return cmd
 }
 
@@ -195,6 +195,47 @@ them) in it through its proxy; what runs keeps running, and everything else
 			return o.done(output, &cls, "cluster %s %sed", args[0], use)
 		},
 	}
+	outputFlag(cmd, &output)
+	return cmd
+}
+
+func newClusterEventPersistenceCmd(o *Options) *cobra.Command {
+	var enable, disable bool
+	var output string
+	cmd := &cobra.Command{
+		Use:     "event-persistence ID --enable|--disable",
+		Aliases: []string{"events-persistence"},
+		Short:   "Switch on or off keeping a cluster's Kubernetes events in the platform",
+		Long: `With event persistence on, the platform watches the cluster's Kubernetes events
+and keeps them in its record store, past the hour the cluster keeps them, for
+'kstack event search' and the console. Switching it off stops the collection;
+the events kept so far stay searchable until the store's retention removes them.
+It sets the Cluster's spec.features.eventPersistence.`,
+		Example: `  kstack cluster event-persistence cls-ab12cd34 --enable
+  kstack cluster event-persistence cls-ab12cd34 --disable`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newAPIClient(o)
+			if err != nil {
+				return err
+			}
+			// eventPersistence is omitempty: false is sent as such, not dropped.
+			patch := map[string]any{"spec": map[string]any{"features": map[string]any{"eventPersistence": enable}}}
+			var cls platformv1.Cluster
+			if err := c.Do(cmd.Context(), http.MethodPatch, clustersPath+"/"+args[0], "application/merge-patch+json", patch, &cls); err != nil {
+				return err
+			}
+			state := "disabled"
+			if enable {
+				state = "enabled"
+			}
+			return o.done(output, &cls, "cluster %s: event persistence %s", args[0], state)
+		},
+	}
+	cmd.Flags().BoolVar(&enable, "enable", false, "keep the cluster's events")
+	cmd.Flags().BoolVar(&disable, "disable", false, "stop keeping the cluster's events")
+	cmd.MarkFlagsOneRequired("enable", "disable")
+	cmd.MarkFlagsMutuallyExclusive("enable", "disable")
 	outputFlag(cmd, &output)
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,9 @@ type fakePlatform struct {
 	seq      int
 	// dataDir is the --data-dir of the last run (a fresh, absent one each time).
 	dataDir string
+	// records are the searches' records by list path (audit, a cluster's
+	// events), newest first.
+	records map[string][]map[string]any
 }
 
 type fakeRequest struct {
@@ -42,7 +46,7 @@ type fakeRequest struct {
 func (r fakeRequest) String() string { return r.Method + " " + r.Path }
 
 func newFakePlatform(t *testing.T) *fakePlatform {
-	f := &fakePlatform{t: t, objects: map[string]map[string]any{}}
+	f := &fakePlatform{t: t, objects: map[string]map[string]any{}, records: map[string][]map[string]any{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -110,6 +114,19 @@ func (f *fakePlatform) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, fakeRequest{Method: r.Method, Path: r.URL.RequestURI(), Body: body})
 	f.seq++
+	if list, ok := strings.CutSuffix(path, "/export"); ok && f.records[list] != nil {
+		f.export(w, r, list)
+		return
+	}
+	if f.records[path] != nil {
+		f.search(w, r, path)
+		return
+	}
+	if strings.HasPrefix(path, "/event/") {
+		cluster := strings.Split(strings.TrimPrefix(path, eventGroupPath), "/")[0]
+		writeJSON(w, http.StatusNotFound, map[string]any{"kind": "Status", "code": 404, "message": fmt.Sprintf("no cluster %q on the platform", cluster)})
+		return
+	}
 	switch {
 	case path == "/auth/whoami":
 		writeJSON(w, http.StatusOK, map[string]any{"username": "admin", "tenant": "default", "platformAdministrator": true})
@@ -197,6 +214,45 @@ func (f *fakePlatform) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		delete(f.objects, path)
 		writeJSON(w, http.StatusOK, map[string]any{"kind": "Status", "status": "Success"})
+	}
+}
+
+// search answers a record search as the record APIs do: pages of limit
+// (default 100) with a continue token (here the offset), 400 for a bad
+// result. Filters are not applied: tests check the query sent.
+func (f *fakePlatform) search(w http.ResponseWriter, r *http.Request, path string) {
+	q := r.URL.Query()
+	if res := q.Get("result"); res != "" && res != "success" && res != "failure" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"kind": "Status", "code": 400, "message": fmt.Sprintf("result %q: use success or failure", res)})
+		return
+	}
+	limit, from := 100, 0
+	if v := q.Get("limit"); v != "" {
+		limit, _ = strconv.Atoi(v)
+	}
+	if v := q.Get("continue"); v != "" {
+		from, _ = strconv.Atoi(v)
+	}
+	all := f.records[path]
+	to := min(from+limit, len(all))
+	cont := ""
+	if to < len(all) {
+		cont = strconv.Itoa(to)
+	}
+	kind := "EventList"
+	apiVersion := "v1"
+	if strings.HasPrefix(path, "/audit/") {
+		apiVersion = "audit.k8s.io/v1"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"continue": cont}, "items": all[from:to]})
+}
+
+// export answers an export: every record as a JSON line.
+func (f *fakePlatform) export(w http.ResponseWriter, _ *http.Request, path string) {
+	w.Header().Set("Content-Type", "application/jsonl")
+	for _, rec := range f.records[path] {
+		data, _ := json.Marshal(rec)
+		w.Write(append(data, '\n'))
 	}
 }
 

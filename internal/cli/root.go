@@ -59,7 +59,8 @@ Everything kstack keeps (PKI, data, logs) lives in the data dir: ~/.kstack, or
 		newLoginCmd(o), newLogoutCmd(o), newCredentialCmd(o), newWhoamiCmd(o), newPasswdCmd(o), newAdminCmd(o),
 		newUserCmd(o), newGroupCmd(o), newPolicyCmd(o), newPolicyBindingCmd(o), newAPIKeyCmd(o), newIdentityProviderCmd(o),
 		newProjectCmd(o), newNamespaceCmd(o), newPublishCmd(o, false), newPublishCmd(o, true),
-		newVirtualNodeCmd(o), newVirtualNodeSetCmd(o))
+		newVirtualNodeCmd(o), newVirtualNodeSetCmd(o), newLogAgentCmd(o),
+		newAuditCmd(o), newEventCmd(o))
 	routeFlagWarnings(root, o.ErrOut)
 	return root
 }

@@ -57,6 +57,7 @@ everything 'up' started; running it again reuses the PKI and data.`,
 	f.StringVar(&up.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	f.BoolVar(&up.Demo, "demo", false, "also run two local demo clusters (demo-1, demo-2) of 3 simulated nodes each")
 	f.StringVar(&up.AdminPassword, "admin-password", "", "password of the administrator 'admin' that the first start creates (or set "+platform.AdminPasswordEnv+"; generated and shown once when neither is given)")
+	f.StringVar(&up.RecordStore, "record-store", "", "where audit records and persisted events are kept: postgres://USER:PASSWORD@HOST:PORT/DB for PostgreSQL (default: SQLite in the data dir)")
 	f.StringSliceVar(&up.PlatformArgs, "platform-arg", nil, "extra flag for 'kstack platform run', e.g. --platform-arg=--max-failed-logins=3 (repeatable)")
 	return cmd
 }
@@ -70,7 +71,7 @@ for you next to an embedded control plane; 'kstack platform run' runs it against
 a kube-apiserver of your own, e.g. as several replicas for high availability.`,
 		Example: `  kstack platform run --kubeconfig platform.kubeconfig --tls-cert-file gw.crt --tls-key-file gw.key`,
 	}
-	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1"}
+	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1", Records: platform.DefaultRecordOptions()}
 	run.AccessTokenLifetime, run.SessionLifetime = 15*time.Minute, 24*time.Hour
 	run.MaxFailedLogins, run.LockDuration, run.KeyRotation = 5, 15*time.Minute, 7*24*time.Hour
 	runCmd := &cobra.Command{
@@ -106,6 +107,17 @@ against an existing control plane.`,
 	f.StringVar(&run.VirtualNodeIP, "virtual-node-ip", run.VirtualNodeIP, "address member clusters reach this process at for the virtual nodes it runs (VirtualNodeSets)")
 	f.StringVar(&run.WebhookListen, "webhook-listen", "127.0.0.1:0", "HOST:PORT of this replica's admission webhook, which the kube-apiserver calls for the writes made through this gateway (port 0: any free port)")
 	f.StringVar(&run.WebhookClientCAFile, "webhook-client-ca-file", "", "PEM CA of the client certificate the kube-apiserver shows webhooks (CN "+admissionwebhook.ClientName+"); without it the webhook answers any TLS client")
+	f.StringSliceVar(&run.DialAllow, "dial-allow", nil, "CIDRs or addresses users may point the platform at (log sinks, and later webhooks, SMTP servers, repositories) although they are loopback, link-local or the platform's own, e.g. 127.0.0.0/8 for sinks on this machine")
+	rec := &run.Records
+	f.StringVar(&rec.Store, "record-store", "", "record store for audit records and persisted events: sqlite:/path/records.db or postgres://USER:PASSWORD@HOST:PORT/DB (default: none, audit and event persistence off)")
+	f.StringVar(&rec.QueueDir, "record-queue-dir", "", "directory of the bounded on-disk queue in front of the record store (default: beside the SQLite file, or under the temp dir)")
+	f.Int64Var(&rec.QueueBytes, "record-queue-bytes", rec.QueueBytes, "bound of the record queue in bytes; records it refuses when full are counted and logged")
+	f.DurationVar(&rec.MaxAge, "record-retention", rec.MaxAge, "records older than this are deleted")
+	f.Int64Var(&rec.MaxRecords, "record-max-records", rec.MaxRecords, "at most this many records of each kind (audit, event) are kept, the newest")
+	f.StringVar(&rec.AuditPolicyFile, "audit-policy-file", "", "Kubernetes audit policy (audit.k8s.io/v1 Policy) saying which gateway requests are recorded (default: all but watches, discovery and health checks)")
+	f.StringVar(&rec.AuditWebhookListen, "audit-webhook-listen", "", "HOST:PORT where the kube-apiserver's audit webhook backend sends the writes that did not come through the gateway (default: off)")
+	f.StringVar(&rec.AuditWebhookCertFile, "audit-webhook-cert-file", "", "PEM serving certificate of --audit-webhook-listen")
+	f.StringVar(&rec.AuditWebhookKeyFile, "audit-webhook-key-file", "", "PEM private key of --audit-webhook-cert-file")
 	f.StringSliceVar(&run.Controllers, "controllers", []string{"*"}, "controllers to run: * for all, NAME to enable one, -NAME to disable one (e.g. *,-virtual-node-set); the controllers are "+strings.Join(platform.ControllerNames(), ", "))
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")

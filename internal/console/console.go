@@ -9,6 +9,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"github.com/kstack/kstack/internal/audit"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -96,6 +97,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	// The console's calls through the gateway are recorded as the console's,
+	// from the browser's address.
+	r = r.WithContext(audit.WithOrigin(r.Context(), audit.Origin{Via: audit.ViaConsole, SourceIP: audit.SourceIP(r), UserAgent: r.UserAgent()}))
 	s.mux.ServeHTTP(w, r)
 }
 

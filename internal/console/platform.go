@@ -30,6 +30,7 @@ func (s *Server) platformRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /console/platform/clusters/{id}/nodes/{node}/{op}", s.authed(s.nodeOp))
 	s.projectRoutes(mux)
 	s.identityRoutes(mux)
+	s.recordRoutes(mux)
 }
 
 // clusterRow is one cluster as the lists show it.
@@ -273,13 +274,18 @@ func (r *request) call(method, path string, body []byte) (int, []byte) {
 		return http.StatusBadRequest, nil
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&inprocess.Transport{Serve: func(w http.ResponseWriter, req *http.Request) { r.s.Serve(w, req, r.user) }, Log: r.s.Log}).RoundTrip(req)
+	resp, err := r.transport().RoundTrip(req)
 	if err != nil {
 		return http.StatusBadGateway, []byte(err.Error())
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	return resp.StatusCode, out
+}
+
+// transport serves requests through the gateway's routing as the user.
+func (r *request) transport() http.RoundTripper {
+	return &inprocess.Transport{Serve: func(w http.ResponseWriter, req *http.Request) { r.s.Serve(w, req, r.user) }, Log: r.s.Log}
 }
 
 type nodeRow struct {
@@ -297,6 +303,8 @@ type clusterDetailData struct {
 	Table     *table
 	Pager     pager
 	Err       string
+	// Events is the "persisted events" tab: the record store's search.
+	Events *eventSearch
 }
 
 func (s *Server) clusterDetail(w http.ResponseWriter, r *request) {
@@ -341,6 +349,8 @@ func (s *Server) clusterDetail(w http.ResponseWriter, r *request) {
 			break
 		}
 		d.Table, d.Pager = t, pg
+	case "persisted-events":
+		d.Events = r.persistedEvents(&cls)
 	default:
 		s.fail(w, r.Request, http.StatusNotFound, "no such tab: "+d.Tab)
 		return

@@ -19,6 +19,8 @@ type Ports struct {
 	Scheduler         int `json:"scheduler,omitempty"`
 	Kwok              int `json:"kwok,omitempty"`
 	PodServer         int `json:"podServer,omitempty"`
+	// AuditWebhook is the platform's receiver of the apiserver's audit events.
+	AuditWebhook int `json:"auditWebhook,omitempty"`
 }
 
 // All lists the ports with a name each, for error messages.
@@ -26,7 +28,7 @@ func (p Ports) All() map[string]int {
 	m := map[string]int{
 		"etcd client": p.EtcdClient, "etcd peer": p.EtcdPeer, "kube-apiserver": p.APIServer,
 		"kube-controller-manager": p.ControllerManager, "kube-scheduler": p.Scheduler,
-		"kwok": p.Kwok, "simulated pod server": p.PodServer,
+		"kwok": p.Kwok, "simulated pod server": p.PodServer, "audit receiver": p.AuditWebhook,
 	}
 	for k, v := range m {
 		if v == 0 {
@@ -59,7 +61,18 @@ func (l Layout) Kubeconfig(who string) string {
 func (l Layout) AdminKubeconfig() string { return l.Kubeconfig("admin") }
 func (l Layout) VolumeDir() string       { return filepath.Join(l.Dir, "volumes") }
 func (l Layout) KwokConfig() string      { return filepath.Join(l.Dir, "kwok", "kwok.yaml") }
-func (l Layout) PodLogFile() string      { return filepath.Join(l.Dir, "kwok", "container.log") }
+
+// PodLogsDir holds the simulated containers' CRI log files, laid out as a
+// kubelet's /var/log/pods: NAMESPACE_POD_UID/CONTAINER/0.log.
+func (l Layout) PodLogsDir() string { return filepath.Join(l.Dir, "var", "log", "pods") }
+
+// ContainerRoot holds one directory per simulated container
+// (NAMESPACE_POD_UID/CONTAINER/), standing in for its root file system.
+func (l Layout) ContainerRoot() string { return filepath.Join(l.Dir, "containers") }
+
+// LogAgentStateDir is where the log agent keeps its read positions.
+func (l Layout) LogAgentStateDir() string { return filepath.Join(l.Dir, "logagent") }
+
 func (l Layout) EncryptionConfig() string {
 	return filepath.Join(l.Dir, "pki", "encryption-config.yaml")
 }

@@ -24,6 +24,9 @@ type Options struct {
 	// Webhooks makes the apiserver show its webhook client certificate to
 	// admission webhooks (EnsureAdmissionConfig writes the files).
 	Webhooks bool
+	// AuditWebhook sends the apiserver's audit events to the platform's
+	// receiver too (EnsureAuditWebhook wrote its kubeconfig).
+	AuditWebhook bool
 }
 
 // ServiceCIDR is the Service range of every control plane kstack runs.
@@ -93,6 +96,13 @@ func Processes(o Options) []supervisor.Process {
 	if o.Webhooks {
 		apiArgs = append(apiArgs, "--admission-control-config-file="+l.AdmissionConfig())
 	}
+	if o.AuditWebhook {
+		// Batches leave within a second (the default waits 30 s); a
+		// receiver that is down is retried, then the batch is dropped by
+		// the apiserver, as its flag reference says.
+		apiArgs = append(apiArgs, "--audit-webhook-config-file="+l.AuditWebhookKubeconfig(),
+			"--audit-webhook-batch-max-wait=1s", "--audit-webhook-initial-backoff=2s")
+	}
 	api := comp("kube-apiserver", apiArgs...)
 	api.Ready = httpsReady(p.APIServerURL()+"/readyz", l, AdminIdentity.File)
 
@@ -152,6 +162,9 @@ func Processes(o Options) []supervisor.Process {
 		"--tls-private-key-file="+l.PKI("kubelet-serving.key"),
 		"--node-lease-duration-seconds=40",
 		"--cidr=10.244.0.0/16",
+		// Each pod's logs come from its own Logs object, which the local
+		// cluster's supervisor writes (and whose CRD it installs).
+		"--enable-crds=Logs",
 	)
 	kwok.Ready = httpsReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.Kwok), l, "")
 

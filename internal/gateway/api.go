@@ -47,6 +47,7 @@ func (s *Server) platformAPI(w http.ResponseWriter, r *http.Request, p *director
 		return
 	}
 	a.Project = projectOf(res, a)
+	noteAudit(ctx, "", a)
 	admin := decision.Admin(p)
 	if !admin {
 		if a.NonResource {

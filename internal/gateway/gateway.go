@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kstack/kstack/internal/apigroup"
+	"github.com/kstack/kstack/internal/audit"
 	"github.com/kstack/kstack/internal/auth/decision"
 )
 
@@ -58,6 +59,8 @@ type Server struct {
 	// CachedPodNames reads a member's pod names from the platform's cache
 	// (false when it has none yet).
 	CachedPodNames func(cluster, namespace string) ([]string, bool)
+	// Audit records every request served (nil: none are).
+	Audit func(audit.Entry)
 
 	mu sync.Mutex
 	ln net.Listener

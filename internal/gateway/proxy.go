@@ -118,6 +118,7 @@ func (s *Server) Proxy(w http.ResponseWriter, r *http.Request, p *directory.Prin
 			writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
 			return
 		}
+		noteAudit(r.Context(), cluster, a)
 		if dec := s.Decider.Platform(r.Context(), p, a, ""); !dec.Allowed {
 			forbidden(w, dec.Reason)
 			return
@@ -129,6 +130,7 @@ func (s *Server) Proxy(w http.ResponseWriter, r *http.Request, p *directory.Prin
 			writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
 			return
 		}
+		noteAudit(r.Context(), cluster, a)
 		dec := s.Decider.Member(r.Context(), p, cluster, t.Tenant, a)
 		if dec.NotFound {
 			writeStatus(w, http.StatusNotFound, "NotFound", dec.Reason)

@@ -16,34 +16,43 @@ import (
 // and the OpenID provider: authentication comes first, then routing, so
 // that a request without valid credentials gets 401 whatever it asks for.
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) {
-	user, err := s.Auth.Authenticate(r)
-	if err != nil {
-		var ae *authn.Error
-		if errors.As(err, &ae) {
-			writeStatus(w, http.StatusUnauthorized, "Unauthorized", ae.Msg)
-		} else {
-			s.Log.Error("authentication failed", "err", err)
-			writeStatus(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the platform cannot check credentials now; try again")
+	var user *directory.Principal
+	s.audited(w, r, func() *directory.Principal { return user }, func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		user, err = s.Auth.Authenticate(r)
+		if err != nil {
+			var ae *authn.Error
+			if errors.As(err, &ae) {
+				writeStatus(w, http.StatusUnauthorized, "Unauthorized", ae.Msg)
+			} else {
+				s.Log.Error("authentication failed", "err", err)
+				writeStatus(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the platform cannot check credentials now; try again")
+			}
+			return
 		}
-		return
-	}
-	if user == nil {
-		writeStatus(w, http.StatusUnauthorized, "Unauthorized", "authentication required: log in with `kstack login`, or present an access key or the platform's admin client certificate")
-		return
-	}
-	s.route(w, r, user)
+		if user == nil {
+			writeStatus(w, http.StatusUnauthorized, "Unauthorized", "authentication required: log in with `kstack login`, or present an access key or the platform's admin client certificate")
+			return
+		}
+		s.route(w, r, user)
+	})
 }
 
 // ServeAs serves a request as an already authenticated caller: the
 // console's requests, which carry its session rather than credentials.
 func (s *Server) ServeAs(w http.ResponseWriter, r *http.Request, user *directory.Principal) {
-	s.route(w, r, user)
+	s.serveAs(w, r, user)
+}
+
+// serveAs routes and records a request of an authenticated caller.
+func (s *Server) serveAs(w http.ResponseWriter, r *http.Request, user *directory.Principal) {
+	s.audited(w, r, func() *directory.Principal { return user }, func(w http.ResponseWriter, r *http.Request) { s.route(w, r, user) })
 }
 
 // AsUser is a transport that serves requests through the gateway's own
 // routing as p.
 func (s *Server) AsUser(p *directory.Principal) http.RoundTripper {
-	return &inprocess.Transport{Serve: func(w http.ResponseWriter, r *http.Request) { s.route(w, r, p) }, Log: s.Log}
+	return &inprocess.Transport{Serve: func(w http.ResponseWriter, r *http.Request) { s.serveAs(w, r, p) }, Log: s.Log}
 }
 
 // route is the one pipeline of an authenticated request: the path is

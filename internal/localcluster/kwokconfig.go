@@ -16,8 +16,9 @@ import (
 // writeKwokConfig writes kwok's configuration: the stages that bring nodes
 // and pods to life (kwok's own defaults), and the kubelet endpoints:
 // exec runs on the host in a scratch dir (as nobody when kstack runs as root),
-// logs come from a file the supervisor writes, port-forward reaches the
-// supervisor's simulated pod server.
+// port-forward reaches the supervisor's simulated pod server. Logs are not
+// here: each pod has its own Logs object (see podlogs.go), and a pod without
+// one yet has no logs, as on a kubelet before its containers start.
 func writeKwokConfig(l controlplane.Layout, ports controlplane.Ports, scratch string) error {
 	security := ""
 	if os.Geteuid() == 0 {
@@ -38,15 +39,6 @@ spec:
         value: %s
 ---
 apiVersion: kwok.x-k8s.io/v1alpha1
-kind: ClusterLogs
-metadata:
-  name: kstack-logs
-spec:
-  logs:
-  - logsFile: %s
-    follow: true
----
-apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterPortForward
 metadata:
   name: kstack-port-forward
@@ -55,7 +47,7 @@ spec:
   - target:
       port: %d
       address: 127.0.0.1
-`, yamlQuote(scratch), security, yamlQuote(scratch), yamlQuote(l.PodLogFile()), ports.PodServer)
+`, yamlQuote(scratch), security, yamlQuote(scratch), ports.PodServer)
 	complete, err := podCompleteStage()
 	if err != nil {
 		return err

@@ -59,17 +59,22 @@ func (m *Manager) Supervise(ctx context.Context, name string) error {
 	if err := writeKwokConfig(p.Layout, c.Ports, scratch); err != nil {
 		return fail(fmt.Errorf("writing kwok config: %w", err))
 	}
+	// The log agent starts with the components and watches these from its start.
+	for _, d := range []string{p.PodLogsDir(), p.ContainerRoot()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fail(err)
+		}
+	}
 	podSrv, err := startPodServer(c.Ports.PodServer)
 	if err != nil {
 		return fail(err)
 	}
 	defer podSrv.Close()
-	go writeContainerLog(ctx, p.PodLogFile())
 
 	if err := controlplane.EnsureAuditPolicy(p.Layout); err != nil {
 		return fail(err)
 	}
-	procs := controlplane.Processes(controlplane.Options{Binary: m.Binary, Layout: p.Layout, Ports: c.Ports, Kubelets: true})
+	procs := processes(m.Binary, p.Layout, c)
 	sup := &supervisor.Supervisor{Processes: procs, StateFile: p.StateFile(), Log: log}
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -101,9 +106,16 @@ func (m *Manager) Supervise(ctx context.Context, name string) error {
 	}()
 
 	setStatus(PhaseStarting, fmt.Sprintf("control plane ready; registering %d simulated nodes", c.Nodes))
-	cs, err := adminClient(p.Layout)
+	cfg, err := clientcmd.BuildConfigFromFlags("", p.AdminKubeconfig())
 	if err != nil {
 		return fail(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if err := startPodLogs(ctx, p.Layout, cfg, log); err != nil {
+		return fail(fmt.Errorf("simulated container logs: %w", err))
 	}
 	if err := ensureNodes(ctx, cs, c); err != nil {
 		if ctx.Err() != nil {
@@ -134,12 +146,44 @@ func (m *Manager) Supervise(ctx context.Context, name string) error {
 	return nil
 }
 
-func adminClient(l controlplane.Layout) (kubernetes.Interface, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", l.AdminKubeconfig())
-	if err != nil {
-		return nil, err
+// LogAgentEnabled adds the log agent (`kstack logagent`) to every local
+// cluster's processes. A variable, so that a build or test without the
+// command can leave it out.
+var LogAgentEnabled = true
+
+// processes are the cluster's supervised processes, in start order: the
+// control plane with kwok, where the apiserver counts as ready only once
+// kwok's Logs CRD is served (so that kwok watches Logs objects from its
+// start), then the log agent right after kwok.
+func processes(binary string, l controlplane.Layout, c *Cluster) []supervisor.Process {
+	var out []supervisor.Process
+	for _, proc := range controlplane.Processes(controlplane.Options{Binary: binary, Layout: l, Ports: c.Ports, Kubelets: true}) {
+		if proc.Name == "kube-apiserver" {
+			ready := proc.Ready
+			proc.Ready = func(ctx context.Context) error {
+				if err := ready(ctx); err != nil {
+					return err
+				}
+				return installLogsCRD(ctx, l)
+			}
+		}
+		out = append(out, proc)
+		if proc.Name == "kwok" && LogAgentEnabled {
+			out = append(out, supervisor.Process{
+				Name: "logagent", Path: binary,
+				Args: []string{"logagent",
+					"--kubeconfig=" + l.AdminKubeconfig(),
+					"--cluster=" + c.Name,
+					"--name=" + c.Name,
+					"--pods-dir=" + l.PodLogsDir(),
+					"--container-root=" + filepath.Join(l.ContainerRoot(), "{namespace}_{pod}_{uid}", "{container}"),
+					"--state-dir=" + l.LogAgentStateDir(),
+				},
+				LogFile: l.Log("logagent"),
+			})
+		}
 	}
-	return kubernetes.NewForConfig(cfg)
+	return out
 }
 
 // NodeName is the name of the i-th (1-based) simulated node of a cluster.
@@ -273,37 +317,6 @@ func startPodServer(port int) (*http.Server, error) {
 	}
 	go func() { _ = srv.Serve(l) }()
 	return srv, nil
-}
-
-// writeContainerLog appends a line in the CRI log format every few seconds,
-// so that `kubectl logs` (and `-f`) of simulated pods show output. The file
-// is cut back when it grows past 1 MiB.
-func writeContainerLog(ctx context.Context, path string) {
-	_ = os.MkdirAll(filepath.Dir(path), 0o700)
-	n := 0
-	line := func(text string) {
-		if st, err := os.Stat(path); err == nil && st.Size() > 1<<20 {
-			_ = os.Truncate(path, 0)
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		fmt.Fprintf(f, "%s stdout F %s\n", time.Now().UTC().Format(time.RFC3339Nano), text)
-	}
-	line("kstack simulated container started")
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n++
-			line(fmt.Sprintf("kstack simulated container: heartbeat %d", n))
-		}
-	}
 }
 
 // yamlQuote quotes a string for YAML.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -37,6 +38,7 @@ import (
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/admissionwebhook"
 	"github.com/kstack/kstack/internal/apigroup"
+	"github.com/kstack/kstack/internal/auditapi"
 	"github.com/kstack/kstack/internal/auth/authn"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
@@ -46,9 +48,13 @@ import (
 	"github.com/kstack/kstack/internal/businessapi"
 	"github.com/kstack/kstack/internal/clustercache"
 	"github.com/kstack/kstack/internal/console"
+	"github.com/kstack/kstack/internal/dialcheck"
+	"github.com/kstack/kstack/internal/eventapi"
 	"github.com/kstack/kstack/internal/gateway"
+	"github.com/kstack/kstack/internal/logagentapi"
 	"github.com/kstack/kstack/internal/platformapi"
 	"github.com/kstack/kstack/internal/platformscheme"
+	"github.com/kstack/kstack/internal/recordstore"
 	"github.com/kstack/kstack/internal/version"
 )
 
@@ -88,6 +94,11 @@ type RunOptions struct {
 	// WebhookClientCAFile verifies the kube-apiserver's webhook client
 	// certificate; without it the webhook answers any TLS client.
 	WebhookClientCAFile string
+	// Records configure the record store (audit, events).
+	Records RecordOptions
+	// DialAllow are prefixes users may point the platform at although
+	// they are loopback, link-local or the platform's own (--dial-allow).
+	DialAllow []string
 }
 
 // Scheme knows the built-in kinds and kstack's own.
@@ -102,6 +113,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		run  func(context.Context) error
 	}{
 		{"configure", r.configure},
+		{"open the record store", r.openRecords},
 		{"prepare the store", r.prepareStore},
 		{"create the manager", r.createManager},
 		{"wire the API groups and controllers", r.wireGroups},
@@ -134,6 +146,7 @@ type runner struct {
 	platform     *platformapi.Module
 	controllers  []string
 	webhook      *admissionwebhook.Server
+	records      *records
 }
 
 // configure reads the flags' files and binds the gateway's port, before
@@ -142,6 +155,9 @@ func (r *runner) configure(context.Context) error {
 	o := &r.o
 	r.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if _, err := apigroup.SelectControllers(allControllers(), o.Controllers); err != nil {
+		return err
+	}
+	if _, err := dialcheck.ParseAllow(o.DialAllow); err != nil {
 		return err
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(r.log.Handler()))
@@ -286,7 +302,15 @@ func (r *runner) wireGroups(ctx context.Context) error {
 	business := &businessapi.Module{Env: env, Cache: r.cache}
 	// Project policies apply in a member namespace that a project owns.
 	dec.ProjectOf = business.ProjectOf
-	groups, err := apigroup.NewRegistry(groupList(r.platform, business, env)...)
+	var rw recordWiring
+	if r.records != nil {
+		rw = recordWiring{store: r.records.store, sink: r.records.writer}
+	}
+	rw.cache, rw.projectOf = r.cache, business.ProjectOf
+	if rw.dial, err = r.dialPolicy(); err != nil {
+		return err
+	}
+	groups, err := apigroup.NewRegistry(groupList(r.platform, business, env, rw)...)
 	if err != nil {
 		return err
 	}
@@ -311,20 +335,65 @@ func (r *runner) wireGroups(ctx context.Context) error {
 	if err := r.webhook.Register(ctx, r.cs, groups.Names()); err != nil {
 		return err
 	}
+	if err := r.startRecords(); err != nil {
+		return err
+	}
 	return mgr.Add(r.webhook)
 }
 
 // groupList is the one list of the platform's API groups, in the order
 // their controllers start.
-func groupList(platform *platformapi.Module, business *businessapi.Module, env apigroup.Env) []apigroup.Module {
-	return []apigroup.Module{platform, &authapi.Module{Env: env}, business}
+func groupList(platform *platformapi.Module, business *businessapi.Module, env apigroup.Env, rw recordWiring) []apigroup.Module {
+	var sink interface {
+		Add(recordstore.Record) error
+	}
+	if rw.sink != nil {
+		sink = rw.sink
+	}
+	return []apigroup.Module{platform, &authapi.Module{Env: env}, business,
+		&auditapi.Module{Env: env, Store: rw.store},
+		&eventapi.Module{Env: env, Store: rw.store, Sink: sink, Cache: rw.cache, ProjectOf: rw.projectOf},
+		&logagentapi.Module{Env: env, Cache: rw.cache, Dial: rw.dial},
+	}
+}
+
+// recordWiring is what the record groups are built with.
+type recordWiring struct {
+	store     recordstore.Store
+	sink      *recordstore.Writer
+	cache     *clustercache.Cache
+	projectOf func(ctx context.Context, cluster, namespace string) string
+	dial      *dialcheck.Policy
+}
+
+// dialPolicy is what users may point the platform at: not its own
+// addresses, nor loopback or link-local ones unless --dial-allow says so.
+func (r *runner) dialPolicy() (*dialcheck.Policy, error) {
+	allow, err := dialcheck.ParseAllow(r.o.DialAllow)
+	if err != nil {
+		return nil, err
+	}
+	p := &dialcheck.Policy{Allow: allow}
+	hosts := []string{}
+	if h, _, err := net.SplitHostPort(r.gw.Addr()); err == nil {
+		hosts = append(hosts, h)
+	}
+	if u, err := url.Parse(r.o.ExternalURL); err == nil {
+		hosts = append(hosts, u.Hostname())
+	}
+	for _, h := range hosts {
+		if a, err := netip.ParseAddr(h); err == nil && !a.IsUnspecified() {
+			p.Own = append(p.Own, a)
+		}
+	}
+	return p, nil
 }
 
 // allControllers are the groups' controllers, unwired: their names are
 // what --controllers knows.
 func allControllers() []apigroup.Controller {
 	var all []apigroup.Controller
-	for _, m := range groupList(&platformapi.Module{}, &businessapi.Module{}, apigroup.Env{}) {
+	for _, m := range groupList(&platformapi.Module{}, &businessapi.Module{}, apigroup.Env{}, recordWiring{}) {
 		all = append(all, m.Controllers()...)
 	}
 	return all

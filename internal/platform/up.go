@@ -48,6 +48,8 @@ type UpOptions struct {
 	Demo        bool
 	// AdminPassword is the first administrator's password ("" generates one).
 	AdminPassword string
+	// RecordStore is the record store's DSN ("" is SQLite in the data dir).
+	RecordStore string
 	// PlatformArgs are passed on to `kstack platform run`.
 	PlatformArgs []string
 	// Stdout gets the two lines that say where the platform is; Progress the rest.
@@ -240,6 +242,21 @@ func (u *upRun) prepareDataDir(context.Context) error {
 	} else if err != nil {
 		return err
 	}
+	if st.Ports.AuditWebhook == 0 {
+		// Data dirs made before the audit receiver have no port for it.
+		used := map[int]bool{}
+		for _, p := range st.Ports.All() {
+			used[p] = true
+		}
+		ports, err := netutil.FreePorts(1, used)
+		if err != nil {
+			return err
+		}
+		st.Ports.AuditWebhook = ports[0]
+		if err := writeState(l, st); err != nil {
+			return err
+		}
+	}
 	for use, p := range st.Ports.All() {
 		if err := netutil.CheckFree("127.0.0.1", p, use+" of the platform's control plane"); err != nil {
 			return err
@@ -282,6 +299,9 @@ func (u *upRun) credentials(context.Context) error {
 	if err := controlplane.EnsureAdmissionConfig(l); err != nil {
 		return err
 	}
+	if err := controlplane.EnsureAuditWebhook(l, u.st.Ports.AuditWebhook); err != nil {
+		return err
+	}
 	return controlplane.EnsureAuditPolicy(l)
 }
 
@@ -289,7 +309,7 @@ func (u *upRun) credentials(context.Context) error {
 // the platform process under the supervisor, and waits until all are ready.
 func (u *upRun) startProcesses(ctx context.Context) error {
 	o, l := u.o, u.l
-	procs := controlplane.Processes(controlplane.Options{Binary: o.Binary, Layout: l, Ports: u.st.Ports, EncryptSecrets: true, Webhooks: true})
+	procs := controlplane.Processes(controlplane.Options{Binary: o.Binary, Layout: l, Ports: u.st.Ports, EncryptSecrets: true, Webhooks: true, AuditWebhook: true})
 	probeHost := u.host
 	if probeHost == "" || net.ParseIP(probeHost).IsUnspecified() {
 		probeHost = "127.0.0.1"
@@ -301,7 +321,11 @@ func (u *upRun) startProcesses(ctx context.Context) error {
 			"--listen", o.Listen, "--tls-cert-file", u.certFile, "--tls-key-file", u.keyFile,
 			"--client-ca-file", l.PKI("ca.crt"), "--admin-token-file", adminTokenPath(l),
 			"--webhook-client-ca-file", l.PKI("ca.crt"),
-			"--external-url", u.consoleURL},
+			"--external-url", u.consoleURL,
+			"--record-store", u.recordStore(), "--record-queue-dir", filepath.Join(l.Dir, "records", "queue"),
+			"--audit-webhook-listen", fmt.Sprintf("127.0.0.1:%d", u.st.Ports.AuditWebhook),
+			"--audit-webhook-cert-file", l.PKI(controlplane.AuditWebhookServing + ".crt"),
+			"--audit-webhook-key-file", l.PKI(controlplane.AuditWebhookServing + ".key")},
 		Ready: supervisor.HTTPProbe("https://"+net.JoinHostPort(probeHost, u.port)+"/readyz", func() (*tls.Config, error) {
 			return &tls.Config{InsecureSkipVerify: true}, nil //nolint:gosec // loopback probe of our own gateway
 		}),
@@ -544,4 +568,13 @@ func importDemo(ctx context.Context, o UpOptions, l controlplane.Layout) error {
 		}
 	}
 	return nil
+}
+
+// recordStore is the record store's DSN: --record-store, or SQLite in the
+// data dir.
+func (u *upRun) recordStore() string {
+	if u.o.RecordStore != "" {
+		return u.o.RecordStore
+	}
+	return "sqlite:" + filepath.Join(u.l.Dir, "records", "records.db")
 }

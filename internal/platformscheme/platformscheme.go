@@ -8,6 +8,7 @@ import (
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	businessv1 "github.com/kstack/kstack/api/business/v1"
+	logagentv1 "github.com/kstack/kstack/api/logagent/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 )
 
@@ -18,5 +19,6 @@ func New() *runtime.Scheme {
 	_ = platformv1.AddToScheme(s)
 	_ = authv1.AddToScheme(s)
 	_ = businessv1.AddToScheme(s)
+	_ = logagentv1.AddToScheme(s)
 	return s
 }

@@ -44,6 +44,17 @@ type ClusterSpec struct {
 	// Locked stops new workloads from being created through the platform.
 	// +optional
 	Locked bool `json:"locked,omitempty"`
+	// Features are the platform services switched on for the cluster.
+	// +optional
+	Features ClusterFeatures `json:"features,omitempty"`
+}
+
+// ClusterFeatures are per-cluster switches of platform services.
+type ClusterFeatures struct {
+	// EventPersistence keeps every Kubernetes event of the cluster in the
+	// platform's record store, searchable past the hour the cluster keeps them.
+	// +optional
+	EventPersistence bool `json:"eventPersistence,omitempty"`
 }
 
 // ClusterAddress is an address of the cluster's API server.

@@ -43,6 +43,9 @@ type Attributes struct {
 	APIGroup string
 	// Kind is the singular lower-case resource, e.g. "pod".
 	Kind string
+	// Plural is the resource as the path names it, e.g. "pods" (audit
+	// records name it so, as Kubernetes' own do).
+	Plural string
 	// Namespace is the namespace in the path, and for the namespace object
 	// itself its name. It is empty for requests across all namespaces even
 	// though their Resource says "namespace:*".
@@ -113,6 +116,7 @@ func parse(r *http.Request, path, prefix string, member bool) (Attributes, error
 		Verb:        verb(info.Verb, info.Subresource, httpstream.IsUpgradeRequest(r)),
 		APIGroup:    info.APIGroup,
 		Kind:        Singular(info.Resource),
+		Plural:      info.Resource,
 		Namespace:   info.Namespace,
 		Name:        info.Name,
 		Subresource: info.Subresource,

@@ -232,19 +232,19 @@ func TestMemberFields(t *testing.T) {
 	}{
 		{"GET", "/apis/apps/v1/namespaces/default/deployments/web/scale", "", Attributes{
 			Action: "getDeploymentScale", Resource: "cluster:c/namespace:default/deployment:web/scale",
-			Verb: "get", APIGroup: "apps", Kind: "deployment", Namespace: "default", Name: "web", Subresource: "scale", ReadOnly: true,
+			Verb: "get", APIGroup: "apps", Kind: "deployment", Plural: "deployments", Namespace: "default", Name: "web", Subresource: "scale", ReadOnly: true,
 		}},
 		{"GET", "/api/v1/pods", "watch=true", Attributes{
 			Action: "watchPod", Resource: "cluster:c/namespace:*/pod:*",
-			Verb: "watch", Kind: "pod", ReadOnly: true,
+			Verb: "watch", Kind: "pod", Plural: "pods", ReadOnly: true,
 		}},
 		{"GET", "/api/v1/namespaces/dev", "", Attributes{
 			Action: "getNamespace", Resource: "cluster:c/namespace:dev",
-			Verb: "get", Kind: "namespace", Namespace: "dev", Name: "dev", ReadOnly: true,
+			Verb: "get", Kind: "namespace", Plural: "namespaces", Namespace: "dev", Name: "dev", ReadOnly: true,
 		}},
 		{"GET", "/api/v1/namespaces/default/pods/web/exec", "command=sh", Attributes{
 			Action: "createPodExec", Resource: "cluster:c/namespace:default/pod:web/exec",
-			Verb: "create", Kind: "pod", Namespace: "default", Name: "web", Subresource: "exec",
+			Verb: "create", Kind: "pod", Plural: "pods", Namespace: "default", Name: "web", Subresource: "exec",
 		}},
 		{"GET", "/version", "", Attributes{
 			Action: "getNonResource", Resource: "cluster:c/url:/version", NonResource: true, Verb: "get", ReadOnly: true,

@@ -327,10 +327,8 @@ func TestConsole(t *testing.T) {
 
 	t.Run("logs follow, and a web shell", func(t *testing.T) {
 		alice := alice.In(t)
-		logs, _ := filepath.Glob(filepath.Join(k.DataDir, "clusters", "east", "*", "container.log"))
-		if len(logs) == 0 {
-			logs, _ = filepath.Glob(filepath.Join(k.DataDir, "clusters", "east", "*", "*", "container.log"))
-		}
+		// The pod's own CRI log file: DIR/var/log/pods/NAMESPACE_POD_UID/CONTAINER/0.log.
+		logs, _ := filepath.Glob(filepath.Join(k.DataDir, "clusters", "east", "var", "log", "pods", "*_"+pod+"_*", "*", "0.log"))
 		if len(logs) != 1 {
 			t.Fatalf("east's simulated container log: %v", logs)
 		}
@@ -451,6 +449,39 @@ func TestConsole(t *testing.T) {
 		}
 		if got := k.MustKubectl(kc, "-n", "web", "get", "deploy", "hello", "-o", "jsonpath={.spec.replicas}"); got != "1" {
 			t.Fatalf("replicas after a refused scale: %s", got)
+		}
+	})
+
+	t.Run("audit records and persisted events", func(t *testing.T) {
+		admin := admin.In(t)
+		// The node operations above, made through the console as the admin.
+		admin.Open("/console/platform/audit?range=1h&resource=nodes&verb=patch")
+		admin.WaitText("#audit", "console", 30*time.Second, true)
+		admin.Screenshot("audit")
+		c := framework.ConsoleLogin(t, p.ConsoleURL, "admin", adminPassword)
+		code, body := c.Get(t, "/console/platform/audit/export?range=1h&resource=nodes&verb=patch")
+		if code != http.StatusOK || !strings.Contains(body, `"verb":"patch"`) || strings.Contains(body, "<html") {
+			t.Errorf("audit export: %d\n%.1000s", code, body)
+		}
+		// The API's refusal of a bad search is shown next to the form.
+		admin.Open("/console/platform/audit?result=maybe")
+		admin.WaitText("#search-error", "result", 10*time.Second, false)
+		// Carol sees her own operations only (the refused scale above).
+		carol := framework.ConsoleLogin(t, p.ConsoleURL, "carol", "Passw0rd-Carol1")
+		code, body = carol.Get(t, "/console/platform/audit?range=1h")
+		if code != http.StatusOK || !strings.Contains(body, `id="own-operations"`) || !strings.Contains(body, "<td>carol</td>") || strings.Contains(body, "<td>admin</td>") {
+			t.Errorf("carol's audit page: %d\n%.3000s", code, body)
+		}
+
+		admin.Open("/console/platform/clusters/" + clusterID + "?tab=persisted-events")
+		admin.WaitText("main", "Event persistence is off", 10*time.Second, false)
+		admin.Do(chromedp.Click(css("#persistence-toggle")))
+		admin.WaitText("main", "Event persistence is on", 20*time.Second, false)
+		admin.WaitText("#results", "Normal", 60*time.Second, true)
+		admin.Screenshot("persisted-events")
+		code, body = c.Get(t, "/console/platform/clusters/"+clusterID+"/events/export?range=24h")
+		if code != http.StatusOK || !strings.Contains(body, `"involvedObject"`) {
+			t.Errorf("events export: %d\n%.1000s", code, body)
 		}
 	})
 

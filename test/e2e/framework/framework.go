@@ -241,6 +241,10 @@ func (k *Kstack) saveLogs() {
 		if err != nil || info.IsDir() || !strings.HasSuffix(path, ".log") {
 			return nil
 		}
+		// Simulated containers' logs (var/log/pods) are no component's log.
+		if strings.Contains(filepath.ToSlash(path), "/var/log/pods/") {
+			return nil
+		}
 		rel, _ := filepath.Rel(k.DataDir, path)
 		target := filepath.Join(dst, strings.ReplaceAll(rel, string(filepath.Separator), "__"))
 		if data, err := os.ReadFile(path); err == nil {

@@ -1,17 +1,20 @@
 package localcluster_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/kstack/kstack/internal/localcluster"
 	"github.com/kstack/kstack/test/e2e/framework"
 )
 
@@ -123,6 +126,92 @@ spec:
 		if !strings.Contains(out, "kstack simulated container") {
 			t.Fatalf("logs: %q", out)
 		}
+	})
+
+	t.Run("each container has its own CRI log", func(t *testing.T) {
+		dir := filepath.Dir(filepath.Dir(kcA))
+		fields := strings.Fields(k.MustKubectl(kcA, "get", "pod", pod, "-o", "jsonpath={.metadata.uid} {.spec.containers[0].name}"))
+		uid, ctr := fields[0], fields[1]
+		file := localcluster.ContainerLogFile(dir, "default", pod, uid, ctr)
+		if _, err := os.Stat(file); err != nil {
+			t.Fatalf("the container's log file: %v", err)
+		}
+		// kwok serves the pod's file through a Logs object owned by the pod.
+		if owner := k.MustKubectl(kcA, "get", "logs.kwok.x-k8s.io", pod, "-o", "jsonpath={.metadata.ownerReferences[0].uid}"); owner != uid {
+			t.Errorf("the Logs object's owner is %q, want the pod %s", owner, uid)
+		}
+		if err := localcluster.AppendContainerLog(dir, "default", pod, uid, ctr, "e2e line one", "e2e line two"); err != nil {
+			t.Fatal(err)
+		}
+		// The message alone, as from a kubelet; with --timestamps, its time first.
+		if out := k.MustKubectl(kcA, "logs", pod); !strings.Contains(out, "\ne2e line one\ne2e line two\n") {
+			t.Errorf("logs: %q", out)
+		}
+		if out := k.MustKubectl(kcA, "logs", pod, "--timestamps", "--tail=50"); !regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT[0-9:.]+Z e2e line two$`).MatchString(out) {
+			t.Errorf("logs --timestamps: %q", out)
+		}
+
+		// logs -f shows a line appended while it follows.
+		cmd := exec.Command(k.Bin, "kubectl", "--kubeconfig", kcA, "logs", "-f", "--tail=1", pod)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		got := make(chan string, 100)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				got <- sc.Text()
+			}
+			close(got)
+		}()
+		select {
+		case <-got: // following from here on
+		case <-time.After(30 * time.Second):
+			t.Fatal("logs -f printed nothing within 30s")
+		}
+		if err := localcluster.AppendContainerLog(dir, "default", pod, uid, ctr, "e2e followed line"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(30 * time.Second)
+	follow:
+		for {
+			select {
+			case line, ok := <-got:
+				if !ok {
+					t.Fatal("logs -f ended")
+				}
+				if line == "e2e followed line" {
+					break follow
+				}
+			case <-deadline:
+				t.Fatal("logs -f did not show the appended line within 30s")
+			}
+		}
+
+		// A deleted pod's Logs object goes with it (garbage collection), its
+		// files after a grace period.
+		other := strings.TrimPrefix(strings.Fields(k.MustKubectl(kcA, "get", "pods", "-l", "app=web", "-o", "name"))[1], "pod/")
+		otherUID := k.MustKubectl(kcA, "get", "pod", other, "-o", "jsonpath={.metadata.uid}")
+		otherDir := filepath.Dir(filepath.Dir(localcluster.ContainerLogFile(dir, "default", other, otherUID, ctr)))
+		if _, err := os.Stat(otherDir); err != nil {
+			t.Fatal(err)
+		}
+		k.MustKubectl(kcA, "delete", "pod", other, "--wait=true")
+		framework.Eventually(t, 2*time.Minute, "the deleted pod's Logs object and files removed", func() error {
+			if out, err := k.Kubectl(kcA, "get", "logs.kwok.x-k8s.io", other, "--ignore-not-found", "-o", "name"); err != nil || out != "" {
+				return fmt.Errorf("Logs object: %q %v", out, err)
+			}
+			if _, err := os.Stat(otherDir); !os.IsNotExist(err) {
+				return fmt.Errorf("%s: %v", otherDir, err)
+			}
+			return nil
+		})
+		waitRunning(t, k, kcA, "app=web", 5)
 	})
 
 	t.Run("exec runs unprivileged in a scratch dir", func(t *testing.T) {

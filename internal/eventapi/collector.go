@@ -1,0 +1,144 @@
+package eventapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/clustercache"
+	"github.com/kstack/kstack/internal/recordstore"
+)
+
+// Collector keeps one event informer per cluster with event persistence
+// on. An informer resumes from its last resourceVersion after a dropped
+// watch and lists again when that is too old (a member's apiserver that
+// restarted); the store keeps one row per event UID, replaced as its count
+// grows, so a second sight of an event is never a second record.
+type Collector struct {
+	Client client.Client
+	Cache  *clustercache.Cache
+	Sink   interface {
+		Add(recordstore.Record) error
+	}
+	ProjectOf func(ctx context.Context, cluster, namespace string) string
+	Log       *slog.Logger
+
+	mu       sync.Mutex
+	watchers map[string]*watcher
+}
+
+type watcher struct {
+	entry  *clustercache.Entry
+	cancel context.CancelFunc
+}
+
+// SetupWithManager runs the collector on the leader.
+func (c *Collector) SetupWithManager(mgr ctrl.Manager) error {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	c.watchers = map[string]*watcher{}
+	return ctrl.NewControllerManagedBy(mgr).Named("event-persistence").For(&platformv1.Cluster{}).Complete(c)
+}
+
+// Reconcile starts, restarts (new connection) or stops a cluster's watcher.
+func (c *Collector) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var cl platformv1.Cluster
+	err := c.Client.Get(ctx, req.NamespacedName, &cl)
+	if apierrors.IsNotFound(err) || (err == nil && (!cl.Spec.Features.EventPersistence || !cl.DeletionTimestamp.IsZero())) {
+		c.stop(req.Name)
+		return ctrl.Result{}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if c.Sink == nil {
+		c.Log.Warn("event persistence is on but the platform runs without a record store", "cluster", cl.Name)
+		return ctrl.Result{}, nil
+	}
+	e, ok := c.Cache.Get(cl.Name)
+	if !ok {
+		// Not connected (or not verified) yet: the cluster controller
+		// connects it; look again soon.
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w, ok := c.watchers[cl.Name]; ok {
+		if w.entry == e {
+			return ctrl.Result{}, nil
+		}
+		w.cancel()
+	}
+	// The watcher lives as long as the controller's leadership, not this
+	// reconcile: ctx of Reconcile ends with it.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.watchers[cl.Name] = &watcher{entry: e, cancel: cancel}
+	go c.watch(wctx, e, cl.Name, cl.Spec.TenantID)
+	c.Log.Info("persisting the cluster's events", "cluster", cl.Name)
+	// Reconnections replace the entry: look again now and then.
+	return ctrl.Result{RequeueAfter: time.Minute}, nil
+}
+
+func (c *Collector) stop(cluster string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w, ok := c.watchers[cluster]; ok {
+		w.cancel()
+		delete(c.watchers, cluster)
+		c.Log.Info("no longer persisting the cluster's events", "cluster", cluster)
+	}
+}
+
+func (c *Collector) watch(ctx context.Context, e *clustercache.Entry, cluster, tenant string) {
+	f := informers.NewSharedInformerFactory(e.Client, 0)
+	inf := f.Core().V1().Events().Informer()
+	add := func(obj any) {
+		ev, ok := obj.(*corev1.Event)
+		if !ok {
+			return
+		}
+		if err := c.Sink.Add(Record(ctx, ev, cluster, tenant, c.ProjectOf)); err != nil {
+			c.Log.Warn("an event was not kept: the record store's queue is full", "cluster", cluster, "event", ev.Namespace+"/"+ev.Name)
+		}
+	}
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: add, UpdateFunc: func(_, obj any) { add(obj) }})
+	f.Start(ctx.Done())
+	<-ctx.Done()
+	f.Shutdown()
+}
+
+// Record is the record of a Kubernetes event of cluster.
+func Record(ctx context.Context, ev *corev1.Event, cluster, tenant string, projectOf func(context.Context, string, string) string) recordstore.Record {
+	ev.ManagedFields = nil
+	t := ev.LastTimestamp.Time
+	if t.IsZero() {
+		t = ev.EventTime.Time
+	}
+	if t.IsZero() {
+		t = ev.CreationTimestamp.Time
+	}
+	data, _ := json.Marshal(ev)
+	rec := recordstore.Record{
+		Kind: Kind, Time: t, Tenant: tenant, Cluster: cluster, Namespace: ev.Namespace,
+		Resource: ev.InvolvedObject.Kind, Name: ev.InvolvedObject.Name, Verb: ev.Reason,
+		User: ev.Source.Component, UID: string(ev.UID), Data: data,
+	}
+	if rec.User == "" {
+		rec.User = ev.ReportingController
+	}
+	if projectOf != nil && ev.Namespace != "" {
+		rec.Project = projectOf(ctx, cluster, ev.Namespace)
+	}
+	return rec
+}

@@ -1,0 +1,138 @@
+// Package recordsearch reads the search parameters that the record
+// groups' APIs share (audit, events, and the alarm and notification
+// records to come), so that each says the same thing about a bad search.
+package recordsearch
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kstack/kstack/internal/apigroup"
+	"github.com/kstack/kstack/internal/recordstore"
+)
+
+// Common are the parameters every search takes.
+var Common = []string{"startTime", "endTime", "limit", "continue"}
+
+// Parse reads a search of kind from v. filters maps each further parameter
+// a search takes to the query field it sets. Unknown parameters are
+// refused, so that a misspelt filter does not silently return everything.
+func Parse(kind string, v url.Values, filters map[string]func(*recordstore.Query, string)) (recordstore.Query, error) {
+	q := recordstore.Query{Kind: kind}
+	for k, vals := range v {
+		if len(vals) > 1 {
+			return q, bad("%s is given %d times: give it once", k, len(vals))
+		}
+		val := vals[0]
+		switch k {
+		case "startTime", "endTime":
+			t, err := parseTime(val)
+			if err != nil {
+				return q, bad("%s %q is not a time: use RFC 3339 (e.g. 2026-11-30T10:00:00Z) or Unix seconds", k, val)
+			}
+			if k == "startTime" {
+				q.From = t
+			} else {
+				q.To = t
+			}
+		case "limit":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return q, bad("limit %q is not a positive number", val)
+			}
+			if n > recordstore.MaxLimit {
+				return q, bad("limit %d is over the maximum %d: page with continue", n, recordstore.MaxLimit)
+			}
+			q.Limit = n
+		case "continue":
+			q.Continue = val
+		default:
+			set, ok := filters[k]
+			if !ok {
+				return q, bad("unknown parameter %q: this search takes %s", k, strings.Join(names(filters), ", "))
+			}
+			set(&q, val)
+		}
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.To.Before(q.From) {
+		return q, bad("endTime %s is before startTime %s: swap them", q.To.Format(time.RFC3339), q.From.Format(time.RFC3339))
+	}
+	return q, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+func names(filters map[string]func(*recordstore.Query, string)) []string {
+	out := append([]string(nil), Common...)
+	for k := range filters {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func bad(format string, args ...any) error {
+	return apigroup.Refuse(http.StatusBadRequest, format, args...)
+}
+
+// StoreError is the answer to a failed search: a query the store refused
+// is the caller's to fix (400); anything else is the store's (503).
+func StoreError(err error) error {
+	if errors.Is(err, recordstore.ErrBadQuery) {
+		return apigroup.Refuse(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), recordstore.ErrBadQuery.Error()+": "))
+	}
+	return apigroup.Refuse(http.StatusServiceUnavailable, "the record store cannot be searched now: %v", err)
+}
+
+// Set is a filter that sets one string field.
+func Set(field func(*recordstore.Query) *string) func(*recordstore.Query, string) {
+	return func(q *recordstore.Query, v string) { *field(q) = v }
+}
+
+// Export streams every record of q as JSON lines, page by page, through
+// each (which writes one record's document), up to max records.
+func Export(w http.ResponseWriter, r *http.Request, search func(recordstore.Query) (recordstore.Page, error), q recordstore.Query, filename string, max int) error {
+	q.Limit = recordstore.MaxLimit
+	started := false
+	n := 0
+	for {
+		page, err := search(q)
+		if err != nil {
+			if !started {
+				return err
+			}
+			// Headers are gone: the client sees a short file; say so in it.
+			fmt.Fprintf(w, "{\"error\":%q}\n", err.Error())
+			return nil
+		}
+		if !started {
+			w.Header().Set("Content-Type", "application/jsonl")
+			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filename))
+			started = true
+		}
+		for _, rec := range page.Records {
+			w.Write(rec.Data)
+			w.Write([]byte{'\n'})
+			n++
+			if n >= max {
+				return nil
+			}
+		}
+		_ = http.NewResponseController(w).Flush()
+		if page.Continue == "" || r.Context().Err() != nil {
+			return nil
+		}
+		q.Continue = page.Continue
+	}
+}
