@@ -5,7 +5,6 @@ package auditapi
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -126,32 +125,16 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request, p *directory.Princ
 		apigroup.WriteError(w, err)
 		return
 	}
-	page, err := m.Store.Search(r.Context(), q)
-	if err != nil {
-		apigroup.WriteError(w, recordsearch.StoreError(err))
-		return
-	}
-	list := auditv1.EventList{Items: make([]auditv1.Event, 0, len(page.Records))}
+	list := auditv1.EventList{}
 	list.APIVersion, list.Kind = auditv1.SchemeGroupVersion.String(), "EventList"
-	list.Continue = page.Continue
-	for _, rec := range page.Records {
-		var ev auditv1.Event
-		if err := json.Unmarshal(rec.Data, &ev); err != nil {
-			continue
-		}
-		list.Items = append(list.Items, ev)
+	if list.Items, list.Continue, err = recordsearch.Documents[auditv1.Event](r.Context(), m.Store, q); err != nil {
+		apigroup.WriteError(w, err)
+		return
 	}
 	apigroup.WriteJSON(w, http.StatusOK, list)
 }
 
 func (m *Module) export(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
 	q, err := m.query(r, p)
-	if err != nil {
-		apigroup.WriteError(w, err)
-		return
-	}
-	search := func(q recordstore.Query) (recordstore.Page, error) { return m.Store.Search(r.Context(), q) }
-	if err := recordsearch.Export(w, r, search, q, "audit.jsonl", MaxExport); err != nil {
-		apigroup.WriteError(w, recordsearch.StoreError(err))
-	}
+	recordsearch.ServeExport(w, r, m.Store, q, err, "audit.jsonl", MaxExport)
 }

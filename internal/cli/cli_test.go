@@ -65,6 +65,9 @@ func everyCommandWithOutput(dir string) [][]string {
 		{"virtualnodeset", "get", "edge"}, {"virtualnodeset", "update", "edge", "--lower", "cls-c"},
 		{"virtualnodeset", "delete", "edge"},
 		{"cluster", "event-persistence", "cls-a", "--enable"},
+		{"logrule", "create", "shop", "--project", "prj-1", "--cluster", "cls-a", "--namespace", "web", "--kafka", "k:9092/logs"},
+		{"logrule", "list", "--project", "prj-1"}, {"logrule", "get", "shop", "--project", "prj-1"},
+		{"logrule", "status", "shop", "--cluster-rules"}, {"logrule", "delete", "shop", "--project", "prj-1"},
 		{"audit", "search", "--since", "1h"}, {"event", "search", "cls-a"},
 	}
 }

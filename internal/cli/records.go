@@ -158,7 +158,7 @@ another path, as audit.k8s.io/v1 Events in its record store: who, what, where,
 the answer and how long it took; never request bodies. Platform administrators
 search everyone's records; everyone else their own operations.`,
 		Example: `  kstack audit search --since 1h
-  kstack audit search --user default.alice --verb delete --since 7d
+  kstack audit search --user alice --verb delete --since 7d
   kstack audit export --since 24h -f audit.jsonl`,
 	}
 	cmd.AddCommand(newAuditSearchCmd(o), newAuditExportCmd(o))
@@ -175,7 +175,7 @@ type auditFilters struct {
 func (f *auditFilters) add(cmd *cobra.Command) {
 	f.rangeFlags.add(cmd)
 	fl := cmd.Flags()
-	fl.StringVar(&f.user, "user", "", "only this user's operations (TENANT.NAME)")
+	fl.StringVar(&f.user, "user", "", "only this user's operations, as recorded: NAME in the default tenant, TENANT:NAME in others")
 	fl.StringVar(&f.cluster, "cluster", "", "only requests to this member cluster (ID)")
 	fl.StringVarP(&f.namespace, "namespace", "n", "", "only objects of this namespace")
 	fl.StringVar(&f.resource, "resource", "", "only this resource, plural as in a path (pods, clusters, ...)")
@@ -223,7 +223,7 @@ audit.k8s.io/v1 EventList.`,
 		Example: `  kstack audit search --since 1h
   kstack audit search --cluster cls-ab12cd34 --namespace web --verb delete --since 7d
   kstack audit search --start 2026-01-02T00:00:00Z --end 2026-01-03T00:00:00Z --result failure --all
-  kstack audit search --user default.alice -o json`,
+  kstack audit search --user alice -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q, err := f.query(time.Now())
@@ -317,7 +317,7 @@ func newAuditExportCmd(o *Options) *cobra.Command {
 Event per line (JSON lines), to stdout or to the file -f names. An export
 stops at a million records; narrow the time range for more.`,
 		Example: `  kstack audit export --since 24h > audit.jsonl
-  kstack audit export --user default.alice --since 7d -f alice.jsonl`,
+  kstack audit export --user alice --since 7d -f alice.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q, err := f.query(time.Now())

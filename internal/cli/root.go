@@ -35,7 +35,8 @@ Start here:
 
 Commands are NOUN VERB, as in kubectl: every noun (cluster, node, user, group,
 policy, policybinding, apikey, idp, project, namespace, virtualnodeset, local)
-has list and get, and create, update and delete where they apply. Commands that
+has list and get, and create, update and delete where they apply; audit and
+event search the platform's audit records and persisted events. Commands that
 show objects take -o table|json|yaml|name; create and delete say what they did
 ("project prj-x created"), or print the object with -o.
 
@@ -59,7 +60,7 @@ Everything kstack keeps (PKI, data, logs) lives in the data dir: ~/.kstack, or
 		newLoginCmd(o), newLogoutCmd(o), newCredentialCmd(o), newWhoamiCmd(o), newPasswdCmd(o), newAdminCmd(o),
 		newUserCmd(o), newGroupCmd(o), newPolicyCmd(o), newPolicyBindingCmd(o), newAPIKeyCmd(o), newIdentityProviderCmd(o),
 		newProjectCmd(o), newNamespaceCmd(o), newPublishCmd(o, false), newPublishCmd(o, true),
-		newVirtualNodeCmd(o), newVirtualNodeSetCmd(o), newLogAgentCmd(o),
+		newVirtualNodeCmd(o), newVirtualNodeSetCmd(o), newLogAgentCmd(o), newLogRuleCmd(o),
 		newAuditCmd(o), newEventCmd(o))
 	routeFlagWarnings(root, o.ErrOut)
 	return root

@@ -35,6 +35,7 @@ func (s *Server) businessRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+ns+"/{kind}/{name}", s.authed(s.objectDetail))
 	mux.Handle("POST "+ns+"/{kind}/{name}/{action}", s.authed(s.objectAction))
 	mux.Handle("GET "+ns+"/pods/{name}/logs", s.authed(s.podLogs))
+	mux.Handle("GET "+ns+"/{kind}/{name}/logs", s.authed(s.workloadLogs))
 	mux.Handle("GET "+ns+"/pods/{name}/shell", s.authed(s.podShell))
 	mux.Handle("GET "+ns+"/pods/{name}/exec", s.authed(s.podExec))
 	mux.Handle("GET "+ns+"/secrets/{name}/reveal", s.authed(s.revealSecret))
@@ -164,8 +165,10 @@ type objectData struct {
 	CanLogs    bool
 	CanReveal  bool
 	Rollback   bool
-	Err        string
-	EditErr    string
+	// LogsURL is the workload's Logs tab (its pods' recent lines).
+	LogsURL string
+	Err     string
+	EditErr string
 }
 
 type containerImage struct{ Container, Image string }
@@ -298,6 +301,9 @@ func (s *Server) workloadDetail(ctx context.Context, r *request, u *unstructured
 		d.Replicas = num(u, "spec", "replicas")
 	}
 	d.Rollback = d.Kind.Name == "deployments" && d.CanWrite
+	if logKinds[d.Kind.Name] {
+		d.LogsURL = workloadLogsURL(d.NS.Cluster, d.NS.Namespace, d.Kind.Name, d.Name)
+	}
 	// Its pods, by the workload's selector.
 	sel, _, _ := unstructured.NestedStringMap(u.Object, "spec", "selector", "matchLabels")
 	if d.Kind.Name == "jobs" {

@@ -81,6 +81,7 @@ func (s *Server) Init() error {
 	mux.Handle("GET /console/{$}", s.authed(s.home))
 	s.platformRoutes(mux)
 	s.businessRoutes(mux)
+	s.logRuleRoutes(mux)
 	s.mux = mux
 	return nil
 }
@@ -163,6 +164,8 @@ type view struct {
 	Crumbs      []crumb
 	CanPlatform bool
 	CanBusiness bool
+	// CanLogRules: the platform console's side links to every log rule.
+	CanLogRules bool
 	Error       string
 	Notice      string
 	Version     string
@@ -190,6 +193,9 @@ func (r *request) view(section, title string, data any, crumbs ...crumb) view {
 	v := view{User: r.user, CSRF: r.csrf, Section: section, Title: title, Crumbs: crumbs, Data: data, Version: r.s.Version}
 	v.CanPlatform = r.can("", "listCluster", "cluster:*")
 	v.CanBusiness = r.inAnyProject()
+	if section == "platform" {
+		v.CanLogRules = r.can("", "listLogcollector", "namespace:*/logcollector:*")
+	}
 	v.Notice = r.URL.Query().Get("notice")
 	return v
 }

@@ -76,9 +76,32 @@ func pages() []struct {
 		{"workload", "container", map[string]any{"C": newContainer(1), "Next": 2, "Base": "/x"}},
 		{"yaml", "layout", yamlData{NS: nsv, YAML: h, Error: h}},
 		{"shell", "layout", objectData{NS: nsv, Kind: kinds["pods"], Name: h, Containers: []string{"app"}}},
+		{"object", "layout", objectData{NS: nsv, Kind: kinds["jobs"], Name: h, LogsURL: "/x/" + h}},
+		{"workloadlogs", "layout", workloadLogsData{NS: nsv, Kind: kinds["deployments"], Name: h, ObjectURL: "/x/" + h, LogsURL: "/x/" + h + "/logs", Q: h, Tail: 200, Tails: logTails,
+			Logs: mergeLogs([]logSource{{Pod: h, Container: h, Data: []byte("2026-01-02T10:00:00Z " + h + "\n")}}, "script"), Pods: 1, Skipped: 3, LimitBytes: 1024,
+			Streams: []logStream{{Pod: h, Container: h, Lines: 1, Truncated: true}, {Pod: h, Container: h, Err: h}}}},
+		{"workloadlogs", "results", workloadLogsData{NS: nsv, Kind: kinds["jobs"], Name: h, Q: h, Err: h}},
+		{"workloadlogs", "layout", workloadLogsData{NS: nsv, Kind: kinds["statefulsets"], Name: h, Tails: logTails}},
+		{"logrules", "layout", logRulesData{Project: h, ProjectName: h, Base: "/x/" + h, CanCreate: true, CanDelete: true, Err: h,
+			Rows: []logRuleRow{hostileRule(h)}, Form: hostileRuleForm(h)}},
+		{"logrules", "layout", logRulesData{All: true, Base: "/x", CanDelete: true, Rows: []logRuleRow{hostileRule(h), {Name: h, ClusterRule: true, Phase: h}}}},
+		{"logrules", "ruleform", logRulesData{Project: h, Base: "/x/" + h, CanCreate: true, Form: hostileRuleForm(h)}},
 		{"error", "layout", nil},
 		{"loggedout", "layout", "/console/"},
 	}
+}
+
+func hostileRule(h string) logRuleRow {
+	return logRuleRow{Name: h, Home: h, Project: h, Cluster: h, Namespace: h, Input: h, Details: []string{h}, Phase: h, Message: h, Updated: h,
+		DeleteURL: "/x/" + h + "/delete", ProjectRulesURL: "/x/" + h,
+		Outputs: []outputRow{{Name: h, Type: h, Target: h, Username: h, PasswordKept: true, Reported: true, LastError: h, LastErrorAt: h}, {Name: h, Healthy: true}}}
+}
+
+func hostileRuleForm(h string) ruleForm {
+	return ruleForm{Name: h, Target: h, Input: h, Workloads: h, FileKind: h, FileWorkload: h, FileContainer: h, FilePath: h, HostFiles: h,
+		KafkaBrokers: h, KafkaTopic: h, KafkaUser: h, ESAddresses: h, ESIndex: h, ESUser: h, LokiURL: h, LokiTenant: h, LokiUser: h,
+		Errors: map[string]string{"name": h, "target": h, "input": h, "workloads": h}, Error: h,
+		Targets: []ruleTarget{{Value: h, Label: h}}, Inputs: []string{h, "HostFile"}, WorkloadKinds: []string{h}}
 }
 
 func testServer(t *testing.T) *Server {

@@ -10,11 +10,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/clustercache"
 	"github.com/kstack/kstack/internal/recordstore"
 )
@@ -26,6 +28,8 @@ import (
 // grows, so a second sight of an event is never a second record.
 type Collector struct {
 	Client client.Client
+	// Global is the platform's own cluster, which is no member of the cache.
+	Global kubernetes.Interface
 	Cache  *clustercache.Cache
 	Sink   interface {
 		Add(recordstore.Record) error
@@ -35,10 +39,12 @@ type Collector struct {
 
 	mu       sync.Mutex
 	watchers map[string]*watcher
+	// root lives as long as this replica leads: watchers end with it.
+	root context.Context
 }
 
 type watcher struct {
-	entry  *clustercache.Entry
+	client kubernetes.Interface
 	cancel context.CancelFunc
 }
 
@@ -48,8 +54,31 @@ func (c *Collector) SetupWithManager(mgr ctrl.Manager) error {
 		c.Log = slog.Default()
 	}
 	c.watchers = map[string]*watcher{}
+	c.root = context.Background()
+	if err := mgr.Add(c); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("event-persistence").For(&platformv1.Cluster{}).Complete(c)
 }
+
+// Start holds the leader's context for the watchers (a Runnable that needs
+// leader election, as the controller does).
+func (c *Collector) Start(ctx context.Context) error {
+	c.mu.Lock()
+	c.root = ctx
+	c.mu.Unlock()
+	<-ctx.Done()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, w := range c.watchers {
+		w.cancel()
+		delete(c.watchers, name)
+	}
+	return nil
+}
+
+// NeedLeaderElection: events are collected by the leader only.
+func (c *Collector) NeedLeaderElection() bool { return true }
 
 // Reconcile starts, restarts (new connection) or stops a cluster's watcher.
 func (c *Collector) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -66,8 +95,12 @@ func (c *Collector) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		c.Log.Warn("event persistence is on but the platform runs without a record store", "cluster", cl.Name)
 		return ctrl.Result{}, nil
 	}
-	e, ok := c.Cache.Get(cl.Name)
-	if !ok {
+	var cs kubernetes.Interface
+	if cl.Name == apigroup.GlobalCluster && c.Global != nil {
+		cs = c.Global
+	} else if e, ok := c.Cache.Get(cl.Name); ok {
+		cs = e.Client
+	} else {
 		// Not connected (or not verified) yet: the cluster controller
 		// connects it; look again soon.
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
@@ -75,16 +108,16 @@ func (c *Collector) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if w, ok := c.watchers[cl.Name]; ok {
-		if w.entry == e {
-			return ctrl.Result{}, nil
+		if w.client == cs {
+			return ctrl.Result{RequeueAfter: time.Minute}, nil
 		}
 		w.cancel()
 	}
-	// The watcher lives as long as the controller's leadership, not this
-	// reconcile: ctx of Reconcile ends with it.
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c.watchers[cl.Name] = &watcher{entry: e, cancel: cancel}
-	go c.watch(wctx, e, cl.Name, cl.Spec.TenantID)
+	// The watcher lives as long as this replica leads, not as this
+	// reconcile.
+	wctx, cancel := context.WithCancel(c.root)
+	c.watchers[cl.Name] = &watcher{client: cs, cancel: cancel}
+	go c.watch(wctx, cs, cl.Name, cl.Spec.TenantID)
 	c.Log.Info("persisting the cluster's events", "cluster", cl.Name)
 	// Reconnections replace the entry: look again now and then.
 	return ctrl.Result{RequeueAfter: time.Minute}, nil
@@ -100,8 +133,8 @@ func (c *Collector) stop(cluster string) {
 	}
 }
 
-func (c *Collector) watch(ctx context.Context, e *clustercache.Entry, cluster, tenant string) {
-	f := informers.NewSharedInformerFactory(e.Client, 0)
+func (c *Collector) watch(ctx context.Context, cs kubernetes.Interface, cluster, tenant string) {
+	f := informers.NewSharedInformerFactory(cs, 0)
 	inf := f.Core().V1().Events().Informer()
 	add := func(obj any) {
 		ev, ok := obj.(*corev1.Event)

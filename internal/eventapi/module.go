@@ -7,12 +7,12 @@ package eventapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	businessv1 "github.com/kstack/kstack/api/business/v1"
@@ -48,6 +48,8 @@ type Module struct {
 		Add(recordstore.Record) error
 	}
 	Cache *clustercache.Cache
+	// Global is a client of the platform's own cluster.
+	Global kubernetes.Interface
 	// ProjectOf is the project of a member's namespace ("" when none).
 	ProjectOf func(ctx context.Context, cluster, namespace string) string
 }
@@ -71,7 +73,7 @@ func (m *Module) Indexes() []apigroup.Index { return nil }
 // with event persistence on.
 func (m *Module) Controllers() []apigroup.Controller {
 	return []apigroup.Controller{{Name: "event-persistence", Setup: func(mgr ctrl.Manager) error {
-		c := &Collector{Client: mgr.GetClient(), Cache: m.Cache, Sink: m.Sink, ProjectOf: m.ProjectOf, Log: m.Env.Log}
+		c := &Collector{Client: mgr.GetClient(), Global: m.Global, Cache: m.Cache, Sink: m.Sink, ProjectOf: m.ProjectOf, Log: m.Env.Log}
 		return c.SetupWithManager(mgr)
 	}}}
 }
@@ -155,7 +157,7 @@ func (m *Module) mayList(ctx context.Context, p *directory.Principal, cluster, t
 	if namespace != "" {
 		path = "/api/v1/namespaces/" + namespace + "/events"
 	}
-	a, err := attributes.Member(cluster, httptest.NewRequest(http.MethodGet, path, nil), path)
+	a, err := attributes.Member(cluster, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: path}}, path)
 	if err != nil {
 		return false
 	}
@@ -168,32 +170,16 @@ func (m *Module) list(w http.ResponseWriter, r *http.Request, p *directory.Princ
 		apigroup.WriteError(w, err)
 		return
 	}
-	page, err := m.Store.Search(r.Context(), q)
-	if err != nil {
-		apigroup.WriteError(w, recordsearch.StoreError(err))
-		return
-	}
-	list := corev1.EventList{Items: make([]corev1.Event, 0, len(page.Records))}
+	list := corev1.EventList{}
 	list.APIVersion, list.Kind = "v1", "EventList"
-	list.Continue = page.Continue
-	for _, rec := range page.Records {
-		var ev corev1.Event
-		if err := json.Unmarshal(rec.Data, &ev); err != nil {
-			continue
-		}
-		list.Items = append(list.Items, ev)
+	if list.Items, list.Continue, err = recordsearch.Documents[corev1.Event](r.Context(), m.Store, q); err != nil {
+		apigroup.WriteError(w, err)
+		return
 	}
 	apigroup.WriteJSON(w, http.StatusOK, list)
 }
 
 func (m *Module) export(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
 	q, err := m.query(r, p)
-	if err != nil {
-		apigroup.WriteError(w, err)
-		return
-	}
-	search := func(q recordstore.Query) (recordstore.Page, error) { return m.Store.Search(r.Context(), q) }
-	if err := recordsearch.Export(w, r, search, q, fmt.Sprintf("events-%s.jsonl", q.Cluster), MaxExport); err != nil {
-		apigroup.WriteError(w, recordsearch.StoreError(err))
-	}
+	recordsearch.ServeExport(w, r, m.Store, q, err, fmt.Sprintf("events-%s.jsonl", r.PathValue("cluster")), MaxExport)
 }

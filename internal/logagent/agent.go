@@ -240,6 +240,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	informerCtx, stopInformers := context.WithCancel(ctx)
 	defer stopInformers()
 	if err := a.startInformers(informerCtx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: nothing read, nothing to save
+		}
 		return err
 	}
 	statusCtx, stopStatus := context.WithCancel(context.Background())
@@ -519,6 +522,11 @@ func (a *Agent) ensureSink(rule string, s Sink, secret map[string][]byte) (*sink
 		e.setError(err, true)
 		return e, err
 	}
+	// A new config is not known to fail yet (a fixed password would else
+	// show unhealthy until the next line); lastErr stays for the record.
+	e.mu.Lock()
+	e.failing, e.failures = false, 0
+	e.mu.Unlock()
 	e.start(d)
 	return e, nil
 }
@@ -608,7 +616,7 @@ func (a *Agent) scan() {
 		pi := pd.pi
 		var targets []target
 		for _, rs := range a.rules {
-			if slices.Contains(rs.Namespaces, pi.Namespace) {
+			if slices.Contains(rs.Namespaces, pi.Namespace) || slices.Contains(rs.Namespaces, AllNamespaces) {
 				targets = append(targets, target{rule: rs.Name})
 				continue
 			}

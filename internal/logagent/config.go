@@ -42,7 +42,8 @@ type Config struct {
 type Rule struct {
 	// Name is "<namespace>/<collector name>" of the LogCollector; unique.
 	Name string `json:"name"`
-	// Namespaces: the standard output of every container of the pods in them.
+	// Namespaces: the standard output of every container of the pods in
+	// them; AllNamespaces ("*") is every namespace.
 	Namespaces []string `json:"namespaces,omitempty"`
 	// Workloads: the standard output of these workloads' pods.
 	Workloads []Workload `json:"workloads,omitempty"`

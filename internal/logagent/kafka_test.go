@@ -86,8 +86,8 @@ func TestKafkaInOrderOnceAcrossRestart(t *testing.T) {
 			if i == n/2 {
 				w.rotate()
 			}
-			if i%20 == 0 {
-				time.Sleep(2 * time.Millisecond)
+			if i%10 == 0 {
+				time.Sleep(5 * time.Millisecond) // 1.5 s in all
 			}
 		}
 	})

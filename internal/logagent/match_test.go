@@ -96,6 +96,7 @@ func TestRuleMatching(t *testing.T) {
 		withMeta(Rule{Name: "a/deploy", Workloads: []Workload{{"apps", "Deployment", "api"}}, Sinks: lokiRule("", loki.URL).Sinks}),
 		{Name: "a/later", Workloads: []Workload{{"apps", "StatefulSet", "db"}}, Sinks: lokiRule("", loki.URL).Sinks},
 		{Name: "a/cron", Workloads: []Workload{{"apps", "CronJob", "backup"}}, Sinks: lokiRule("", loki.URL).Sinks},
+		lokiRule("a/all", loki.URL, AllNamespaces),
 	}})
 	hash := func(p *corev1.Pod, h string) *corev1.Pod { p.Labels["pod-template-hash"] = h; return p }
 	pods := []*corev1.Pod{
@@ -117,13 +118,17 @@ func TestRuleMatching(t *testing.T) {
 		"a/deploy api-7d9f-x hello from api-7d9f-x",
 		"a/ns p1 hello from p1",
 	}
+	for _, p := range pods {
+		want = append(want, "a/all "+p.Name+" hello from "+p.Name)
+	}
+	sort.Strings(want)
 	eventually(t, 10*time.Second, "the matching pods' lines", func() bool { return len(loki.pairs()) >= len(want) })
 
 	// A workload that did not exist when the rule was loaded.
 	db := ownedBy(pod("apps", "db-0", "u8"), "StatefulSet", "db")
 	e.addPod(db)
 	newCRIWriter(t, e.logFile(db, "app")).line("hello from db-0")
-	want = append(want, "a/later db-0 hello from db-0")
+	want = append(want, "a/later db-0 hello from db-0", "a/all db-0 hello from db-0")
 	sort.Strings(want)
 	eventually(t, 10*time.Second, "the new workload's line", func() bool { return len(loki.pairs()) >= len(want) })
 	time.Sleep(300 * time.Millisecond)

@@ -39,20 +39,18 @@ func TestVictoriaLogsLokiAndElasticsearch(t *testing.T) {
 	wg.Go(func() {
 		for i := range n {
 			w.line(fmt.Sprintf("V%05d", i))
-			if i%20 == 0 {
-				time.Sleep(2 * time.Millisecond)
+			if i%10 == 0 {
+				time.Sleep(5 * time.Millisecond) // about a second in all
 			}
 		}
 	})
 	first := e.start()
 	eventually(t, 30*time.Second, "a part of the lines before the restart", func() bool {
-		s, _ := e.status()
-		st, _ := s.sink("shop/vl", "es")
+		st, _ := first.agent.Status().sink("shop/vl", "es")
 		return st.Delivered >= n/4
 	})
 	first.stop()
-	s, _ := e.status()
-	before, _ := s.sink("shop/vl", "es")
+	before, _ := first.agent.Status().sink("shop/vl", "es")
 	e.start()
 	wg.Wait()
 	if before.Delivered >= n {

@@ -257,6 +257,7 @@ func TestReadReports(t *testing.T) {
 		statusConfigMap("node-2", logagent.Status{Agent: "node-2"}),
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: logagent.StatusPrefix + "broken"}, Data: map[string]string{logagent.StatusKey: "{"}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: logagent.ConfigMapName}, Data: map[string]string{logagent.ConfigKey: `{"rules":[]}`}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "not-an-agent"}, Data: map[string]string{logagent.StatusKey: `{"agent":"impostor"}`}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: logagent.StatusPrefix + "elsewhere"},
 			Data: map[string]string{logagent.StatusKey: `{"agent":"elsewhere"}`}},
 	)
@@ -269,7 +270,7 @@ func TestReadReports(t *testing.T) {
 		agents = append(agents, r.Agent)
 	}
 	if strings.Join(agents, ",") != "node-1,node-2" {
-		t.Errorf("reports of %v, want node-1 and node-2 (a broken report, the config and another namespace's left out)", agents)
+		t.Errorf("reports of %v, want node-1 and node-2 (a broken report, other ConfigMaps and another namespace's left out)", agents)
 	}
 }
 

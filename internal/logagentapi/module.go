@@ -205,19 +205,9 @@ func (m *Module) Validate(ctx context.Context, r *apigroup.Request) error {
 	if err := m.Client.Get(ctx, client.ObjectKey{Name: s.ClusterName}, &cl); err != nil || cl.Spec.TenantID != s.TenantID {
 		return apigroup.Invalid("spec.clusterName: no cluster %q", s.ClusterName)
 	}
-	// The project's policies count: a project's administrators use its
-	// clusters without a platform policy (checkNamespace then holds the
-	// rule to a namespace of the project there).
-	project := ""
-	if lc.Namespace != m.SystemNamespace {
-		project = lc.Namespace
-	}
-	if !decision.Admin(p) {
-		res := "cluster:" + s.ClusterName
-		if d := m.Decider.Can(ctx, p, project, "getCluster", res); !d.Allowed {
-			return apigroup.Refuse(http.StatusForbidden, "spec.clusterName: %s may not use %s (it needs getCluster): %s", p.Name(), res, d.Reason)
-		}
-	}
+	// A namespace rule's cluster is its namespace's: checkNamespace finds
+	// the namespace in the project, on that cluster, and the caller able to
+	// read its logs. A cluster rule is the platform administrators'.
 	clusterRule := s.Namespace == "" || s.Input.Type == logagentv1.InputHostFile
 	switch {
 	case clusterRule && !decision.Admin(p):
@@ -251,7 +241,7 @@ func (m *Module) checkNamespace(ctx context.Context, p *directory.Principal, lc 
 		return nil
 	}
 	logs := "/api/v1/namespaces/" + s.Namespace + "/pods/any/log"
-	a, err := attributes.Member(s.ClusterName, &http.Request{Method: http.MethodGet, URL: mustURL(logs)}, logs)
+	a, err := attributes.Member(s.ClusterName, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: logs}}, logs)
 	if err != nil {
 		return err
 	}
@@ -404,5 +394,3 @@ func (m *Module) renderAgent(w http.ResponseWriter, r *http.Request, p *director
 	w.Header().Set("Content-Type", "application/yaml")
 	_, _ = w.Write([]byte(out))
 }
-
-func mustURL(p string) *url.URL { return &url.URL{Path: p} }

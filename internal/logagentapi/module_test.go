@@ -460,6 +460,8 @@ func TestValidate(t *testing.T) {
 	both.Elasticsearch = &logagentv1.ElasticsearchOutput{Addresses: []string{"https://es.example"}, Index: "logs"}
 	mistyped := es("e", "https://es.example")
 	mistyped.Type = "kafka"
+	lokiAsES := loki("l", "https://loki.example")
+	lokiAsES.Type = "elasticsearch"
 	noTopic := goodK
 	noTopic.Kafka = &logagentv1.KafkaOutput{Brokers: []string{"kafka.example:9092"}}
 	for _, tc := range []struct {
@@ -478,8 +480,10 @@ func TestValidate(t *testing.T) {
 		{"cluster of another tenant", admin, rule(prjA, "r", "cls-o", "web", stdout, goodK), nil, nil, http.StatusUnprocessableEntity, `spec.clusterName: no cluster "cls-o"`},
 		{"cluster of another tenant, by a tenant user", pa, rule(prjA, "r", "cls-o", "web", stdout, goodK), nil, nil, http.StatusUnprocessableEntity, `spec.clusterName: no cluster "cls-o"`},
 		{"no such cluster", pa, rule(prjA, "r", "cls-x", "web", stdout, goodK), nil, nil, http.StatusUnprocessableEntity, `spec.clusterName: no cluster "cls-x"`},
-		{"caller may not get the cluster", nobody, rule(prjA, "r", "cls-a", "web", stdout, goodK), nil, nil, http.StatusForbidden,
-			"spec.clusterName: nobody may not use cluster:cls-a (it needs getCluster)"},
+		// A namespace rule's cluster is its namespace's: the caller needs no
+		// platform policy on it, but must be able to read the namespace's logs.
+		{"caller holding nothing", nobody, rule(prjA, "r", "cls-a", "web", stdout, goodK), nil, nil, http.StatusForbidden,
+			"spec.namespace: nobody may not read the logs of namespace web, so may not collect them"},
 
 		// The namespace.
 		{"namespace of another project", pa, rule(prjA, "r", "cls-a", "db", stdout, goodK), nil, nil, http.StatusUnprocessableEntity,
@@ -533,9 +537,8 @@ func TestValidate(t *testing.T) {
 		// Cluster rules are the administrators'.
 		{"host files by a project admin", pa, rule(prjA, "r", "cls-a", "web", hostFiles("/var/log/*.log"), goodK), nil, nil, http.StatusForbidden,
 			"is for platform administrators only"},
-		// Outside their project a project admin holds nothing, not even the cluster.
 		{"host files by a project admin in the system namespace", pa, rule(sysNS, "r", "cls-a", "", hostFiles("/var/log/*.log"), goodK), nil, nil, http.StatusForbidden,
-			"pa may not use cluster:cls-a"},
+			"is for platform administrators only"},
 		{"host files by a user who may get the cluster", seer, rule(sysNS, "r", "cls-a", "", hostFiles("/var/log/*.log"), goodK), nil, nil, http.StatusForbidden,
 			"is for platform administrators only"},
 		{"every namespace by a user who may get the cluster", seer, rule(sysNS, "r", "cls-a", "", stdout, goodK), nil, nil, http.StatusForbidden,
@@ -561,6 +564,8 @@ func TestValidate(t *testing.T) {
 			"spec.outputs[0]: set exactly the field of its type"},
 		{"field of another type", pa, rule(prjA, "r", "cls-a", "web", stdout, goodK, mistyped), nil, nil, http.StatusUnprocessableEntity,
 			`spec.outputs[1]: type "kafka" does not match the field set`},
+		{"loki field, elasticsearch type", pa, rule(prjA, "r", "cls-a", "web", stdout, lokiAsES), nil, nil, http.StatusUnprocessableEntity,
+			`spec.outputs[0]: type "elasticsearch" does not match the field set`},
 		{"name used twice", pa, rule(prjA, "r", "cls-a", "web", stdout, goodK, loki("k", "https://loki.example")), nil, nil, http.StatusUnprocessableEntity,
 			`spec.outputs[1].name "k" is used twice`},
 		{"kafka without a topic", pa, rule(prjA, "r", "cls-a", "web", stdout, noTopic), nil, nil, http.StatusUnprocessableEntity,

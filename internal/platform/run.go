@@ -306,7 +306,7 @@ func (r *runner) wireGroups(ctx context.Context) error {
 	if r.records != nil {
 		rw = recordWiring{store: r.records.store, sink: r.records.writer}
 	}
-	rw.cache, rw.projectOf = r.cache, business.ProjectOf
+	rw.cache, rw.projectOf, rw.global = r.cache, business.ProjectOf, r.cs
 	if rw.dial, err = r.dialPolicy(); err != nil {
 		return err
 	}
@@ -352,7 +352,7 @@ func groupList(platform *platformapi.Module, business *businessapi.Module, env a
 	}
 	return []apigroup.Module{platform, &authapi.Module{Env: env}, business,
 		&auditapi.Module{Env: env, Store: rw.store},
-		&eventapi.Module{Env: env, Store: rw.store, Sink: sink, Cache: rw.cache, ProjectOf: rw.projectOf},
+		&eventapi.Module{Env: env, Store: rw.store, Sink: sink, Cache: rw.cache, Global: rw.global, ProjectOf: rw.projectOf},
 		&logagentapi.Module{Env: env, Cache: rw.cache, Dial: rw.dial},
 	}
 }
@@ -364,6 +364,7 @@ type recordWiring struct {
 	cache     *clustercache.Cache
 	projectOf func(ctx context.Context, cluster, namespace string) string
 	dial      *dialcheck.Policy
+	global    kubernetes.Interface
 }
 
 // dialPolicy is what users may point the platform at: not its own

@@ -4,6 +4,8 @@
 package recordsearch
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -87,8 +89,13 @@ func bad(format string, args ...any) error {
 }
 
 // StoreError is the answer to a failed search: a query the store refused
-// is the caller's to fix (400); anything else is the store's (503).
+// is the caller's to fix (400); anything else is the store's (503). A
+// refusal already made is passed on.
 func StoreError(err error) error {
+	var ae *apigroup.Error
+	if errors.As(err, &ae) {
+		return err
+	}
 	if errors.Is(err, recordstore.ErrBadQuery) {
 		return apigroup.Refuse(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), recordstore.ErrBadQuery.Error()+": "))
 	}
@@ -100,8 +107,41 @@ func Set(field func(*recordstore.Query) *string) func(*recordstore.Query, string
 	return func(q *recordstore.Query, v string) { *field(q) = v }
 }
 
-// Export streams every record of q as JSON lines, page by page, through
-// each (which writes one record's document), up to max records.
+// Searcher is what a record API searches (recordstore.Store).
+type Searcher interface {
+	Search(ctx context.Context, q recordstore.Query) (recordstore.Page, error)
+}
+
+// Documents searches one page of q and decodes its records' documents
+// (records that do not decode as T are left out).
+func Documents[T any](ctx context.Context, s Searcher, q recordstore.Query) ([]T, string, error) {
+	page, err := s.Search(ctx, q)
+	if err != nil {
+		return nil, "", StoreError(err)
+	}
+	out := make([]T, 0, len(page.Records))
+	for _, rec := range page.Records {
+		var doc T
+		if json.Unmarshal(rec.Data, &doc) == nil {
+			out = append(out, doc)
+		}
+	}
+	return out, page.Continue, nil
+}
+
+// ServeExport answers an export of q (or the error that made q).
+func ServeExport(w http.ResponseWriter, r *http.Request, s Searcher, q recordstore.Query, qerr error, filename string, max int) {
+	if qerr == nil {
+		search := func(q recordstore.Query) (recordstore.Page, error) { return s.Search(r.Context(), q) }
+		qerr = Export(w, r, search, q, filename, max)
+	}
+	if qerr != nil {
+		apigroup.WriteError(w, StoreError(qerr))
+	}
+}
+
+// Export streams every record of q as JSON lines, page by page, up to max
+// records.
 func Export(w http.ResponseWriter, r *http.Request, search func(recordstore.Query) (recordstore.Page, error), q recordstore.Query, filename string, max int) error {
 	q.Limit = recordstore.MaxLimit
 	started := false

@@ -55,8 +55,11 @@ func Predefined() []authv1.Policy {
 			stmt("allow", all, "*"),
 			quotaGuard),
 		mk(PolicyProjectMember, "Project member", authv1.ScopeProject,
-			"Workloads and configuration in the project's namespaces; reads the project.",
+			"Workloads, configuration and log collection rules in the project's namespaces; reads the project.",
 			stmt("allow", all, "cluster:*/namespace:*/*"),
+			// The project's log collection rules (their admission checks
+			// that each names a namespace of the project).
+			stmt("allow", all, "namespace:*/logcollector:*"),
 			// "namespace:<project>/...": the project's Namespace objects on the platform.
 			stmt("allow", readOnly, "project:*", "namespace:*", "cluster:*/namespace:*"),
 			quotaGuard),

@@ -61,7 +61,11 @@
     el.kstackTerm = term;
   }
 
+  // A merged log opens at its newest lines.
+  function toEnd(el) { el.scrollTop = el.scrollHeight; }
+
   function init(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll("pre[data-end]").forEach(toEnd);
     (root.querySelectorAll ? root : document).querySelectorAll("[data-logs]").forEach(follow);
     (root.querySelectorAll ? root : document).querySelectorAll("[data-shell]").forEach(shell);
   }

@@ -21,7 +21,9 @@ const (
 // in A. The platform allows dialling 127.0.0.2 only (--dial-allow).
 func records(t *testing.T, hc *http.Client, base, a, b string, tokens map[string]string) {
 	root := tokens["root"]
-	mustDo(t, hc, root, "PATCH", base+platformAPI+"clusters/"+a+"?fieldManager=atk", `{"spec":{"features":{"eventPersistence":true}}}`)
+	if code, out := framework.Do(t, hc, "PATCH", base+platformAPI+"clusters/"+a, root, "", merge, `{"spec":{"features":{"eventPersistence":true}}}`); code != http.StatusOK {
+		t.Fatalf("switching event persistence on: %d %s", code, out)
+	}
 	mustDo(t, hc, root, "POST", base+businessAPI+"namespaces/"+dfltProj+"/namespaces",
 		`{"apiVersion":"business.tkestack.io/v1","kind":"Namespace","spec":{"clusterName":"`+a+`","namespace":"atk-web","hard":{"pods":"1"}}}`)
 	mustDo(t, hc, root, "POST", base+"/apis/platform.tkestack.io/v1/clusters/"+a+"/proxy/api/v1/namespaces/default/events",
@@ -34,10 +36,11 @@ func records(t *testing.T, hc *http.Client, base, a, b string, tokens map[string
 		return nil
 	})
 
-	rule := func(name, namespace, input, output string) string {
-		return `{"apiVersion":"logagent.tkestack.io/v1","kind":"LogCollector","metadata":{"name":"` + name + `"},"spec":{"clusterName":"` + a +
+	ruleIn := func(cluster, name, namespace, input, output string) string {
+		return `{"apiVersion":"logagent.tkestack.io/v1","kind":"LogCollector","metadata":{"name":"` + name + `"},"spec":{"clusterName":"` + cluster +
 			`","namespace":"` + namespace + `","input":` + input + `,"outputs":[` + output + `]}}`
 	}
+	rule := func(name, namespace, input, output string) string { return ruleIn(a, name, namespace, input, output) }
 	stdout := `{"type":"ContainerStdout"}`
 	hostFile := `{"type":"HostFile","hostFiles":["/var/log/syslog"]}`
 	kafka := func(broker string) string {
@@ -74,7 +77,7 @@ func records(t *testing.T, hc *http.Client, base, a, b string, tokens map[string
 		{what: "log rule naming another project's namespace", who: "root", method: "POST", url: base + logagentAPI + "namespaces/prj-make0000/logcollectors", contentType: "application/json",
 			body: rule("atk-rule-p", "atk-web", stdout, kafka("127.0.0.2:9")), want: "is not a namespace of project prj-make0000"},
 		{what: "log rule of files on nodes by a tenant's administrator", who: "dave", method: "POST", url: t2Rules, contentType: "application/json",
-			body: rule("atk-rule-h", "", hostFile, kafka("127.0.0.2:9")), want: "platform administrators only"},
+			body: ruleIn(t2ClusterA, "atk-rule-h", "", hostFile, kafka("127.0.0.2:9")), want: "platform administrators only"},
 		{what: "log rule of files on nodes by the platform's administrator (twin)", who: "root", method: "POST", url: sysRules, contentType: "application/json",
 			body: rule("atk-rule-h", "", hostFile, kafka("127.0.0.2:9")), allow: true, want: "atk-rule-h"},
 		{what: "log rule of a file outside /var/log", who: "root", method: "POST", url: sysRules, contentType: "application/json",

@@ -86,6 +86,8 @@ func TestLogCollection(t *testing.T) {
 		t.Fatalf("creating the rule: %d %s", code, body)
 	}
 	alice.MustKubectl(akc, "-n", "web", "create", "deployment", "shop", "--image=nginx", "--replicas=1")
+	// The namespace's quota wants requests.
+	alice.MustKubectl(akc, "-n", "web", "set", "resources", "deployment", "shop", "--requests=cpu=100m,memory=64Mi")
 	var pod struct {
 		Metadata struct{ Name, UID string }
 		Spec     struct{ Containers []struct{ Name string } }
