@@ -129,29 +129,45 @@ func (r *runner) startRecords() error {
 			return err
 		}
 	}
-	// Refusals are counted in the queue; say so once a minute while they grow.
+	// Every replica says, once a minute while it lasts, that its full queue
+	// refuses records (they are counted, never dropped in silence).
+	if err := r.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		var refused int64
+		every(ctx, time.Minute, func() {
+			if s := rec.writer.Stats(); s.Refused > refused {
+				log.Error("the record queue is full: records were refused", "refused", s.Refused-refused, "refusedTotal", s.Refused, "queuedBytes", s.QueuedBytes)
+				refused = s.Refused
+			}
+		})
+		return nil
+	})); err != nil {
+		return err
+	}
+	// Retention, on the leader.
 	ret := recordstore.Retention{MaxAge: r.o.Records.MaxAge, MaxRecords: r.o.Records.MaxRecords}
 	return r.mgr.Add(leaderRunnable(func(ctx context.Context) {
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		var refused int64
-		for {
+		every(ctx, time.Hour, func() {
 			if n, err := rec.store.Prune(ctx, ret); err != nil {
 				log.Warn("pruning the record store", "err", err)
 			} else if n > 0 {
 				log.Info("pruned the record store", "deleted", n)
 			}
-			if s := rec.writer.Stats(); s.Refused > refused {
-				log.Error("the record queue is full: records were refused", "refused", s.Refused-refused, "refusedTotal", s.Refused, "queuedBytes", s.QueuedBytes)
-				refused = s.Refused
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
+		})
 	}))
+}
+
+// every runs f now and then every d until ctx is done.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		f()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // leaderRunnable runs f on the elected leader only.
