@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,18 @@ import (
 func TestUnreachableSinkQueuesThenDelivers(t *testing.T) {
 	e := newEnv(t)
 	e.queueBytes = 8 << 10
-	addr := deadAddress(t)
+	// The sink's address is held from the start, refusing every connection
+	// until it comes back: no other program can take the port meanwhile.
+	gate, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &gateListener{Listener: gate}
+	addr := gate.Addr().String()
+	loki := &lokiStandIn{}
+	srv := &http.Server{Handler: http.HandlerFunc(loki.serve)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
 	e.setConfig(Config{Rules: []Rule{lokiRule("shop/down", "http://"+addr, "shop")}})
 	p := pod("shop", "web-1", "uid-1")
 	e.addPod(p)
@@ -60,14 +72,7 @@ func TestUnreachableSinkQueuesThenDelivers(t *testing.T) {
 	t.Logf("queued %d, dropped %d", st.Queued, st.Dropped)
 
 	// The sink comes back at the same address.
-	loki := &lokiStandIn{}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("the port of the dead address was taken meanwhile: %v", err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(loki.serve)}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	ln.up.Store(true)
 	eventually(t, 40*time.Second, "the queued lines", func() bool { return len(loki.messages()) >= queued })
 	checkSequence(t, loki.messages(), "U", queued)
 	eventually(t, 5*time.Second, "the status to turn healthy", func() bool {
@@ -80,6 +85,23 @@ func TestUnreachableSinkQueuesThenDelivers(t *testing.T) {
 	}
 	if !strings.Contains(e.log.String(), "sink recovered") {
 		t.Error("no 'sink recovered' log")
+	}
+}
+
+// gateListener closes every connection while it is not up: a sink that is
+// down at an address that stays its own.
+type gateListener struct {
+	net.Listener
+	up atomic.Bool
+}
+
+func (g *gateListener) Accept() (net.Conn, error) {
+	for {
+		c, err := g.Listener.Accept()
+		if err != nil || g.up.Load() {
+			return c, err
+		}
+		c.Close()
 	}
 }
 

@@ -212,10 +212,12 @@ func apply(ctx context.Context, cs kubernetes.Interface, cfg *logagent.Config, s
 	})
 }
 
+// upsert updates an object that exists (most reconciles change nothing,
+// and then write nothing) and creates one that does not.
 func upsert(_ context.Context, create, update func() error) error {
-	err := create()
-	if apierrors.IsAlreadyExists(err) {
-		return update()
+	err := update()
+	if apierrors.IsNotFound(err) {
+		return create()
 	}
 	return err
 }

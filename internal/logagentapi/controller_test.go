@@ -237,7 +237,7 @@ func TestApply(t *testing.T) {
 	}
 
 	// A member that refuses the write fails the apply.
-	cs.PrependReactor("create", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+	cs.PrependReactor("*", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(corev1.Resource("secrets"), "", nil)
 	})
 	if err := apply(ctx, cs, cfg1, secrets1); !apierrors.IsForbidden(err) {

@@ -33,8 +33,7 @@ const pkg = "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@" + Versi
 var buildMu sync.Mutex
 
 // Binary returns the path of the victoria-logs binary, building it on first
-// use (that takes minutes). It fails the test when it cannot be built;
-// `go test -short` skips instead.
+// use (that takes minutes). It fails the test when it cannot be built.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildMu.Lock()
@@ -47,9 +46,6 @@ func Binary(t testing.TB) string {
 	bin := filepath.Join(dir, "victoria-logs")
 	if _, err := os.Stat(bin); err == nil {
 		return bin
-	}
-	if testing.Short() {
-		t.Skipf("VictoriaLogs %s is not built yet (%s) and -short skips building it", Version, bin)
 	}
 	// Build into a fresh directory and rename: a concurrent test process
 	// never runs a half-written binary.
