@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # slapd (with ldap-utils) is the real LDAP server the identity tests log in against;
 # chromium is the browser the console's tests drive (headless, through chromedp);
 # postgresql is the server the record store's tests run (internal/testutil/pgtest).
+# prometheus is the real Prometheus the monitoring tests remote-write to and compare with.
 APT_PACKAGES=(${KSTACK_APT_PACKAGES:-})
 if [ "${1:-}" = "test" ]; then
-  APT_PACKAGES+=(bsdutils curl slapd ldap-utils chromium postgresql)
+  APT_PACKAGES+=(bsdutils curl slapd ldap-utils chromium postgresql prometheus)
 fi
 missing=()
 for p in ${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}; do

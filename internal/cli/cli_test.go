@@ -69,6 +69,8 @@ func everyCommandWithOutput(dir string) [][]string {
 		{"logrule", "list", "--project", "prj-1"}, {"logrule", "get", "shop", "--project", "prj-1"},
 		{"logrule", "status", "shop", "--cluster-rules"}, {"logrule", "delete", "shop", "--project", "prj-1"},
 		{"audit", "search", "--since", "1h"}, {"event", "search", "cls-a"},
+		{"cluster", "monitoring", "cls-a", "on"}, {"top", "clusters"}, {"top", "nodes", "--cluster", "cls-a"}, {"top", "pods", "--cluster", "cls-a"},
+		{"metrics", "query", "up"}, {"metrics", "query-range", "up"}, {"metrics", "status", "cls-a"},
 	}
 }
 

@@ -38,7 +38,7 @@ create a local one with 'kstack local create NAME --import'.`,
   kstack cluster delete cls-ab12cd34`,
 	}
 	cmd.AddCommand(newClusterImportCmd(o), newClusterListCmd(o), newClusterGetCmd(o), newClusterUpdateCmd(o),
-		newClusterLockCmd(o, true), newClusterLockCmd(o, false), newClusterEventPersistenceCmd(o), newClusterDeleteCmd(o))
+		newClusterLockCmd(o, true), newClusterLockCmd(o, false), newClusterEventPersistenceCmd(o), newClusterMonitoringCmd(o), newClusterDeleteCmd(o))
 	return cmd
 }
 

@@ -71,7 +71,7 @@ for you next to an embedded control plane; 'kstack platform run' runs it against
 a kube-apiserver of your own, e.g. as several replicas for high availability.`,
 		Example: `  kstack platform run --kubeconfig platform.kubeconfig --tls-cert-file gw.crt --tls-key-file gw.key`,
 	}
-	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1", Records: platform.DefaultRecordOptions()}
+	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1", Records: platform.DefaultRecordOptions(), Metrics: platform.DefaultMetricsOptions()}
 	run.AccessTokenLifetime, run.SessionLifetime = 15*time.Minute, 24*time.Hour
 	run.MaxFailedLogins, run.LockDuration, run.KeyRotation = 5, 15*time.Minute, 7*24*time.Hour
 	runCmd := &cobra.Command{
@@ -118,6 +118,14 @@ against an existing control plane.`,
 	f.StringVar(&rec.AuditWebhookListen, "audit-webhook-listen", "", "HOST:PORT where the kube-apiserver's audit webhook backend sends the writes that did not come through the gateway (default: off)")
 	f.StringVar(&rec.AuditWebhookCertFile, "audit-webhook-cert-file", "", "PEM serving certificate of --audit-webhook-listen")
 	f.StringVar(&rec.AuditWebhookKeyFile, "audit-webhook-key-file", "", "PEM private key of --audit-webhook-cert-file")
+	mo := &run.Metrics
+	f.StringVar(&mo.Dir, "metrics-dir", "", "directory of the embedded metric store (Prometheus TSDB); default: none, monitoring off")
+	f.DurationVar(&mo.Retention, "metrics-retention", mo.Retention, "samples older than this are deleted")
+	f.Int64Var(&mo.MaxBytes, "metrics-max-bytes", 0, "the metric store's size bound in bytes: the oldest blocks go first (0: no bound)")
+	f.DurationVar(&mo.Interval, "metrics-interval", mo.Interval, "how often the members whose monitoring is on are collected")
+	f.IntVar(&mo.MaxPoints, "metrics-max-points", mo.MaxPoints, "a range query may return at most this many points per series (a larger range or smaller step is refused)")
+	f.StringVar(&mo.RemoteWriteURL, "metrics-remote-write", "", "remote-write 1.0 URL that receives every collected sample from the leader, e.g. http://prometheus:9090/api/v1/write (Prometheus, Thanos receive, VictoriaMetrics)")
+	f.StringVar(&mo.RemoteWriteTokenFile, "metrics-remote-write-token-file", "", "file holding the bearer token sent to --metrics-remote-write")
 	f.StringSliceVar(&run.Controllers, "controllers", []string{"*"}, "controllers to run: * for all, NAME to enable one, -NAME to disable one (e.g. *,-virtual-node-set); the controllers are "+strings.Join(platform.ControllerNames(), ", "))
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")

@@ -1,6 +1,6 @@
 // Package clustercache keeps one connection per member cluster: a client,
-// shared informers for nodes and pods (started on demand, stopped on
-// removal), a transport for the proxy, and a health probe with a failure
+// shared informers for nodes and pods (and, once the metric collector asks,
+// for workloads and quotas; all stopped on removal), a transport for the proxy, and a health probe with a failure
 // threshold, so that cluster health is known in seconds and a slow cluster
 // is not reported as down.
 package clustercache
@@ -45,7 +45,12 @@ type Entry struct {
 	factory informers.SharedInformerFactory
 	nodes   listersv1.NodeLister
 	pods    listersv1.PodLister
-	cancel  context.CancelFunc
+	// ctx lives as long as the entry: informers started on demand stop with it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// workloads holds the informers the collector asks for, started once.
+	workloadsOnce sync.Once
+	workloads     workloadListers
 
 	mu        sync.Mutex
 	prepared  bool
@@ -164,10 +169,10 @@ func (c *Cache) Ensure(name string, cfg *rest.Config, fingerprint, uid string) (
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute, informers.WithTransform(slimPod))
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute, informers.WithTransform(slim))
 	e := &Entry{
 		Name: name, Config: cfg, Client: cs, Transport: tr, fingerprint: fingerprint, uid: uid, verified: uid == "", factory: factory,
-		nodes: factory.Core().V1().Nodes().Lister(), pods: factory.Core().V1().Pods().Lister(), cancel: cancel,
+		nodes: factory.Core().V1().Nodes().Lister(), pods: factory.Core().V1().Pods().Lister(), ctx: ctx, cancel: cancel,
 	}
 	factory.Start(ctx.Done())
 	if c.QuotaChanged != nil {
@@ -181,7 +186,9 @@ func (c *Cache) Ensure(name string, cfg *rest.Config, fingerprint, uid string) (
 		})
 		quotas.Start(ctx.Done())
 	}
-	go e.probeLoop(ctx, c.Changed)
+	// The probe settings are read here, not in the loop, so that a test
+	// changing them races with no running loop.
+	go e.probeLoop(ctx, c.Changed, ProbeInterval, ProbeTimeout)
 	c.entries[name] = e
 	return e, nil
 }
@@ -204,11 +211,11 @@ func (c *Cache) Len() int {
 	return len(c.entries)
 }
 
-func (e *Entry) probeLoop(ctx context.Context, changed func(string)) {
-	t := time.NewTicker(ProbeInterval)
+func (e *Entry) probeLoop(ctx context.Context, changed func(string), interval, timeout time.Duration) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+		pctx, cancel := context.WithTimeout(ctx, timeout)
 		_, err := e.Client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(pctx)
 		if err == nil && e.uid != "" {
 			err = e.checkUID(pctx)
@@ -268,24 +275,6 @@ func (e *Entry) record(err error, at time.Time) bool {
 		}
 	}
 	return first || before != e.healthy
-}
-
-// slimPod keeps only what the platform's status needs of a pod, so that
-// caching the pods of large clusters stays cheap.
-func slimPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil
-	}
-	slim := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion, Labels: p.Labels},
-		Spec:       corev1.PodSpec{NodeName: p.Spec.NodeName},
-		Status:     corev1.PodStatus{Phase: p.Status.Phase},
-	}
-	for _, c := range p.Spec.Containers {
-		slim.Spec.Containers = append(slim.Spec.Containers, corev1.Container{Name: c.Name, Resources: corev1.ResourceRequirements{Requests: c.Resources.Requests}})
-	}
-	return slim, nil
 }
 
 // Summary is what the platform reports of a cluster's nodes and pods.

@@ -47,9 +47,10 @@ var registry = map[string]Runner{
 	"kubectl": func(_ context.Context, args []string) int {
 		return RunKubectl(args)
 	},
-	"etcd":        runEtcd,
-	"kwok":        runKwok,
-	"provisioner": runProvisioner,
+	"etcd":           runEtcd,
+	"kwok":           runKwok,
+	"metrics-server": runMetricsServer,
+	"provisioner":    runProvisioner,
 }
 
 // Names lists the components this binary can run.

@@ -90,6 +90,7 @@ func (r *request) nsView(kind string) nsView {
 	for _, k := range namespaceKinds {
 		v.Tabs = append(v.Tabs, tab{Name: k, Title: kinds[k].Title, URL: v.Base + "/" + k, Current: k == kind})
 	}
+	v.Tabs = append(v.Tabs, tab{Name: "monitoring", Title: "Monitoring", URL: v.Base + "/monitoring", Current: kind == "monitoring"})
 	v.CanCreate = r.canMember(cl, http.MethodPost, "/apis/apps/v1/namespaces/"+ns+"/deployments")
 	return v
 }
@@ -167,6 +168,8 @@ type objectData struct {
 	Rollback   bool
 	// LogsURL is the workload's Logs tab (its pods' recent lines).
 	LogsURL string
+	// Monitor is the charts of a pod or workload.
+	Monitor *monitorView
 	Err     string
 	EditErr string
 }
@@ -265,6 +268,13 @@ func (s *Server) renderObject(w http.ResponseWriter, r *request, editErr, editYA
 	if r.URL.Query().Get("fragment") == "status" {
 		r.fragment(w, http.StatusOK, "object", "status", d)
 		return
+	}
+	objURL := d.NS.Base + "/" + k.Name + "/" + url.PathEscape(d.Name)
+	switch {
+	case k.Name == "pods":
+		d.Monitor = r.monitorView(objURL, nil, d.NS.Cluster, podCharts(d.NS.Cluster, d.NS.Namespace, d.Name))
+	case monitoredWorkloads[k.Name]:
+		d.Monitor = r.monitorView(objURL, nil, d.NS.Cluster, workloadCharts(d.NS.Cluster, d.NS.Namespace, k.Kind, d.Name))
 	}
 	r.page(w, "object", "business", k.Kind+" "+d.Name, d, append(r.crumbs(), crumb{k.Title, d.NS.Base + "/" + k.Name})...)
 }

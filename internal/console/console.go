@@ -82,6 +82,7 @@ func (s *Server) Init() error {
 	s.platformRoutes(mux)
 	s.businessRoutes(mux)
 	s.logRuleRoutes(mux)
+	s.monitorRoutes(mux)
 	s.mux = mux
 	return nil
 }

@@ -92,6 +92,8 @@ type overviewData struct {
 	Memory, MemoryAllocated           string
 	CPUMeter, MemoryMeter             meterVal
 	Problems                          []clusterRow
+	// Monitor is the fleet's usage over time (the clusters the user sees).
+	Monitor *monitorView
 }
 
 type phaseCount struct {
@@ -141,6 +143,7 @@ func (s *Server) overview(w http.ResponseWriter, r *request) {
 	d.Memory, d.MemoryAllocated = humanBytes(mem), humanBytes(memAlloc)
 	d.CPUMeter = meterVal{Value: cpuAlloc.AsApproximateFloat64(), Max: max(cpu.AsApproximateFloat64(), 1e-9)}
 	d.MemoryMeter = meterVal{Value: memAlloc.AsApproximateFloat64(), Max: max(mem.AsApproximateFloat64(), 1)}
+	d.Monitor = r.monitorView(Prefix+"/platform", nil, "", fleetCharts())
 	r.page(w, "overview", "platform", "Overview", d)
 }
 
@@ -305,6 +308,8 @@ type clusterDetailData struct {
 	Err       string
 	// Events is the "persisted events" tab: the record store's search.
 	Events *eventSearch
+	// Monitor is the "monitoring" tab: charts, collection status, switch.
+	Monitor *clusterMonitor
 }
 
 func (s *Server) clusterDetail(w http.ResponseWriter, r *request) {
@@ -351,6 +356,8 @@ func (s *Server) clusterDetail(w http.ResponseWriter, r *request) {
 		d.Table, d.Pager = t, pg
 	case "persisted-events":
 		d.Events = r.persistedEvents(&cls)
+	case "monitoring":
+		d.Monitor = r.clusterMonitoring(&cls)
 	default:
 		s.fail(w, r.Request, http.StatusNotFound, "no such tab: "+d.Tab)
 		return

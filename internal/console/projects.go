@@ -152,6 +152,8 @@ type projectDetailData struct {
 	CanNamespace bool
 	Errors       map[string]string
 	Form         map[string]string
+	// Monitor is the project's usage against its quota, per cluster.
+	Monitor *monitorView
 }
 
 func (s *Server) loadProject(w http.ResponseWriter, r *request, d *projectDetailData) bool {
@@ -209,6 +211,7 @@ func (s *Server) projectDetail(w http.ResponseWriter, r *request) {
 	if !s.loadProject(w, r, &d) {
 		return
 	}
+	d.Monitor = r.monitorView(Prefix+"/platform/projects/"+url.PathEscape(d.Project.Name), nil, "", projectCharts(d.Project.Name, d.ClusterNames))
 	r.page(w, "project", "platform", "Project "+d.Project.Spec.DisplayName, d, crumb{"Projects", "/console/platform/projects"})
 }
 

@@ -3,6 +3,7 @@ package console
 import (
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -86,9 +87,25 @@ func pages() []struct {
 			Rows: []logRuleRow{hostileRule(h)}, Form: hostileRuleForm(h)}},
 		{"logrules", "layout", logRulesData{All: true, Base: "/x", CanDelete: true, Rows: []logRuleRow{hostileRule(h), {Name: h, ClusterRule: true, Phase: h}}}},
 		{"logrules", "ruleform", logRulesData{Project: h, Base: "/x/" + h, CanCreate: true, Form: hostileRuleForm(h)}},
+		{"cluster", "layout", clusterDetailData{Cluster: clusterRow{ID: "cls-1"}, Tab: "monitoring", Monitor: &clusterMonitor{On: true, CanToggle: true, Status: h, Failing: true,
+			View: hostileMonitor(h)}}},
+		{"node", "layout", nodeDetailData{Cluster: "cls-1", Node: nodeRow{Name: h, Status: h, Roles: h, Version: h, CPU: h, Memory: h, Labels: []string{h}, Taints: []string{h}}, Monitor: hostileMonitor(h)}},
+		{"nsmonitor", "layout", nsMonitorData{NS: nsv, Monitor: hostileMonitor(h)}},
+		{"object", "layout", objectData{NS: nsv, Kind: kinds["pods"], Name: h, Monitor: hostileMonitor(h)}},
+		{"overview", "layout", overviewData{Monitor: hostileMonitor(h)}},
+		// A valid range: the charts are drawn.
+		{"overview", "layout", overviewData{Monitor: func() *monitorView { m := hostileMonitor(h); m.Range = readMonitorRange(nil); return m }()}},
+		{"project", "layout", projectDetailData{Project: prj, Monitor: hostileMonitor(h)}},
 		{"error", "layout", nil},
 		{"loggedout", "layout", "/console/"},
 	}
+}
+
+// hostileMonitor is a monitoring section with h wherever a page or its
+// query (the range's custom times) puts text.
+func hostileMonitor(h string) *monitorView {
+	return &monitorView{Range: readMonitorRange(url.Values{"range": {"custom"}, "step": {h}, "start": {h}, "end": {h}}), Action: "/x/" + h, Keep: [][2]string{{"tab", h}}, Cluster: h,
+		Charts: append(projectCharts(h, []string{h}), chart{ID: h, Title: h, Unit: h, Cluster: h, Series: []chartSeries{{h, selector("m", "pod", h)}}})}
 }
 
 func hostileRule(h string) logRuleRow {

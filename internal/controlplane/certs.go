@@ -34,6 +34,19 @@ var (
 	EtcdClient    = Identity{"apiserver-etcd-client", "kube-apiserver-etcd-client", nil}
 	// Platform is the identity of the kstack platform process.
 	PlatformIdentity = Identity{"platform", "kstack-platform", []string{"system:masters"}}
+	// FrontProxyClient is the apiserver's identity towards aggregated API
+	// servers, under its own CA (FrontProxyCA): an aggregated server trusts
+	// the user headers only of this certificate.
+	FrontProxyClient = Identity{"front-proxy-client", "front-proxy-client", nil}
+)
+
+// Files of the aggregation layer (PKIOptions.Aggregation).
+const (
+	FrontProxyCA = "front-proxy-ca"
+	// MetricsServerServing is metrics-server's serving certificate, for the
+	// name the aggregator checks (SERVICE.NAMESPACE.svc) and loopback.
+	MetricsServerServing = "metrics-server"
+	MetricsServerDNSName = "metrics-server.kube-system.svc"
 )
 
 // PKIOptions say which certificates a control plane needs.
@@ -44,6 +57,10 @@ type PKIOptions struct {
 	KubeletServing bool
 	// EncryptSecrets writes an encryption configuration for Secrets at rest.
 	EncryptSecrets bool
+	// Aggregation issues the front-proxy CA and client certificate of the
+	// aggregation layer and metrics-server's serving certificate. An older
+	// PKI without them gets them from EnsurePKI, the rest left as it is.
+	Aggregation bool
 }
 
 // EnsurePKI makes the PKI of the control plane unless it exists, and checks
@@ -51,7 +68,7 @@ type PKIOptions struct {
 // and renames it into place, so a failure never leaves half a PKI.
 func EnsurePKI(l Layout, ports Ports, opts PKIOptions) error {
 	if _, err := os.Stat(l.PKIDir()); err == nil {
-		return CheckPKI(l, opts)
+		return UpgradePKI(l, opts)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -112,6 +129,11 @@ func writePKI(dir string, opts PKIOptions) error {
 			return err
 		}
 	}
+	if opts.Aggregation {
+		if err := issueAggregation(dir, ca); err != nil {
+			return err
+		}
+	}
 	sa, err := pki.NewServiceAccountKey()
 	if err != nil {
 		return err
@@ -153,6 +175,72 @@ resources:
 	return nil
 }
 
+// UpgradePKI adds to an existing PKI what opts need and an older kstack did
+// not make (the aggregation layer's files), then checks every file.
+func UpgradePKI(l Layout, opts PKIOptions) error {
+	if opts.Aggregation {
+		ca, key, err := pki.LoadPair(l.PKIDir(), "ca")
+		if err != nil {
+			return err
+		}
+		if err := issueAggregation(l.PKIDir(), &pki.CA{Cert: ca, Key: key}); err != nil {
+			return err
+		}
+	}
+	return CheckPKI(l, opts)
+}
+
+// issueAggregation issues the aggregation layer's files that dir lacks (a
+// pair with either file missing counts as missing). A new front-proxy CA
+// gets a new client certificate.
+func issueAggregation(dir string, ca *pki.CA) error {
+	missing := func(name string) bool {
+		for _, ext := range []string{".crt", ".key"} {
+			if _, err := os.Stat(filepath.Join(dir, name+ext)); err != nil {
+				return true
+			}
+		}
+		return false
+	}
+	newCA := missing(FrontProxyCA)
+	if newCA {
+		fp, err := pki.NewCA("kstack-front-proxy-ca")
+		if err != nil {
+			return err
+		}
+		if err := pki.WritePair(dir, FrontProxyCA, fp.Cert, fp.Key); err != nil {
+			return err
+		}
+	}
+	if newCA || missing(FrontProxyClient.File) {
+		fpCert, fpKey, err := pki.LoadPair(dir, FrontProxyCA)
+		if err != nil {
+			return err
+		}
+		c, k, err := (&pki.CA{Cert: fpCert, Key: fpKey}).Issue(pki.CertSpec{CommonName: FrontProxyClient.CommonName, Client: true})
+		if err != nil {
+			return err
+		}
+		if err := pki.WritePair(dir, FrontProxyClient.File, c, k); err != nil {
+			return err
+		}
+	}
+	if missing(MetricsServerServing) {
+		c, k, err := ca.Issue(pki.CertSpec{
+			CommonName: "metrics-server", Server: true,
+			DNSNames: []string{MetricsServerDNSName, "localhost"},
+			IPs:      []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+		})
+		if err != nil {
+			return err
+		}
+		if err := pki.WritePair(dir, MetricsServerServing, c, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CheckPKI loads every file of an existing PKI and reports the first damaged one.
 func CheckPKI(l Layout, opts PKIOptions) error {
 	dir := l.PKIDir()
@@ -167,15 +255,35 @@ func CheckPKI(l Layout, opts PKIOptions) error {
 	for _, id := range opts.Clients {
 		names = append(names, id.File)
 	}
+	if opts.Aggregation {
+		names = append(names, MetricsServerServing)
+	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	for _, n := range names {
+	verify := func(n string, roots *x509.CertPool, what string) error {
 		c, _, err := pki.LoadPair(dir, n)
 		if err != nil {
 			return err
 		}
-		if _, err := c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-			return &pki.CorruptError{Path: filepath.Join(dir, n+".crt"), Err: fmt.Errorf("not signed by this control plane's CA: %w", err)}
+		if _, err := c.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			return &pki.CorruptError{Path: filepath.Join(dir, n+".crt"), Err: fmt.Errorf("not signed by this control plane's %s: %w", what, err)}
+		}
+		return nil
+	}
+	for _, n := range names {
+		if err := verify(n, pool, "CA"); err != nil {
+			return err
+		}
+	}
+	if opts.Aggregation {
+		fp, _, err := pki.LoadPair(dir, FrontProxyCA)
+		if err != nil {
+			return err
+		}
+		fpPool := x509.NewCertPool()
+		fpPool.AddCert(fp)
+		if err := verify(FrontProxyClient.File, fpPool, "front-proxy CA"); err != nil {
+			return err
 		}
 	}
 	if _, err := pki.LoadKey(filepath.Join(dir, "sa.key")); err != nil {

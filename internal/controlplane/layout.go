@@ -19,6 +19,11 @@ type Ports struct {
 	Scheduler         int `json:"scheduler,omitempty"`
 	Kwok              int `json:"kwok,omitempty"`
 	PodServer         int `json:"podServer,omitempty"`
+	// Kubelet is the simulated nodes' kubelet endpoint as the apiserver and
+	// metrics-server reach it (on the node address, in front of kwok).
+	Kubelet int `json:"kubelet,omitempty"`
+	// MetricsServer is metrics-server's secure port (the metrics API).
+	MetricsServer int `json:"metricsServer,omitempty"`
 	// AuditWebhook is the platform's receiver of the apiserver's audit events.
 	AuditWebhook int `json:"auditWebhook,omitempty"`
 }
@@ -29,6 +34,7 @@ func (p Ports) All() map[string]int {
 		"etcd client": p.EtcdClient, "etcd peer": p.EtcdPeer, "kube-apiserver": p.APIServer,
 		"kube-controller-manager": p.ControllerManager, "kube-scheduler": p.Scheduler,
 		"kwok": p.Kwok, "simulated pod server": p.PodServer, "audit receiver": p.AuditWebhook,
+		"kubelet endpoint": p.Kubelet, "metrics-server": p.MetricsServer,
 	}
 	for k, v := range m {
 		if v == 0 {

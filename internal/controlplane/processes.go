@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/kstack/kstack/internal/supervisor"
 )
@@ -27,6 +28,13 @@ type Options struct {
 	// AuditWebhook sends the apiserver's audit events to the platform's
 	// receiver too (EnsureAuditWebhook wrote its kubeconfig).
 	AuditWebhook bool
+	// Aggregation gives the apiserver the aggregation layer's front proxy
+	// (PKIOptions.Aggregation wrote its files), for aggregated APIs such as
+	// metrics-server's.
+	Aggregation bool
+	// NodeIP is the simulated nodes' address (default 127.0.0.1), where
+	// Ports.Kubelet serves their kubelet endpoint when set, else kwok itself.
+	NodeIP string
 }
 
 // ServiceCIDR is the Service range of every control plane kstack runs.
@@ -90,6 +98,17 @@ func Processes(o Options) []supervisor.Process {
 			"--kubelet-preferred-address-types=InternalIP",
 		)
 	}
+	if o.Aggregation {
+		apiArgs = append(apiArgs,
+			"--requestheader-client-ca-file="+l.PKI(FrontProxyCA+".crt"),
+			"--requestheader-allowed-names="+FrontProxyClient.CommonName,
+			"--requestheader-username-headers=X-Remote-User",
+			"--requestheader-group-headers=X-Remote-Group",
+			"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+			"--proxy-client-cert-file="+l.PKI(FrontProxyClient.File+".crt"),
+			"--proxy-client-key-file="+l.PKI(FrontProxyClient.File+".key"),
+		)
+	}
 	if o.EncryptSecrets {
 		apiArgs = append(apiArgs, "--encryption-provider-config="+l.EncryptionConfig())
 	}
@@ -111,8 +130,9 @@ func Processes(o Options) []supervisor.Process {
 		"--kubeconfig="+cmKubeconfig,
 		"--authentication-kubeconfig="+cmKubeconfig,
 		"--authorization-kubeconfig="+cmKubeconfig,
-		// The apiserver runs no front proxy: without this, the component
-		// looks up its request-header CA every few seconds and logs an error.
+		// Only loopback clients with the cluster's certificates call it: it
+		// needs no request-header CA, whose lookup logs an error every few
+		// seconds where the apiserver runs no front proxy.
 		"--authentication-skip-lookup=true",
 		"--client-ca-file="+l.PKI("ca.crt"),
 		"--bind-address=127.0.0.1",
@@ -150,21 +170,32 @@ func Processes(o Options) []supervisor.Process {
 	)
 	sched.Ready = httpsReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.Scheduler), l, "")
 
+	nodeIP, nodePort := o.NodeIP, p.Kubelet
+	if nodeIP == "" {
+		nodeIP = "127.0.0.1"
+	}
+	if nodePort == 0 {
+		nodePort = p.Kwok
+	}
 	kwok := comp("kwok",
 		"--config="+l.KwokConfig(),
 		"--kubeconfig="+l.Kubeconfig(KwokIdentity.File),
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+KwokNodeAnnotation+"=fake",
-		"--node-ip=127.0.0.1",
-		"--node-port="+strconv.Itoa(p.Kwok),
+		// The address and port that nodes advertise; kwok itself listens
+		// on loopback (--server-address).
+		"--node-ip="+nodeIP,
+		"--node-port="+strconv.Itoa(nodePort),
 		fmt.Sprintf("--server-address=127.0.0.1:%d", p.Kwok),
 		"--tls-cert-file="+l.PKI("kubelet-serving.crt"),
 		"--tls-private-key-file="+l.PKI("kubelet-serving.key"),
 		"--node-lease-duration-seconds=40",
 		"--cidr=10.244.0.0/16",
 		// Each pod's logs come from its own Logs object, which the local
-		// cluster's supervisor writes (and whose CRD it installs).
-		"--enable-crds=Logs",
+		// cluster's supervisor writes; its usage from a ResourceUsage or a
+		// ClusterResourceUsage, which tests set at run time. The supervisor
+		// installs their CRDs. The Metric is fixed, in --config.
+		"--enable-crds="+strings.Join(KwokCRDs, ","),
 	)
 	kwok.Ready = httpsReady(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.Kwok), l, "")
 
@@ -177,6 +208,41 @@ func Processes(o Options) []supervisor.Process {
 
 // KwokNodeAnnotation marks the nodes that kwok simulates (only kstack's own).
 const KwokNodeAnnotation = "kwok.x-k8s.io/node"
+
+// KwokCRDs are the kinds kwok reads from the cluster rather than its config.
+var KwokCRDs = []string{"Logs", "ResourceUsage", "ClusterResourceUsage"}
+
+// MetricsServer is metrics-server for a control plane with kubelets and the
+// aggregation layer: it scrapes every node's kubelet endpoint (the port in
+// the node's status, the path in its metrics.k8s.io/resource-metrics-path
+// annotation) and serves the metrics API to the aggregator on loopback.
+func MetricsServer(o Options) supervisor.Process {
+	l, p := o.Layout, o.Ports
+	admin := l.Kubeconfig(AdminIdentity.File)
+	proc := supervisor.Process{
+		Name: "metrics-server", Path: o.Binary, LogFile: l.Log("metrics-server"),
+		Args: []string{"component", "metrics-server",
+			"--bind-address=127.0.0.1",
+			"--secure-port=" + strconv.Itoa(p.MetricsServer),
+			"--tls-cert-file=" + l.PKI(MetricsServerServing+".crt"),
+			"--tls-private-key-file=" + l.PKI(MetricsServerServing+".key"),
+			"--kubeconfig=" + admin,
+			"--authentication-kubeconfig=" + admin,
+			"--authorization-kubeconfig=" + admin,
+			"--kubelet-use-node-status-port",
+			"--kubelet-preferred-address-types=InternalIP",
+			"--kubelet-certificate-authority=" + l.PKI("ca.crt"),
+			// Its least: `kubectl top` has figures after two scrapes.
+			"--metric-resolution=10s",
+			"--kubelet-request-timeout=5s",
+			"--profiling=false",
+		},
+	}
+	// Not /readyz: that waits for a first scrape, which needs the nodes the
+	// supervisor registers once every process is up.
+	proc.Ready = httpsReady(fmt.Sprintf("https://127.0.0.1:%d/livez", p.MetricsServer), l, AdminIdentity.File)
+	return proc
+}
 
 // httpsReady probes url until it answers 200, presenting the named client
 // certificate (none when client is empty; then the server is not verified,

@@ -1,7 +1,8 @@
 // Package localcluster runs local Kubernetes clusters for trying and testing:
 // a real control plane (etcd, kube-apiserver, kube-controller-manager,
-// kube-scheduler) with kwok simulating the nodes, supervised by a small
-// detached process per cluster and kept under the data dir.
+// kube-scheduler) with kwok simulating the nodes and metrics-server serving
+// their usage, supervised by a small detached process per cluster and kept
+// under the data dir.
 package localcluster
 
 import (

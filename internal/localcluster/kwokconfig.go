@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	metricsresource "sigs.k8s.io/kwok/kustomize/metrics/resource"
 	nodefast "sigs.k8s.io/kwok/kustomize/stage/node/fast"
 	heartbeat "sigs.k8s.io/kwok/kustomize/stage/node/heartbeat-with-lease"
 	podfast "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
@@ -16,9 +17,11 @@ import (
 // writeKwokConfig writes kwok's configuration: the stages that bring nodes
 // and pods to life (kwok's own defaults), and the kubelet endpoints:
 // exec runs on the host in a scratch dir (as nobody when kstack runs as root),
-// port-forward reaches the supervisor's simulated pod server. Logs are not
-// here: each pod has its own Logs object (see podlogs.go), and a pod without
-// one yet has no logs, as on a kubelet before its containers start.
+// port-forward reaches the supervisor's simulated pod server, and the
+// kubelet's resource metrics (kwokMetric). Logs are not here: each pod has
+// its own Logs object (see podlogs.go), and a pod without one yet has no
+// logs, as on a kubelet before its containers start. Nor is usage: it comes
+// from ResourceUsage and ClusterResourceUsage objects (see metrics.go).
 func writeKwokConfig(l controlplane.Layout, ports controlplane.Ports, scratch string) error {
 	security := ""
 	if os.Geteuid() == 0 {
@@ -52,12 +55,17 @@ spec:
 	if err != nil {
 		return err
 	}
+	metric, err := kwokMetric()
+	if err != nil {
+		return err
+	}
 	docs := []string{
 		nodefast.DefaultNodeInit,
 		heartbeat.DefaultNodeHeartbeatWithLease,
 		podfast.DefaultPodReady,
 		complete,
 		podfast.DefaultPodDelete,
+		metric,
 		endpoints,
 	}
 	for i := range docs {
@@ -80,4 +88,35 @@ func podCompleteStage() (string, error) {
 		return "", fmt.Errorf("kwok's pod-complete stage no longer selects Job pods as kstack expects; update podCompleteStage")
 	}
 	return strings.Replace(podfast.DefaultPodComplete, byOwner, byPolicy, 1), nil
+}
+
+// resourceMetricsPath is where kwok serves a node's resource metrics (the
+// kubelet's /metrics/resource); {nodeName} is the node's name.
+const resourceMetricsPath = "/metrics/nodes/{nodeName}/metrics/resource"
+
+// What a simulated node uses beyond its pods (the system, the kubelet), as a
+// real node does: metrics-server drops a node whose usage is zero, so
+// without it `kubectl top nodes` shows nothing for a node without pods.
+const (
+	nodeOverheadCores = "0.05"      // 50m
+	nodeOverheadBytes = "268435456" // 256Mi
+)
+
+// kwokMetric is kwok's Metric for the kubelet's resource metrics with the
+// nodes' own usage added to theirs.
+func kwokMetric() (string, error) {
+	m := metricsresource.DefaultMetricsResource
+	if !strings.Contains(m, `path: "`+resourceMetricsPath+`"`) {
+		return "", fmt.Errorf("kwok's resource Metric is no longer at %s as kstack expects; update resourceMetricsPath", resourceMetricsPath)
+	}
+	for old, repl := range map[string]string{
+		`value: 'node.CumulativeUsage("cpu")'`: `value: 'node.CumulativeUsage("cpu") + ` + nodeOverheadCores + ` * node.SinceSecond()'`,
+		`value: 'node.Usage("memory")'`:        `value: 'node.Usage("memory") + ` + nodeOverheadBytes + `.0'`,
+	} {
+		if strings.Count(m, old) != 1 {
+			return "", fmt.Errorf("kwok's resource Metric no longer has %s as kstack expects; update kwokMetric", old)
+		}
+		m = strings.Replace(m, old, repl, 1)
+	}
+	return m, nil
 }

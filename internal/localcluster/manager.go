@@ -53,6 +53,7 @@ var pkiOptions = controlplane.PKIOptions{
 		controlplane.Scheduler, controlplane.KwokIdentity,
 	},
 	KubeletServing: true,
+	Aggregation:    true,
 }
 
 // lockAndLookup takes the data dir lock and finds the cluster; on error the
@@ -171,7 +172,7 @@ func (m *Manager) Create(ctx context.Context, name string, nodes int) (err error
 			}
 		}
 	}()
-	ports, err := netutil.FreePorts(7, m.usedPorts())
+	ports, err := netutil.FreePorts(9, m.usedPorts())
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func (m *Manager) Create(ctx context.Context, name string, nodes int) (err error
 		Name: name, Nodes: nodes, KubernetesVersion: defaultVersion(), Created: time.Now().UTC(),
 		Ports: controlplane.Ports{
 			EtcdClient: ports[0], EtcdPeer: ports[1], APIServer: ports[2], ControllerManager: ports[3],
-			Scheduler: ports[4], Kwok: ports[5], PodServer: ports[6],
+			Scheduler: ports[4], Kwok: ports[5], PodServer: ports[6], Kubelet: ports[7], MetricsServer: ports[8],
 		},
 	}
 	m.progress("  generating certificates and keys")
@@ -211,7 +212,11 @@ func (m *Manager) Start(ctx context.Context, name string) error {
 		}
 		return m.waitReady(ctx, p, pid)
 	}
-	if err := controlplane.CheckPKI(p.Layout, pkiOptions); err != nil {
+	// A cluster made by an older kstack lacks what newer components need.
+	if err := m.addMissingPorts(c, p); err != nil {
+		return err
+	}
+	if err := controlplane.UpgradePKI(p.Layout, pkiOptions); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -222,6 +227,28 @@ func (m *Manager) Start(ctx context.Context, name string) error {
 	}
 	m.progress("Local cluster %q is ready (%s)", name, time.Since(start).Round(100*time.Millisecond))
 	return nil
+}
+
+// addMissingPorts gives a cluster the ports that its cluster.json lacks
+// (made by a kstack without the component) and keeps them there.
+func (m *Manager) addMissingPorts(c *Cluster, p paths) error {
+	var missing []*int
+	for _, port := range []*int{&c.Ports.Kubelet, &c.Ports.MetricsServer} {
+		if *port == 0 {
+			missing = append(missing, port)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	free, err := netutil.FreePorts(len(missing), m.usedPorts())
+	if err != nil {
+		return err
+	}
+	for i, port := range missing {
+		*port = free[i]
+	}
+	return writeJSON(p.meta(), c)
 }
 
 func (m *Manager) startSupervisor(ctx context.Context, c *Cluster, p paths) error {

@@ -19,8 +19,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,12 +28,9 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/workqueue"
-	kwokcrd "sigs.k8s.io/kwok/kustomize/crd"
 	kwokv1alpha1 "sigs.k8s.io/kwok/pkg/apis/v1alpha1"
 	kwokclient "sigs.k8s.io/kwok/pkg/client/clientset/versioned"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kstack/kstack/internal/controlplane"
 )
@@ -468,41 +463,4 @@ func (p *podLogs) sweep(now time.Time) {
 			delete(p.gone, dir)
 		}
 	}
-}
-
-// installLogsCRD installs kwok's Logs CRD into the cluster: kwok watches Logs
-// objects (--enable-crds=Logs) but leaves installing their definition to
-// whoever sets it up. It fails until the API serves the kind.
-func installLogsCRD(ctx context.Context, l controlplane.Layout) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", l.AdminKubeconfig())
-	if err != nil {
-		return err
-	}
-	cs, err := apiextensionsclient.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	var want apiextensionsv1.CustomResourceDefinition
-	if err := yaml.Unmarshal(kwokcrd.Logs, &want); err != nil {
-		return fmt.Errorf("kwok's Logs CRD: %w", err)
-	}
-	crds := cs.ApiextensionsV1().CustomResourceDefinitions()
-	cur, err := crds.Get(ctx, want.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		cur, err = crds.Create(ctx, &want, metav1.CreateOptions{})
-	case err == nil && !reflect.DeepEqual(cur.Spec.Versions, want.Spec.Versions):
-		// A newer kstack brings a newer kwok.
-		cur.Spec = want.Spec
-		cur, err = crds.Update(ctx, cur, metav1.UpdateOptions{})
-	}
-	if err != nil {
-		return fmt.Errorf("installing kwok's Logs CRD: %w", err)
-	}
-	for _, c := range cur.Status.Conditions {
-		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-			return nil
-		}
-	}
-	return fmt.Errorf("kwok's Logs CRD is not established yet")
 }

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/kstack/kstack/internal/controlplane"
 	"github.com/kstack/kstack/internal/supervisor"
@@ -74,12 +75,31 @@ func (m *Manager) Supervise(ctx context.Context, name string) error {
 	if err := controlplane.EnsureAuditPolicy(p.Layout); err != nil {
 		return fail(err)
 	}
-	procs := processes(m.Binary, p.Layout, c)
+	if c.Ports.Kubelet == 0 || c.Ports.MetricsServer == 0 {
+		return fail(fmt.Errorf("cluster.json has no kubelet or metrics-server port; start the cluster with `kstack local start %s`, which adds them", c.Name))
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", p.AdminKubeconfig())
+	if err != nil {
+		return fail(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	nodeIP := nodeAddress()
+	front, err := startKubeletFront(p.Layout, nodeIP, c.Ports.Kubelet, c.Ports.Kwok, cs, log)
+	if err != nil {
+		return fail(err)
+	}
+	defer front.Close()
+	log.Info("simulated nodes' kubelet endpoint", "address", front.Addr().String())
+
+	procs := processes(m.Binary, p.Layout, c, nodeIP)
 	sup := &supervisor.Supervisor{Processes: procs, StateFile: p.StateFile(), Log: log}
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	// Progress for `create`/`start`, written before each component starts.
-	setStatus(PhaseStarting, "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok")
+	setStatus(PhaseStarting, "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, metrics-server")
 	startDone := make(chan error, 1)
 	var wait func()
 	go func() {
@@ -106,18 +126,16 @@ func (m *Manager) Supervise(ctx context.Context, name string) error {
 	}()
 
 	setStatus(PhaseStarting, fmt.Sprintf("control plane ready; registering %d simulated nodes", c.Nodes))
-	cfg, err := clientcmd.BuildConfigFromFlags("", p.AdminKubeconfig())
-	if err != nil {
-		return fail(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return fail(err)
-	}
 	if err := startPodLogs(ctx, p.Layout, cfg, log); err != nil {
 		return fail(fmt.Errorf("simulated container logs: %w", err))
 	}
-	if err := ensureNodes(ctx, cs, c); err != nil {
+	if err := ensureDefaultUsage(ctx, cfg); err != nil {
+		return fail(err)
+	}
+	if err := ensureMetricsAPI(ctx, cfg, p.Layout, c.Ports.MetricsServer); err != nil {
+		return fail(err)
+	}
+	if err := ensureNodes(ctx, cs, c, nodeIP); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -139,6 +157,13 @@ func (m *Manager) Supervise(ctx context.Context, name string) error {
 		}
 		return fail(err)
 	}
+	setStatus(PhaseStarting, "waiting for the metrics API")
+	if err := waitMetricsAPI(ctx, cfg); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fail(err)
+	}
 	setStatus(PhaseRunning, "running")
 	log.Info("cluster running", "apiserver", c.Ports.APIServerURL())
 	<-ctx.Done()
@@ -153,21 +178,26 @@ var LogAgentEnabled = true
 
 // processes are the cluster's supervised processes, in start order: the
 // control plane with kwok, where the apiserver counts as ready only once
-// kwok's Logs CRD is served (so that kwok watches Logs objects from its
-// start), then the log agent right after kwok.
-func processes(binary string, l controlplane.Layout, c *Cluster) []supervisor.Process {
+// the CRDs kwok watches are served (so that kwok watches them from its
+// start), then metrics-server and the log agent right after kwok. The nodes
+// advertise nodeIP.
+func processes(binary string, l controlplane.Layout, c *Cluster, nodeIP string) []supervisor.Process {
 	var out []supervisor.Process
-	for _, proc := range controlplane.Processes(controlplane.Options{Binary: binary, Layout: l, Ports: c.Ports, Kubelets: true}) {
+	o := controlplane.Options{Binary: binary, Layout: l, Ports: c.Ports, Kubelets: true, Aggregation: true, NodeIP: nodeIP}
+	for _, proc := range controlplane.Processes(o) {
 		if proc.Name == "kube-apiserver" {
 			ready := proc.Ready
 			proc.Ready = func(ctx context.Context) error {
 				if err := ready(ctx); err != nil {
 					return err
 				}
-				return installLogsCRD(ctx, l)
+				return installKwokCRDs(ctx, l)
 			}
 		}
 		out = append(out, proc)
+		if proc.Name == "kwok" {
+			out = append(out, controlplane.MetricsServer(o))
+		}
 		if proc.Name == "kwok" && LogAgentEnabled {
 			out = append(out, supervisor.Process{
 				Name: "logagent", Path: binary,
@@ -190,40 +220,120 @@ func processes(binary string, l controlplane.Layout, c *Cluster) []supervisor.Pr
 func NodeName(cluster string, i int) string { return fmt.Sprintf("%s-node-%d", cluster, i) }
 
 // ensureNodes registers the cluster's simulated nodes; kwok only manages
-// nodes with kstack's annotation, so nodes added by others stay alone.
-func ensureNodes(ctx context.Context, cs kubernetes.Interface, c *Cluster) error {
+// nodes with kstack's annotation, so nodes added by others stay alone. Nodes
+// registered by an earlier start are brought up to date (reconcileNode).
+func ensureNodes(ctx context.Context, cs kubernetes.Interface, c *Cluster, nodeIP string) error {
 	for i := 1; i <= c.Nodes; i++ {
-		name := NodeName(c.Name, i)
-		node := &corev1.Node{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: name,
-				Labels: map[string]string{
-					"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-					"type": "kwok", "kstack.io/local-cluster": c.Name,
-				},
-				Annotations: map[string]string{
-					controlplane.KwokNodeAnnotation: "fake",
-					"node.alpha.kubernetes.io/ttl":  "0",
-				},
-			},
-			Status: corev1.NodeStatus{
-				Capacity:    nodeResources(),
-				Allocatable: nodeResources(),
-				NodeInfo: corev1.NodeSystemInfo{
-					KubeletVersion:          version.Kubernetes,
-					OSImage:                 "kstack simulated node (kwok)",
-					ContainerRuntimeVersion: "kwok://simulated",
-					OperatingSystem:         "linux",
-					Architecture:            "amd64",
-				},
-			},
+		want := simulatedNode(c, i, nodeIP)
+		_, err := cs.CoreV1().Nodes().Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			err = reconcileNode(ctx, cs, want)
 		}
-		_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("registering node %s: %w", name, err)
+		if err != nil {
+			return fmt.Errorf("registering node %s: %w", want.Name, err)
 		}
 	}
 	return nil
+}
+
+// simulatedNode is the i-th node of c as registered, advertising nodeIP and
+// the cluster's kubelet endpoint, where its resource metrics are at the path
+// its annotation names.
+func simulatedNode(c *Cluster, i int, nodeIP string) *corev1.Node {
+	name := NodeName(c.Name, i)
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name,
+			Labels: map[string]string{
+				"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+				"type": "kwok", "kstack.io/local-cluster": c.Name,
+			},
+			Annotations: map[string]string{
+				controlplane.KwokNodeAnnotation: "fake",
+				"node.alpha.kubernetes.io/ttl":  "0",
+				ResourceMetricsPathAnnotation:   nodeMetricsPath(name),
+			},
+		},
+		Status: corev1.NodeStatus{
+			Capacity:    nodeResources(),
+			Allocatable: nodeResources(),
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: nodeIP},
+				{Type: corev1.NodeHostName, Address: name},
+			},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(c.Ports.Kubelet)}},
+			NodeInfo: corev1.NodeSystemInfo{
+				KubeletVersion:          version.Kubernetes,
+				OSImage:                 "kstack simulated node (kwok)",
+				ContainerRuntimeVersion: "kwok://simulated",
+				OperatingSystem:         "linux",
+				Architecture:            "amd64",
+			},
+		},
+	}
+}
+
+// reconcileNode brings a node registered by an earlier start to want's
+// metrics path annotation (an older kstack set none) and kubelet endpoint
+// (the host's address or the cluster's ports may have changed; kwok sets
+// them only on a node it initialises).
+func reconcileNode(ctx context.Context, cs kubernetes.Interface, want *corev1.Node) error {
+	nodes := cs.CoreV1().Nodes()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := nodes.Get(ctx, want.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if setNodeAnnotations(cur, want) {
+			if cur, err = nodes.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
+		}
+		if setKubeletEndpoint(cur, want) {
+			_, err = nodes.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		}
+		return err
+	})
+}
+
+// setNodeAnnotations gives cur want's metrics path annotation; true if it changed.
+func setNodeAnnotations(cur, want *corev1.Node) bool {
+	v := want.Annotations[ResourceMetricsPathAnnotation]
+	if cur.Annotations[ResourceMetricsPathAnnotation] == v {
+		return false
+	}
+	if cur.Annotations == nil {
+		cur.Annotations = map[string]string{}
+	}
+	cur.Annotations[ResourceMetricsPathAnnotation] = v
+	return true
+}
+
+// setKubeletEndpoint gives cur want's InternalIP (in place of any other)
+// and kubelet port; true if either changed.
+func setKubeletEndpoint(cur, want *corev1.Node) bool {
+	internalIPs := func(n *corev1.Node) (ips []string) {
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				ips = append(ips, a.Address)
+			}
+		}
+		return ips
+	}
+	ip := internalIPs(want)[0]
+	port := want.Status.DaemonEndpoints.KubeletEndpoint.Port
+	if have := internalIPs(cur); len(have) == 1 && have[0] == ip && cur.Status.DaemonEndpoints.KubeletEndpoint.Port == port {
+		return false
+	}
+	addrs := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}}
+	for _, a := range cur.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			addrs = append(addrs, a)
+		}
+	}
+	cur.Status.Addresses = addrs
+	cur.Status.DaemonEndpoints.KubeletEndpoint.Port = port
+	return true
 }
 
 // nodeResources is the size of one simulated node: a modest real server, so

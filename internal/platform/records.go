@@ -111,10 +111,15 @@ func (r *runner) openRecords(ctx context.Context) error {
 // startRecords adds the writer, the receiver and retention to the manager.
 func (r *runner) startRecords() error {
 	rec := r.records
+	observe := r.self.Observe
 	if rec == nil {
+		r.gw.Audit = observe
 		return nil
 	}
-	r.gw.Audit = rec.recorder.Record
+	r.gw.Audit = func(e audit.Entry) {
+		observe(e)
+		rec.recorder.Record(e)
+	}
 	log := r.log.With("component", "record-writer")
 	if err := r.mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		err := rec.writer.Run(ctx)

@@ -52,9 +52,11 @@ import (
 	"github.com/kstack/kstack/internal/eventapi"
 	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/logagentapi"
+	"github.com/kstack/kstack/internal/monitorapi"
 	"github.com/kstack/kstack/internal/platformapi"
 	"github.com/kstack/kstack/internal/platformscheme"
 	"github.com/kstack/kstack/internal/recordstore"
+	"github.com/kstack/kstack/internal/selfmetrics"
 	"github.com/kstack/kstack/internal/version"
 )
 
@@ -96,6 +98,8 @@ type RunOptions struct {
 	WebhookClientCAFile string
 	// Records configure the record store (audit, events).
 	Records RecordOptions
+	// Metrics configure monitoring (the metric store, collection).
+	Metrics MetricsOptions
 	// DialAllow are prefixes users may point the platform at although
 	// they are loopback, link-local or the platform's own (--dial-allow).
 	DialAllow []string
@@ -114,6 +118,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	}{
 		{"configure", r.configure},
 		{"open the record store", r.openRecords},
+		{"open the metric store", r.openMetrics},
 		{"prepare the store", r.prepareStore},
 		{"create the manager", r.createManager},
 		{"wire the API groups and controllers", r.wireGroups},
@@ -147,6 +152,8 @@ type runner struct {
 	controllers  []string
 	webhook      *admissionwebhook.Server
 	records      *records
+	monitoring   *monitoring
+	self         *selfmetrics.Metrics
 }
 
 // configure reads the flags' files and binds the gateway's port, before
@@ -310,6 +317,8 @@ func (r *runner) wireGroups(ctx context.Context) error {
 	if rw.dial, err = r.dialPolicy(); err != nil {
 		return err
 	}
+	rw.monitor = r.monitorModule()
+	rw.monitor.Env = env
 	groups, err := apigroup.NewRegistry(groupList(r.platform, business, env, rw)...)
 	if err != nil {
 		return err
@@ -350,10 +359,15 @@ func groupList(platform *platformapi.Module, business *businessapi.Module, env a
 	if rw.sink != nil {
 		sink = rw.sink
 	}
+	monitor := rw.monitor
+	if monitor == nil {
+		monitor = &monitorapi.Module{Env: env}
+	}
 	return []apigroup.Module{platform, &authapi.Module{Env: env}, business,
 		&auditapi.Module{Env: env, Store: rw.store},
 		&eventapi.Module{Env: env, Store: rw.store, Sink: sink, Cache: rw.cache, Global: rw.global, ProjectOf: rw.projectOf},
 		&logagentapi.Module{Env: env, Cache: rw.cache, Dial: rw.dial},
+		monitor,
 	}
 }
 
@@ -365,6 +379,7 @@ type recordWiring struct {
 	projectOf func(ctx context.Context, cluster, namespace string) string
 	dial      *dialcheck.Policy
 	global    kubernetes.Interface
+	monitor   *monitorapi.Module
 }
 
 // dialPolicy is what users may point the platform at: not its own

@@ -323,6 +323,7 @@ func (u *upRun) startProcesses(ctx context.Context) error {
 			"--webhook-client-ca-file", l.PKI("ca.crt"),
 			"--external-url", u.consoleURL,
 			"--record-store", u.recordStore(), "--record-queue-dir", filepath.Join(l.Dir, "records", "queue"),
+			"--metrics-dir", filepath.Join(l.Dir, "metrics"),
 			"--audit-webhook-listen", fmt.Sprintf("127.0.0.1:%d", u.st.Ports.AuditWebhook),
 			"--audit-webhook-cert-file", l.PKI(controlplane.AuditWebhookServing + ".crt"),
 			"--audit-webhook-key-file", l.PKI(controlplane.AuditWebhookServing + ".key")},

@@ -55,6 +55,10 @@ type ClusterFeatures struct {
 	// platform's record store, searchable past the hour the cluster keeps them.
 	// +optional
 	EventPersistence bool `json:"eventPersistence,omitempty"`
+	// Monitoring collects the cluster's usage and state into the platform's
+	// metric store (nothing is installed in the cluster).
+	// +optional
+	Monitoring bool `json:"monitoring,omitempty"`
 }
 
 // ClusterAddress is an address of the cluster's API server.
