@@ -215,21 +215,7 @@ It sets the Cluster's spec.features.eventPersistence.`,
   kstack cluster event-persistence cls-ab12cd34 --disable`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAPIClient(o)
-			if err != nil {
-				return err
-			}
-			// eventPersistence is omitempty: false is sent as such, not dropped.
-			patch := map[string]any{"spec": map[string]any{"features": map[string]any{"eventPersistence": enable}}}
-			var cls platformv1.Cluster
-			if err := c.Do(cmd.Context(), http.MethodPatch, clustersPath+"/"+args[0], "application/merge-patch+json", patch, &cls); err != nil {
-				return err
-			}
-			state := "disabled"
-			if enable {
-				state = "enabled"
-			}
-			return o.done(output, &cls, "cluster %s: event persistence %s", args[0], state)
+			return setClusterFeature(cmd, o, args[0], "eventPersistence", "event persistence", enable, output)
 		},
 	}
 	cmd.Flags().BoolVar(&enable, "enable", false, "keep the cluster's events")
@@ -502,4 +488,23 @@ func waitGone(ctx context.Context, c *apiclient.Client, id string) error {
 		}
 	}
 	return fmt.Errorf("cluster %s is still leaving the platform after 2 minutes; see `kstack cluster get %s`", id, id)
+}
+
+// setClusterFeature switches one of a cluster's spec.features and says so.
+func setClusterFeature(cmd *cobra.Command, o *Options, id, field, what string, enable bool, output string) error {
+	c, err := newAPIClient(o)
+	if err != nil {
+		return err
+	}
+	// The features are omitempty: false is sent as such, not dropped.
+	patch := map[string]any{"spec": map[string]any{"features": map[string]any{field: enable}}}
+	var cls platformv1.Cluster
+	if err := c.Do(cmd.Context(), http.MethodPatch, clustersPath+"/"+id, "application/merge-patch+json", patch, &cls); err != nil {
+		return err
+	}
+	state := "disabled"
+	if enable {
+		state = "enabled"
+	}
+	return o.done(output, &cls, "cluster %s: %s %s", id, what, state)
 }

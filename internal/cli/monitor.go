@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apiclient"
 	"github.com/kstack/kstack/internal/printer"
 )
@@ -496,21 +495,7 @@ same as on and off.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAPIClient(o)
-			if err != nil {
-				return err
-			}
-			// monitoring is omitempty: false is sent as such, not dropped.
-			patch := map[string]any{"spec": map[string]any{"features": map[string]any{"monitoring": enable}}}
-			var cls platformv1.Cluster
-			if err := c.Do(cmd.Context(), http.MethodPatch, clustersPath+"/"+args[0], "application/merge-patch+json", patch, &cls); err != nil {
-				return err
-			}
-			state := "disabled"
-			if enable {
-				state = "enabled"
-			}
-			return o.done(output, &cls, "cluster %s: monitoring %s", args[0], state)
+			return setClusterFeature(cmd, o, args[0], "monitoring", "monitoring", enable, output)
 		},
 	}
 	cmd.Flags().BoolVar(&enable, "enable", false, "collect the cluster's metrics (same as on)")
