@@ -122,7 +122,7 @@ func run(t *testing.T, w *Writer) (stop func() error) {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
 		if cond() {
 			return
 		}
@@ -344,7 +344,7 @@ func TestRefusedBatchIsDroppedAndLoggedOnce(t *testing.T) {
 		appendAll(t, tee, sample{labels.FromStrings("__name__", "x"), int64(i), 1})
 	}
 	run(t, w)
-	eventually(t, "the rest", func() bool { return w.Stats().Sent == 1 })
+	eventually(t, "the rest", func() bool { st := w.Stats(); return st.Sent == 1 && st.Queued == 0 })
 	if st := w.Stats(); st != (Stats{Sent: 1, Dropped: 6, Failed: 3}) {
 		t.Errorf("stats %+v", st)
 	}
@@ -376,17 +376,19 @@ func TestQueueBoundDropsOldest(t *testing.T) {
 		t.Errorf("%d interned label sets for one series", n)
 	}
 	run(t, w)
-	eventually(t, "the newest five", func() bool { return len(rcv.accepted()) == 5 })
+	// The receiver has them before the writer has read its answer: wait
+	// for both.
+	eventually(t, "the newest five, sent, their label sets released", func() bool {
+		w.mu.Lock()
+		held := len(w.q.byHash)
+		w.mu.Unlock()
+		return len(rcv.accepted()) == 5 && w.Stats().Sent == 5 && held == 0
+	})
 	if got := rcv.accepted(); got[0] != `{__name__="x"} 3=3` || got[4] != `{__name__="x"} 7=7` {
 		t.Errorf("sent %v", got)
 	}
 	if st := w.Stats(); st != (Stats{Sent: 5, Dropped: 3}) {
 		t.Errorf("stats %+v", st)
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.q.byHash) != 0 {
-		t.Errorf("label sets of sent samples still held: %d", len(w.q.byHash))
 	}
 }
 
