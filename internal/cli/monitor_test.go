@@ -231,8 +231,8 @@ func TestTopNodesAndClusters(t *testing.T) {
 	m := newMonitorPlatform(t)
 	m.prom.vectors[`k8s_node_cpu_core_used{cluster="cls-a"}`] = vec("cluster=cls-a,node=node-1", "1.25")
 	m.prom.vectors[`k8s_node_cpu_usage{cluster="cls-a"}`] = vec("cluster=cls-a,node=node-1", "31.2")
-	m.prom.vectors[`k8s_node_mem_usage_bytes{cluster="cls-a"}`] = vec("cluster=cls-a,node=node-1", "2147483648")
-	m.prom.vectors[`k8s_node_mem_usage{cluster="cls-a"}`] = vec("cluster=cls-a,node=node-1", "49.6")
+	m.prom.vectors[`k8s_node_mem_no_cache_bytes{cluster="cls-a"}`] = vec("cluster=cls-a,node=node-1", "2147483648")
+	m.prom.vectors[`k8s_node_rate_mem_no_cache{cluster="cls-a"}`] = vec("cluster=cls-a,node=node-1", "49.6")
 	// node-2 has state but no usage yet: listed, unknown.
 	m.prom.vectors[`k8s_node_status_ready{cluster="cls-a"}`] = vec("cluster=cls-a,node=node-1", "1", "cluster=cls-a,node=node-2", "1")
 	r := m.must("top", "nodes", "--cluster", "cls-a")
@@ -243,8 +243,8 @@ func TestTopNodesAndClusters(t *testing.T) {
 	// Clusters: the monitored ones, unknown without metrics; those off on stderr.
 	m.prom.vectors["k8s_cluster_cpu_core_used"] = vec("cluster=cls-a", "3.5")
 	m.prom.vectors["k8s_cluster_rate_cpu_core_used_cluster"] = vec("cluster=cls-a", "43.75")
-	m.prom.vectors["k8s_cluster_mem_usage_bytes"] = vec("cluster=cls-a", "8589934592")
-	m.prom.vectors["k8s_cluster_rate_mem_usage_bytes_cluster"] = vec("cluster=cls-a", "25")
+	m.prom.vectors["k8s_cluster_mem_no_cache_bytes"] = vec("cluster=cls-a", "8589934592")
+	m.prom.vectors["k8s_cluster_rate_mem_no_cache_bytes_cluster"] = vec("cluster=cls-a", "25")
 	r = m.must("top", "clusters")
 	if got := strings.Join(lines(r.Out), "\n"); got != "NAME CPU(cores) CPU% MEMORY(bytes) MEMORY%\ncls-a 3500m 44% 8192Mi 25%\ncls-c <unknown> <unknown> <unknown> <unknown>" {
 		t.Errorf("top clusters printed:\n%s", r.Out)

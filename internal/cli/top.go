@@ -258,8 +258,8 @@ monitoring is on. The clusters whose monitoring is off are named on stderr.`,
 			rows, err := collect(ctx, o, []string{"cluster"}, []column{
 				{sel("k8s_cluster_cpu_core_used"), func(u *usage, v float64) { u.CPUCores = ptr(v) }},
 				{sel("k8s_cluster_rate_cpu_core_used_cluster"), func(u *usage, v float64) { u.CPUPercent = ptr(v) }},
-				{sel("k8s_cluster_mem_usage_bytes"), func(u *usage, v float64) { u.MemoryBytes = ptr(v) }},
-				{sel("k8s_cluster_rate_mem_usage_bytes_cluster"), func(u *usage, v float64) { u.MemoryPercent = ptr(v) }},
+				{sel("k8s_cluster_mem_no_cache_bytes"), func(u *usage, v float64) { u.MemoryBytes = ptr(v) }},
+				{sel("k8s_cluster_rate_mem_no_cache_bytes_cluster"), func(u *usage, v float64) { u.MemoryPercent = ptr(v) }},
 			})
 			if err != nil {
 				return err
@@ -321,8 +321,8 @@ percent) in use on each node of a cluster, or on the node NAME, as
 			rows, err := collect(ctx, o, []string{"cluster", "node"}, []column{
 				{sel("k8s_node_cpu_core_used"), func(u *usage, v float64) { u.CPUCores = ptr(v) }},
 				{sel("k8s_node_cpu_usage"), func(u *usage, v float64) { u.CPUPercent = ptr(v) }},
-				{sel("k8s_node_mem_usage_bytes"), func(u *usage, v float64) { u.MemoryBytes = ptr(v) }},
-				{sel("k8s_node_mem_usage"), func(u *usage, v float64) { u.MemoryPercent = ptr(v) }},
+				{sel("k8s_node_mem_no_cache_bytes"), func(u *usage, v float64) { u.MemoryBytes = ptr(v) }},
+				{sel("k8s_node_rate_mem_no_cache"), func(u *usage, v float64) { u.MemoryPercent = ptr(v) }},
 			}, sel("k8s_node_status_ready"))
 			if err != nil {
 				return err

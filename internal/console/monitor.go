@@ -233,14 +233,14 @@ func clusterCharts(cl string) []chart {
 		{ID: "cluster-cpu", Title: "CPU used and total", Unit: "cores", Cluster: cl, Series: []chartSeries{
 			{"used", selector("k8s_cluster_cpu_core_used", c...)}, {"total", selector("k8s_cluster_cpu_core_total", c...)}}},
 		{ID: "cluster-memory", Title: "Memory used and total", Unit: "bytes", Cluster: cl, Series: []chartSeries{
-			{"used", selector("k8s_cluster_mem_usage_bytes", c...)}, {"total", selector("k8s_cluster_mem_total_bytes", c...)}}},
+			{"working set", selector("k8s_cluster_mem_no_cache_bytes", c...)}, {"with cache", selector("k8s_cluster_mem_usage_bytes", c...)}, {"total", selector("k8s_cluster_mem_total_bytes", c...)}}},
 		{ID: "cluster-usage", Title: "Usage of the cluster's capacity", Unit: "percent", Cluster: cl, Series: []chartSeries{
-			{"CPU", selector("k8s_cluster_rate_cpu_core_used_cluster", c...)}, {"memory", selector("k8s_cluster_rate_mem_usage_bytes_cluster", c...)}}},
+			{"CPU", selector("k8s_cluster_rate_cpu_core_used_cluster", c...)}, {"memory", selector("k8s_cluster_rate_mem_no_cache_bytes_cluster", c...)}}},
 		{ID: "cluster-pods", Title: "Pods", Unit: "count", Cluster: cl, Series: []chartSeries{{"pods", selector("k8s_cluster_pod_total", c...)}}},
 		{ID: "cluster-nodes", Title: "Nodes ready and total", Unit: "count", Cluster: cl, Series: []chartSeries{
 			{"ready", "sum(" + selector("k8s_node_status_ready", c...) + ")"}, {"total", selector("k8s_cluster_node_total", c...)}}},
 		{ID: "cluster-node-cpu", Title: "CPU usage by node", Unit: "percent", Cluster: cl, Series: []chartSeries{{"", selector("k8s_node_cpu_usage", c...)}}},
-		{ID: "cluster-node-memory", Title: "Memory usage by node", Unit: "percent", Cluster: cl, Series: []chartSeries{{"", selector("k8s_node_mem_usage", c...)}}},
+		{ID: "cluster-node-memory", Title: "Memory usage by node", Unit: "percent", Cluster: cl, Series: []chartSeries{{"", selector("k8s_node_rate_mem_no_cache", c...)}}},
 	}
 }
 
@@ -248,9 +248,9 @@ func nodeCharts(cl, node string) []chart {
 	n := []string{"cluster", cl, "node", node}
 	return []chart{
 		{ID: "node-cpu", Title: "CPU used", Unit: "cores", Cluster: cl, Series: []chartSeries{{"used", selector("k8s_node_cpu_core_used", n...)}}},
-		{ID: "node-memory", Title: "Memory used", Unit: "bytes", Cluster: cl, Series: []chartSeries{{"used", selector("k8s_node_mem_usage_bytes", n...)}}},
+		{ID: "node-memory", Title: "Memory used", Unit: "bytes", Cluster: cl, Series: []chartSeries{{"working set", selector("k8s_node_mem_no_cache_bytes", n...)}, {"with cache", selector("k8s_node_mem_usage_bytes", n...)}}},
 		{ID: "node-usage", Title: "Usage of the node's capacity", Unit: "percent", Cluster: cl, Series: []chartSeries{
-			{"CPU", selector("k8s_node_cpu_usage", n...)}, {"memory", selector("k8s_node_mem_usage", n...)}}},
+			{"CPU", selector("k8s_node_cpu_usage", n...)}, {"memory", selector("k8s_node_rate_mem_no_cache", n...)}}},
 		{ID: "node-pods", Title: "Pods", Unit: "count", Cluster: cl, Series: []chartSeries{{"pods", selector("k8s_node_pod_num", n...)}}},
 		{ID: "node-ready", Title: "Ready (1) or not (0)", Unit: "count", Cluster: cl, Series: []chartSeries{{"ready", selector("k8s_node_status_ready", n...)}}},
 	}
@@ -265,7 +265,7 @@ func projectCharts(project string, clusters []string) []chart {
 			chart{ID: "project-cpu", Title: "CPU in " + cl + ": used and quota", Unit: "cores", Cluster: cl, Series: []chartSeries{
 				{"used", selector("project_cpu_core_used", p...)}, {"quota", selector("project_cpu_quota", p...)}}},
 			chart{ID: "project-memory", Title: "Memory in " + cl + ": used and quota", Unit: "bytes", Cluster: cl, Series: []chartSeries{
-				{"used", selector("project_mem_usage_bytes", p...)}, {"quota", selector("project_mem_quota", p...)}}})
+				{"used", selector("project_mem_no_cache_bytes", p...)}, {"quota", selector("project_mem_quota", p...)}}})
 	}
 	return out
 }
@@ -323,10 +323,10 @@ func fleetCharts() []chart {
 		{ID: "fleet-cpu", Title: "CPU used and total", Unit: "cores", Series: []chartSeries{
 			{"used", "sum(k8s_cluster_cpu_core_used)"}, {"total", "sum(k8s_cluster_cpu_core_total)"}}},
 		{ID: "fleet-memory", Title: "Memory used and total", Unit: "bytes", Series: []chartSeries{
-			{"used", "sum(k8s_cluster_mem_usage_bytes)"}, {"total", "sum(k8s_cluster_mem_total_bytes)"}}},
+			{"used", "sum(k8s_cluster_mem_no_cache_bytes)"}, {"total", "sum(k8s_cluster_mem_total_bytes)"}}},
 		{ID: "fleet-pods", Title: "Pods", Unit: "count", Series: []chartSeries{{"pods", "sum(k8s_cluster_pod_total)"}}},
 		{ID: "fleet-cluster-cpu", Title: "CPU usage by cluster", Unit: "percent", Series: []chartSeries{{"", "k8s_cluster_rate_cpu_core_used_cluster"}}},
-		{ID: "fleet-cluster-memory", Title: "Memory usage by cluster", Unit: "percent", Series: []chartSeries{{"", "k8s_cluster_rate_mem_usage_bytes_cluster"}}},
+		{ID: "fleet-cluster-memory", Title: "Memory usage by cluster", Unit: "percent", Series: []chartSeries{{"", "k8s_cluster_rate_mem_no_cache_bytes_cluster"}}},
 	}
 }
 

@@ -228,6 +228,18 @@ spec:
 		}
 	})
 
+	t.Run("kstack top", func(t *testing.T) {
+		// The member's own figures from kstack's store, as kubectl's top
+		// prints them (memory is the working set).
+		out := aliceK.MustRun("top", "pods", "--cluster", c1, "-n", "web")
+		if !strings.Contains(out, shop) || !strings.Contains(out, "250m") || !strings.Contains(out, "300Mi") {
+			t.Errorf("kstack top pods as alice:\n%s", out)
+		}
+		if out := k.MustRun("top", "clusters"); !strings.Contains(out, c1) || !strings.Contains(out, "%") {
+			t.Errorf("kstack top clusters:\n%s", out)
+		}
+	})
+
 	t.Run("project A's member cannot read project B's series", func(t *testing.T) {
 		// Bob's series exist (so that an empty answer below means hidden,
 		// not missing).
