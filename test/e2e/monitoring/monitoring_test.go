@@ -232,8 +232,15 @@ spec:
 		// The member's own figures from kstack's store, as kubectl's top
 		// prints them (memory is the working set).
 		out := aliceK.MustRun("top", "pods", "--cluster", c1, "-n", "web")
-		if !strings.Contains(out, shop) || !strings.Contains(out, "250m") || !strings.Contains(out, "300Mi") {
-			t.Errorf("kstack top pods as alice:\n%s", out)
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == shop {
+				milli, err := strconv.ParseFloat(strings.TrimSuffix(f[1], "m"), 64)
+				found = err == nil && within(milli, 250) && f[2] == "300Mi"
+			}
+		}
+		if !found {
+			t.Errorf("kstack top pods as alice, want %s at about 250m and 300Mi:\n%s", shop, out)
 		}
 		if out := k.MustRun("top", "clusters"); !strings.Contains(out, c1) || !strings.Contains(out, "%") {
 			t.Errorf("kstack top clusters:\n%s", out)
