@@ -1,6 +1,7 @@
 package promapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/kstack/kstack/internal/metricstore"
 )
@@ -22,20 +24,9 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, sc *metricstore.Scop
 		respondError(w, err)
 		return
 	}
-	ctx, cancel, err := withTimeout(r)
-	if err != nil {
-		respondError(w, err)
-		return
-	}
-	defer cancel()
-	qs := r.Form.Get("query")
-	qry, err := a.Store.Engine().NewInstantQuery(ctx, a.Store.Scoped(sc), nil, qs, ts)
-	if err != nil {
-		respondError(w, badData(fmt.Errorf("invalid parameter \"query\": %w", err)))
-		return
-	}
-	defer qry.Close()
-	respondResult(w, qs, qry.Exec(ctx))
+	a.run(w, r, func(ctx context.Context, q storage.Queryable, qs string) (promql.Query, error) {
+		return a.Store.Engine().NewInstantQuery(ctx, q, nil, qs, ts)
+	}, sc)
 }
 
 func (a *API) queryRange(w http.ResponseWriter, r *http.Request, sc *metricstore.Scope) {
@@ -71,6 +62,14 @@ func (a *API) queryRange(w http.ResponseWriter, r *http.Request, sc *metricstore
 		respondError(w, err)
 		return
 	}
+	a.run(w, r, func(ctx context.Context, q storage.Queryable, qs string) (promql.Query, error) {
+		return a.Store.Engine().NewRangeQuery(ctx, q, nil, qs, start, end, step)
+	}, sc)
+}
+
+// run makes the request's query with newQuery over the caller's scope, runs
+// it under the request's timeout and answers with its result.
+func (a *API) run(w http.ResponseWriter, r *http.Request, newQuery func(context.Context, storage.Queryable, string) (promql.Query, error), sc *metricstore.Scope) {
 	ctx, cancel, err := withTimeout(r)
 	if err != nil {
 		respondError(w, err)
@@ -78,7 +77,7 @@ func (a *API) queryRange(w http.ResponseWriter, r *http.Request, sc *metricstore
 	}
 	defer cancel()
 	qs := r.Form.Get("query")
-	qry, err := a.Store.Engine().NewRangeQuery(ctx, a.Store.Scoped(sc), nil, qs, start, end, step)
+	qry, err := newQuery(ctx, a.Store.Scoped(sc), qs)
 	if err != nil {
 		respondError(w, badData(fmt.Errorf("invalid parameter \"query\": %w", err)))
 		return
