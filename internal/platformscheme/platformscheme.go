@@ -9,6 +9,8 @@ import (
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	businessv1 "github.com/kstack/kstack/api/business/v1"
 	logagentv1 "github.com/kstack/kstack/api/logagent/v1"
+	monitorv1 "github.com/kstack/kstack/api/monitor/v1"
+	notifyv1 "github.com/kstack/kstack/api/notify/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 )
 
@@ -20,5 +22,7 @@ func New() *runtime.Scheme {
 	_ = authv1.AddToScheme(s)
 	_ = businessv1.AddToScheme(s)
 	_ = logagentv1.AddToScheme(s)
+	_ = monitorv1.AddToScheme(s)
+	_ = notifyv1.AddToScheme(s)
 	return s
 }
