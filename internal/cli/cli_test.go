@@ -71,6 +71,20 @@ func everyCommandWithOutput(dir string) [][]string {
 		{"audit", "search", "--since", "1h"}, {"event", "search", "cls-a"},
 		{"cluster", "monitoring", "cls-a", "on"}, {"top", "clusters"}, {"top", "nodes", "--cluster", "cls-a"}, {"top", "pods", "--cluster", "cls-a"},
 		{"metrics", "query", "up"}, {"metrics", "query-range", "up"}, {"metrics", "status", "cls-a"},
+		{"alarm", "policy", "list", "-p", "prj-1"}, {"alarm", "policy", "get", "a"}, {"alarm", "policy", "create", "-f", app},
+		{"alarm", "policy", "delete", "a"}, {"alarm", "policy", "copy", "a", "b"},
+		{"alarm", "silence", "list"}, {"alarm", "silence", "get", "s"}, {"alarm", "silence", "create", "--matcher", "a=b", "--for", "1h"},
+		{"alarm", "silence", "delete", "s"}, {"alarm", "silence", "expire", "s"},
+		{"alarm", "records", "--cluster", "cls-a"}, {"alarm", "metrics"},
+		{"notify", "channel", "list"}, {"notify", "channel", "get", "c"}, {"notify", "channel", "create", "-f", app},
+		{"notify", "channel", "delete", "c"}, {"notify", "channel", "test", "c"},
+		{"notify", "template", "list"}, {"notify", "template", "get", "t"}, {"notify", "template", "create", "-f", app},
+		{"notify", "template", "delete", "t"}, {"notify", "template", "default", "email"},
+		{"notify", "receiver", "list"}, {"notify", "receiver", "get", "r"}, {"notify", "receiver", "create", "-f", app},
+		{"notify", "receiver", "delete", "r"},
+		{"notify", "receivergroup", "list"}, {"notify", "receivergroup", "get", "g"}, {"notify", "receivergroup", "create", "-f", app},
+		{"notify", "receivergroup", "delete", "g"},
+		{"notify", "records", "--project", "prj-1"},
 	}
 }
 

@@ -36,6 +36,8 @@ type fakePlatform struct {
 	// records are the searches' records by list path (audit, a cluster's
 	// events), newest first.
 	records map[string][]map[string]any
+	// actions answer a POST to their path (a channel's test-send, ...).
+	actions map[string]func(body map[string]any) (int, any)
 }
 
 type fakeRequest struct {
@@ -46,7 +48,8 @@ type fakeRequest struct {
 func (r fakeRequest) String() string { return r.Method + " " + r.Path }
 
 func newFakePlatform(t *testing.T) *fakePlatform {
-	f := &fakePlatform{t: t, objects: map[string]map[string]any{}, records: map[string][]map[string]any{}}
+	f := &fakePlatform{t: t, objects: map[string]map[string]any{}, records: map[string][]map[string]any{},
+		actions: map[string]func(map[string]any) (int, any){}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -120,6 +123,11 @@ func (f *fakePlatform) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.records[path] != nil {
 		f.search(w, r, path)
+		return
+	}
+	if act := f.actions[path]; act != nil && r.Method == http.MethodPost {
+		code, v := act(body)
+		writeJSON(w, code, v)
 		return
 	}
 	if strings.HasPrefix(path, "/event/") {
@@ -244,7 +252,9 @@ func (f *fakePlatform) search(w http.ResponseWriter, r *http.Request, path strin
 	if strings.HasPrefix(path, "/audit/") {
 		apiVersion = "audit.k8s.io/v1"
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"continue": cont}, "items": all[from:to]})
+	// Core and audit lists page in metadata.continue; the alarm and
+	// notification record lists at the top.
+	writeJSON(w, http.StatusOK, map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"continue": cont}, "continue": cont, "items": all[from:to]})
 }
 
 // export answers an export: every record as a JSON line.
@@ -281,7 +291,7 @@ func (f *fakePlatform) created(path string, body map[string]any) (map[string]any
 		return map[string]any{"name": name, "description": body["description"], "expiresAt": "2030-01-01T00:00:00Z", "key": "ksk_" + name + "_secret"}, name
 	case strings.HasSuffix(path, "/projects") && name == "":
 		name = fmt.Sprintf("prj-%08d", f.seq)
-	case strings.Contains(path, "/namespaces/") && name == "":
+	case strings.HasSuffix(path, "/namespaces") && name == "":
 		name = fmt.Sprintf("%s-%s", spec["clusterName"], spec["namespace"])
 	case name == "":
 		gen, _ := meta["generateName"].(string)

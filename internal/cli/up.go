@@ -71,7 +71,7 @@ for you next to an embedded control plane; 'kstack platform run' runs it against
 a kube-apiserver of your own, e.g. as several replicas for high availability.`,
 		Example: `  kstack platform run --kubeconfig platform.kubeconfig --tls-cert-file gw.crt --tls-key-file gw.key`,
 	}
-	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1", Records: platform.DefaultRecordOptions(), Metrics: platform.DefaultMetricsOptions()}
+	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1", Records: platform.DefaultRecordOptions(), Metrics: platform.DefaultMetricsOptions(), Alarms: platform.DefaultAlarmOptions()}
 	run.AccessTokenLifetime, run.SessionLifetime = 15*time.Minute, 24*time.Hour
 	run.MaxFailedLogins, run.LockDuration, run.KeyRotation = 5, 15*time.Minute, 7*24*time.Hour
 	runCmd := &cobra.Command{
@@ -107,7 +107,7 @@ against an existing control plane.`,
 	f.StringVar(&run.VirtualNodeIP, "virtual-node-ip", run.VirtualNodeIP, "address member clusters reach this process at for the virtual nodes it runs (VirtualNodeSets)")
 	f.StringVar(&run.WebhookListen, "webhook-listen", "127.0.0.1:0", "HOST:PORT of this replica's admission webhook, which the kube-apiserver calls for the writes made through this gateway (port 0: any free port)")
 	f.StringVar(&run.WebhookClientCAFile, "webhook-client-ca-file", "", "PEM CA of the client certificate the kube-apiserver shows webhooks (CN "+admissionwebhook.ClientName+"); without it the webhook answers any TLS client")
-	f.StringSliceVar(&run.DialAllow, "dial-allow", nil, "CIDRs or addresses users may point the platform at (log sinks, and later webhooks, SMTP servers, repositories) although they are loopback, link-local or the platform's own, e.g. 127.0.0.0/8 for sinks on this machine")
+	f.StringSliceVar(&run.DialAllow, "dial-allow", nil, "CIDRs or addresses users may point the platform at (log sinks, webhooks, SMTP servers, later repositories) although they are loopback, link-local or the platform's own, e.g. 127.0.0.0/8 for sinks on this machine")
 	rec := &run.Records
 	f.StringVar(&rec.Store, "record-store", "", "record store for audit records and persisted events: sqlite:/path/records.db or postgres://USER:PASSWORD@HOST:PORT/DB (default: none, audit and event persistence off)")
 	f.StringVar(&rec.QueueDir, "record-queue-dir", "", "directory of the bounded on-disk queue in front of the record store (default: beside the SQLite file, or under the temp dir)")
@@ -126,6 +126,14 @@ against an existing control plane.`,
 	f.IntVar(&mo.MaxPoints, "metrics-max-points", mo.MaxPoints, "a range query may return at most this many points per series (a larger range or smaller step is refused)")
 	f.StringVar(&mo.RemoteWriteURL, "metrics-remote-write", "", "remote-write 1.0 URL that receives every collected sample from the leader, e.g. http://prometheus:9090/api/v1/write (Prometheus, Thanos receive, VictoriaMetrics)")
 	f.StringVar(&mo.RemoteWriteTokenFile, "metrics-remote-write-token-file", "", "file holding the bearer token sent to --metrics-remote-write")
+	al := &run.Alarms
+	f.DurationVar(&al.GroupWait, "alarm-group-wait", al.GroupWait, "how long a new alarm waits for others of its policy before the first message, so they go out together")
+	f.DurationVar(&al.GroupInterval, "alarm-group-interval", al.GroupInterval, "how long a policy's message waits before telling of alarms that fired or cleared after it")
+	f.DurationVar(&al.RepeatInterval, "alarm-repeat-interval", al.RepeatInterval, "how often a still firing alarm is sent again (a policy's spec.repeatInterval overrides it)")
+	f.IntVar(&al.MaxAttempts, "notify-max-attempts", al.MaxAttempts, "attempts of one delivery (with backoff) before it is marked failed")
+	f.DurationVar(&al.MaxAge, "notify-max-age", al.MaxAge, "a delivery still failing this long after it was queued is marked failed")
+	f.DurationVar(&al.PeriodUnit, "alarm-period-unit", al.PeriodUnit, "the length of one minute of an alarm policy's period (tests shorten it)")
+	_ = f.MarkHidden("alarm-period-unit")
 	f.StringSliceVar(&run.Controllers, "controllers", []string{"*"}, "controllers to run: * for all, NAME to enable one, -NAME to disable one (e.g. *,-virtual-node-set); the controllers are "+strings.Join(platform.ControllerNames(), ", "))
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")

@@ -83,6 +83,7 @@ func (s *Server) Init() error {
 	s.businessRoutes(mux)
 	s.logRuleRoutes(mux)
 	s.monitorRoutes(mux)
+	s.alarmRoutes(mux)
 	s.mux = mux
 	return nil
 }
@@ -167,10 +168,13 @@ type view struct {
 	CanBusiness bool
 	// CanLogRules: the platform console's side links to every log rule.
 	CanLogRules bool
-	Error       string
-	Notice      string
-	Version     string
-	Data        any
+	// CanAlarms: the platform console's side links to the shared
+	// Monitoring & Alarms pages.
+	CanAlarms bool
+	Error     string
+	Notice    string
+	Version   string
+	Data      any
 }
 
 type crumb struct{ Name, URL string }
@@ -196,6 +200,7 @@ func (r *request) view(section, title string, data any, crumbs ...crumb) view {
 	v.CanBusiness = r.inAnyProject()
 	if section == "platform" {
 		v.CanLogRules = r.can("", "listLogcollector", "namespace:*/logcollector:*")
+		v.CanAlarms = r.sharedAlarms()
 	}
 	v.Notice = r.URL.Query().Get("notice")
 	return v

@@ -13,6 +13,8 @@ import (
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	businessv1 "github.com/kstack/kstack/api/business/v1"
+	monitorv1 "github.com/kstack/kstack/api/monitor/v1"
+	"github.com/kstack/kstack/internal/alarmrule"
 	"github.com/kstack/kstack/internal/auth/directory"
 )
 
@@ -31,7 +33,7 @@ func pages() []struct {
 		Members: []businessv1.ProjectMember{{Username: h, Role: "project-member"}}}}
 	ns := businessv1.Namespace{Spec: businessv1.NamespaceSpec{ClusterName: "cls-1", Namespace: h, Hard: corev1.ResourceList{"pods": resource.MustParse("3")}}, Status: businessv1.NamespaceStatus{Message: h}}
 	nsv := nsView{Cluster: "cls-1", Namespace: h, Base: "/console/business/cls-1/x", Kind: "pods", Tabs: []tab{{Name: "pods", Title: "Pods", URL: "/x", Current: true}}, CanCreate: true}
-	return []struct {
+	return append([]struct {
 		name, block string
 		data        any
 	}{
@@ -98,6 +100,61 @@ func pages() []struct {
 		{"project", "layout", projectDetailData{Project: prj, Monitor: hostileMonitor(h)}},
 		{"error", "layout", nil},
 		{"loggedout", "layout", "/console/"},
+	}, alarmPages(h)...)
+}
+
+// alarmPages are the Monitoring & Alarms pages with h wherever users put text.
+func alarmPages(h string) []struct {
+	name, block string
+	data        any
+} {
+	sc := func(name string) alarmScope {
+		return alarmScope{Project: h, Namespace: h, Base: "/x/" + h, Section: "business", Tab: name, Tabs: []tab{{Name: name, Title: h, URL: "/x/" + h, Current: true}}}
+	}
+	rf := recordForm{Range: "custom", Start: h, End: h, Values: map[string]string{"policy": h, "status": h, "namespace": h, "channel": h, "receiver": h, "verb": h, "result": h},
+		Errors: map[string]string{"start": h}, Error: h, Ranges: timeRanges}
+	pf := policyForm{Scope: sc("settings"), Edit: h, ResourceVersion: h, DisplayName: h, Target: h, ObjectType: h, WorkloadKind: h, WorkloadName: h, Nodes: h,
+		PeriodMinutes: h, Expr: h, ExprPeriods: h, RepeatInterval: h, SendResolved: true,
+		Conditions: []conditionRow{{h, h, h, h}}, Notifications: []notifyRow{{h, h}}, Receivers: map[string]bool{h: true}, ReceiverGroups: map[string]bool{h: true},
+		Error: h, Errors: map[string]string{"displayName": h, "target": h, "conditions": h, "notifications": h, "expr": h, "repeatInterval": h},
+		Targets: []ruleTarget{{h, h}}, ObjectTypes: []string{h}, Channels: []choice{{Value: h, Label: h}}, Templates: []choice{{Value: h, Label: h}},
+		AllReceivers: []choice{{Value: h, Label: h}}, AllGroups: []choice{{Value: h, Label: h}}, WorkloadKinds: []string{h}}
+	pf.Metrics = append(pf.Metrics, alarmMetric(h))
+	cf := channelForm{Name: h, DisplayName: h, Type: h, SMTPHost: h, SMTPPort: h, TLS: h, From: h, Username: h, CABundle: h, URL: h, Headers: h, Timeout: h,
+		SecretHeaderNames: h, Provider: h, Endpoint: h, Params: h, Concurrency: h, Error: h, Errors: map[string]string{"type": h, "headers": h}, Types: []string{h}}
+	tf := templateForm{Name: h, DisplayName: h, ChannelType: h, Subject: h, Body: h, ContentType: h, Error: h, Types: []string{h}, DefaultURL: "/x/" + h}
+	return []struct {
+		name, block string
+		data        any
+	}{
+		{"alarms", "layout", settingsData{Scope: sc("settings"), Err: h, CanCreate: true, CanDelete: true, CanSilence: true,
+			Policies: []policyRow{{Name: h, DisplayName: h, Cluster: h, Namespace: h, Object: h, Period: h, Phase: h, Message: h, Conditions: []string{h},
+				Rules: []monitorv1.CompiledRule{{Name: h, Expr: h, For: h}}, Firing: 2, EditURL: "/x/" + h, CopyURL: "/x/" + h, RecordsURL: "/x/" + h}},
+			Silences: []silenceRow{{Name: h, Matchers: h, State: h, Starts: h, Ends: h, CreatedBy: h, Comment: h, ExpireURL: "/x/" + h}},
+			Silence:  silenceForm{Matchers: h, For: h, Comment: h, Error: h}}},
+		{"alarms", "layout", settingsData{Scope: sc("settings")}},
+		{"alarms", "layout", recordsData{Scope: sc("records"), Kind: "alarms", Cluster: h, Clusters: []string{h}, AlarmsURL: "/x/" + h, NotifyURL: "/x/" + h,
+			recordResults: recordResults{Form: rf, Older: "/x?" + h, Newest: "/x?" + h, Searched: true},
+			Alarms:        []alarmRecordRow{{Fired: h, Status: h, Policy: h, PolicyName: h, Cluster: h, Namespace: h, Object: h, Metric: h, Value: h, Resolved: h}}}},
+		{"alarms", "layout", recordsData{Scope: sc("records"), Kind: "notifications", recordResults: recordResults{Form: rf, Searched: true},
+			Notifications: []notificationRecordRow{{Time: h, Verb: h, Channel: h, Type: h, Receiver: h, To: h, Status: h, Code: h, Attempts: h, Detail: h, Failed: true}}}},
+		{"alarms", "layout", channelsData{Scope: sc("channels"), Err: h, CanCreate: true, CanDelete: true, CanTest: true, Form: cf,
+			Rows:      []channelRow{{Name: h, DisplayName: h, Type: h, Address: h, Concurrency: h, Headers: []string{h}, SecretsKept: true, DeleteURL: "/x/" + h, TestURL: "/x/" + h}},
+			Receivers: []choice{{Value: h, Label: h}}, Templates: []choice{{Value: h, Label: h}}}},
+		{"alarms", "channelform", channelsData{Scope: sc("channels"), CanCreate: true, Form: cf}},
+		{"alarms", "testresult", testResult{Channel: h, Status: h, Code: h, Error: h}},
+		{"alarms", "testresult", testResult{Channel: h, Status: "sent", Code: h, Sent: true}},
+		{"alarms", "layout", templatesData{Scope: sc("templates"), Err: h, CanCreate: true, CanDelete: true, Form: tf, Variables: []string{h}, Funcs: []string{h},
+			Rows: []templateRow{{Name: h, DisplayName: h, ChannelType: h, Subject: h, Body: h, ContentType: h, DeleteURL: "/x/" + h}}}},
+		{"alarms", "templateform", templatesData{Scope: sc("templates"), CanCreate: true, Form: tf}},
+		{"alarms", "layout", receiversData{Scope: sc("receivers"), Err: h, CanCreate: true, CanDelete: true, CanCreateGroup: true, CanDeleteGroup: true,
+			Rows:      []receiverRow{{Name: h, DisplayName: h, Username: h, Email: h, Mobile: h, WeChat: h, DeleteURL: "/x/" + h}},
+			Groups:    []groupRow{{Name: h, DisplayName: h, DeleteURL: "/x/" + h, Receivers: []string{h}}},
+			Form:      receiverForm{Name: h, DisplayName: h, Username: h, Email: h, Mobile: h, WeChat: h, Error: h},
+			GroupForm: groupForm{Name: h, DisplayName: h, Receivers: map[string]bool{h: true}, Error: h}, Choices: []choice{{Value: h, Label: h}}}},
+		{"alarmpolicy", "layout", pf},
+		{"alarmpolicy", "policyform", pf},
+		{"alarmpolicy", "layout", policyForm{Scope: alarmScope{Base: "/x", Section: "platform", Tab: "settings"}, Errors: map[string]string{}}},
 	}
 }
 
@@ -106,6 +163,10 @@ func pages() []struct {
 func hostileMonitor(h string) *monitorView {
 	return &monitorView{Range: readMonitorRange(url.Values{"range": {"custom"}, "step": {h}, "start": {h}, "end": {h}}), Action: "/x/" + h, Keep: [][2]string{{"tab", h}}, Cluster: h,
 		Charts: append(projectCharts(h, []string{h}), chart{ID: h, Title: h, Unit: h, Cluster: h, Series: []chartSeries{{h, selector("m", "pod", h)}}})}
+}
+
+func alarmMetric(h string) alarmrule.Metric {
+	return alarmrule.Metric{Name: h, Unit: h, Agg: h, Object: monitorv1.ObjectType(h)}
 }
 
 func hostileRule(h string) logRuleRow {

@@ -7,12 +7,18 @@
 package dialcheck
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -128,4 +134,73 @@ func (p *Policy) checkAddr(a netip.Addr) error {
 
 func systemResolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+}
+
+// DialContext dials addr as net.Dialer does, but only to addresses the
+// policy allows. The check is on the IP actually dialled (after the name
+// was resolved, in net.Dialer.Control), so a name that resolved to an
+// allowed address when it was admitted and to a forbidden one now (DNS
+// rebinding) is refused too. A nil Policy refuses nothing.
+func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	if p != nil {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			a, err := netip.ParseAddr(host)
+			if err != nil {
+				return fmt.Errorf("dialcheck: %q is not an IP address", host)
+			}
+			if err := p.checkAddr(a.Unmap()); err != nil {
+				return &RefusedError{Addr: addr, IP: a.Unmap().String(), reason: err.Error()}
+			}
+			return nil
+		}
+	}
+	return d.DialContext(ctx, network, addr)
+}
+
+// RefusedError is a dial the policy refused.
+type RefusedError struct {
+	Addr, IP string
+	reason   string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("refused to dial %s: %s %s; an administrator can allow it with --dial-allow", e.Addr, e.IP, e.reason)
+}
+
+// HTTPClient returns a client for user-given URLs: every connection goes
+// through DialContext, no proxy (a proxy would dial for us, unchecked),
+// no redirects (a 3xx is returned as the response, so the caller treats it
+// as a failure: following one would reach an address never checked at
+// admission), and TLS roots caBundle (PEM) or, if empty, the system's.
+func (p *Policy) HTTPClient(caBundle []byte, timeout time.Duration) (*http.Client, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(bytes.TrimSpace(caBundle)) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caBundle) {
+			return nil, errors.New("the CA bundle holds no PEM certificate")
+		}
+		tlsConf.RootCAs = pool
+	}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           p.DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConns:          16,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}, nil
 }

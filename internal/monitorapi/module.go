@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +27,7 @@ import (
 	"github.com/kstack/kstack/internal/metricscollect"
 	"github.com/kstack/kstack/internal/metricstore"
 	"github.com/kstack/kstack/internal/promapi"
+	"github.com/kstack/kstack/internal/recordstore"
 	"github.com/kstack/kstack/internal/remotewrite"
 )
 
@@ -48,19 +50,19 @@ type Module struct {
 	Collector *metricscollect.Collector
 	// RemoteWrite, when set, sends every collected sample on (the leader's).
 	RemoteWrite *remotewrite.Writer
+	// GroupInterval is the platform's --alarm-group-interval: a policy's
+	// repeat interval may not be shorter (0: not checked).
+	GroupInterval time.Duration
+	// Records is the record store the alarm records are searched in (nil:
+	// 503).
+	Records recordstore.Store
+	// Alarms sets up alarm evaluation (every replica) and dispatch and
+	// delivery (the leader); nil: alarms are off.
+	Alarms func(mgr ctrl.Manager) error
 }
 
 // Info names the group.
 func (m *Module) Info() apigroup.Info { return apigroup.Info{Group: Group, Prefix: Prefix} }
-
-// Resources: none yet (alarm policies come with the alarms).
-func (m *Module) Resources() []apigroup.Resource { return nil }
-
-// Admit: nothing is written through the generic API.
-func (m *Module) Admit(context.Context, *apigroup.Request) error { return nil }
-
-// Validate: nothing is stored.
-func (m *Module) Validate(context.Context, *apigroup.Request) error { return nil }
 
 // Indexes: none.
 func (m *Module) Indexes() []apigroup.Index { return nil }
@@ -88,6 +90,11 @@ func (m *Module) Controllers() []apigroup.Controller {
 			}
 		}
 		return mgr.Add(everyReplica(m.Collector.Run))
+	}}, {Name: "alarms", Setup: func(mgr ctrl.Manager) error {
+		if m.Alarms == nil {
+			return nil
+		}
+		return m.Alarms(mgr)
 	}}}
 }
 
@@ -99,12 +106,17 @@ func (f everyReplica) NeedLeaderElection() bool        { return false }
 
 var _ manager.LeaderElectionRunnable = everyReplica(nil)
 
-// Routes: the Prometheus API and the clusters' collection status.
+// Routes: the Prometheus API, the clusters' collection status, and the
+// alarm records of a cluster or a project.
 func (m *Module) Routes() []apigroup.Route {
 	return []apigroup.Route{
 		{Pattern: "GET " + PrometheusPath + "/{rest...}", Handler: m.prometheus},
 		{Pattern: "POST " + PrometheusPath + "/{rest...}", Handler: m.prometheus},
 		{Pattern: "GET " + groupPath + "clusters/{cluster}/status", Handler: m.status},
+		{Pattern: "GET " + groupPath + "clusters/{cluster}/alarms", Handler: m.alarmRecords().ClusterList},
+		{Pattern: "GET " + groupPath + "clusters/{cluster}/alarms/export", Handler: m.alarmRecords().ClusterExport},
+		{Pattern: "GET " + groupPath + "namespaces/{project}/alarms", Handler: m.alarmRecords().ProjectList},
+		{Pattern: "GET " + groupPath + "namespaces/{project}/alarms/export", Handler: m.alarmRecords().ProjectExport},
 	}
 }
 

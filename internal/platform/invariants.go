@@ -11,6 +11,8 @@ import (
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	businessv1 "github.com/kstack/kstack/api/business/v1"
+	monitorv1 "github.com/kstack/kstack/api/monitor/v1"
+	notifyv1 "github.com/kstack/kstack/api/notify/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/auth/directory"
 )
@@ -47,12 +49,22 @@ func immutable(name, msg string) admissionv1.Validation {
 	}
 }
 
+// fixed says field of spec may not change at all, set or not (an empty
+// value means something too: no namespace is a cluster policy).
+func fixed(name, msg string) admissionv1.Validation {
+	return admissionv1.Validation{
+		Expression: fmt.Sprintf("request.operation != 'UPDATE' || %s == %s", field("object", name), field("oldObject", name)),
+		Message:    msg, Reason: ptr(metav1.StatusReasonForbidden),
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // invariantPolicies are the platform's CEL rules, each with the resources
 // it covers.
 func invariantPolicies() []admissionv1.ValidatingAdmissionPolicy {
-	groups := []string{platformv1.GroupVersion.Group, authv1.GroupVersion.Group, businessv1.GroupVersion.Group}
+	groups := []string{platformv1.GroupVersion.Group, authv1.GroupVersion.Group, businessv1.GroupVersion.Group,
+		monitorv1.GroupVersion.Group, notifyv1.GroupVersion.Group}
 	rule := func(apiGroups []string, resources ...string) *admissionv1.MatchResources {
 		return &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
 			RuleWithOperations: admissionv1.RuleWithOperations{
@@ -102,6 +114,11 @@ func invariantPolicies() []admissionv1.ValidatingAdmissionPolicy {
 			immutable("projectName", "a namespace's project cannot change: move it (kstack namespace move)"),
 			immutable("clusterName", "a namespace's cluster cannot change"),
 			immutable("namespace", "a namespace's name in its cluster cannot change")),
+		// A policy's scope decides which series it reads: a new scope is a new policy.
+		policy("kstack-alarm-scope", rule([]string{monitorv1.GroupVersion.Group}, "alarmpolicies"),
+			fixed("clusterName", "an alarm policy's cluster (spec.clusterName) cannot change: make a new policy"),
+			fixed("namespace", "an alarm policy's namespace (spec.namespace) cannot change: make a new policy"),
+			fixed("objectType", "an alarm policy's object type (spec.objectType) cannot change: make a new policy")),
 	}
 }
 

@@ -151,6 +151,11 @@ var invariantCases = map[string][]invariantCase{
 		{"update, spec removed", "sessions.auth.tkestack.io", admission.Update, cr(m{"tenantID": "t1"}), cr(nil), []validating.PolicyDecisionEvaluation{deny, allow, allow}},
 		{"update, label removed", "namespaces.business.tkestack.io", admission.Update, cr(m{"tenantID": "t1"}, tenant, "t1"), cr(m{"tenantID": "t1"}), []validating.PolicyDecisionEvaluation{allow, deny, allow}},
 		{"update, label made shared", "namespaces.business.tkestack.io", admission.Update, cr(m{"tenantID": "t1"}, tenant, "t1"), cr(m{"tenantID": "t1"}, tenant, shared), []validating.PolicyDecisionEvaluation{allow, deny, allow}},
+		// The alarm and notification kinds: tenant-wide ones of every tenant share kstack-system.
+		{"create, alarm policy, label is not tenantID", "alarmpolicies.monitor.tkestack.io", admission.Create, nil, cr(m{"tenantID": "t1"}, tenant, "t2"), []validating.PolicyDecisionEvaluation{allow, allow, deny}},
+		{"update, channel moved to another tenant", "channels.notify.tkestack.io", admission.Update, cr(m{"tenantID": "t1"}, tenant, "t1"), cr(m{"tenantID": "t2"}, tenant, "t2"), []validating.PolicyDecisionEvaluation{deny, deny, allow}},
+		{"update, receiver label removed", "receivers.notify.tkestack.io", admission.Update, cr(m{"tenantID": "t1"}, tenant, "t1"), cr(m{"tenantID": "t1"}), []validating.PolicyDecisionEvaluation{allow, deny, allow}},
+		{"update, silence unchanged", "alarmsilences.monitor.tkestack.io", admission.Update, cr(m{"tenantID": "t1"}, tenant, "t1"), cr(m{"tenantID": "t1", "comment": "x"}, tenant, "t1"), []validating.PolicyDecisionEvaluation{allow, allow, allow}},
 	},
 	// validations: spec.clusterCredentialRef.name unchanged, member UID label unchanged
 	"kstack-cluster-identity": {
@@ -184,6 +189,37 @@ var invariantCases = map[string][]invariantCase{
 		immutableCases("namespaces.business.tkestack.io", "clusterName", 1, 3),
 		immutableCases("namespaces.business.tkestack.io", "namespace", 2, 3),
 	),
+	// validations: spec.clusterName, spec.namespace, spec.objectType fixed
+	"kstack-alarm-scope": slices.Concat(
+		fixedCases("alarmpolicies.monitor.tkestack.io", "clusterName", 0, 3),
+		fixedCases("alarmpolicies.monitor.tkestack.io", "namespace", 1, 3),
+		fixedCases("alarmpolicies.monitor.tkestack.io", "objectType", 2, 3),
+	),
+}
+
+// fixedCases are the cases of fixed(name), validation i of n: unlike
+// immutable(name), a value may not be set later either.
+func fixedCases(resource, name string, i, n int) []invariantCase {
+	v := func(at validating.PolicyDecisionEvaluation) []validating.PolicyDecisionEvaluation {
+		w := slices.Repeat([]validating.PolicyDecisionEvaluation{allow}, n)
+		w[i] = at
+		return w
+	}
+	pre := resource + " " + name + ": "
+	return []invariantCase{
+		{pre + "create", resource, admission.Create, nil, cr(m{name: "a"}), v(allow)},
+		{pre + "create without it", resource, admission.Create, nil, cr(m{}), v(allow)},
+		{pre + "update, unchanged", resource, admission.Update, cr(m{name: "a"}), cr(m{name: "a", "other": "b"}, tenant, "t1"), v(allow)},
+		{pre + "update, still absent", resource, admission.Update, cr(m{}), cr(m{"other": "b"}), v(allow)},
+		{pre + "update, absent and empty alike", resource, admission.Update, cr(m{name: ""}), cr(m{}), v(allow)},
+		{pre + "update, from empty", resource, admission.Update, cr(m{name: ""}), cr(m{name: "a"}), v(deny)},
+		{pre + "update, from absent", resource, admission.Update, cr(m{}), cr(m{name: "a"}), v(deny)},
+		{pre + "update, from no spec", resource, admission.Update, cr(nil), cr(m{name: "a"}), v(deny)},
+		{pre + "update, changed", resource, admission.Update, cr(m{name: "a"}), cr(m{name: "b"}), v(deny)},
+		{pre + "update, cleared", resource, admission.Update, cr(m{name: "a"}), cr(m{name: ""}), v(deny)},
+		{pre + "update, removed", resource, admission.Update, cr(m{name: "a"}), cr(m{}), v(deny)},
+		{pre + "update, spec removed", resource, admission.Update, cr(m{name: "a"}), cr(nil), v(deny)},
+	}
 }
 
 // immutableCases are the cases of immutable(name), validation i of n.

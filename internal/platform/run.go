@@ -53,6 +53,7 @@ import (
 	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/logagentapi"
 	"github.com/kstack/kstack/internal/monitorapi"
+	"github.com/kstack/kstack/internal/notifyapi"
 	"github.com/kstack/kstack/internal/platformapi"
 	"github.com/kstack/kstack/internal/platformscheme"
 	"github.com/kstack/kstack/internal/recordstore"
@@ -100,6 +101,8 @@ type RunOptions struct {
 	Records RecordOptions
 	// Metrics configure monitoring (the metric store, collection).
 	Metrics MetricsOptions
+	// Alarms configure alarm evaluation and notification delivery.
+	Alarms AlarmOptions
 	// DialAllow are prefixes users may point the platform at although
 	// they are loopback, link-local or the platform's own (--dial-allow).
 	DialAllow []string
@@ -319,6 +322,13 @@ func (r *runner) wireGroups(ctx context.Context) error {
 	}
 	rw.monitor = r.monitorModule()
 	rw.monitor.Env = env
+	rw.monitor.GroupInterval = r.o.Alarms.GroupInterval
+	if rw.alarms, err = r.wireAlarms(rw.dial); err != nil {
+		return err
+	}
+	if rw.alarms != nil {
+		rw.monitor.Alarms = rw.alarms.setup
+	}
 	groups, err := apigroup.NewRegistry(groupList(r.platform, business, env, rw)...)
 	if err != nil {
 		return err
@@ -363,11 +373,18 @@ func groupList(platform *platformapi.Module, business *businessapi.Module, env a
 	if monitor == nil {
 		monitor = &monitorapi.Module{Env: env}
 	}
+	monitor.Records = rw.store
+	notify := &notifyapi.Module{Env: env, Dial: rw.dial, Store: rw.store}
+	if rw.alarms != nil {
+		// Test-send works on any replica; an unset queue answers 503.
+		notify.Queue = rw.alarms.queue
+	}
 	return []apigroup.Module{platform, &authapi.Module{Env: env}, business,
 		&auditapi.Module{Env: env, Store: rw.store},
 		&eventapi.Module{Env: env, Store: rw.store, Sink: sink, Cache: rw.cache, Global: rw.global, ProjectOf: rw.projectOf},
 		&logagentapi.Module{Env: env, Cache: rw.cache, Dial: rw.dial},
 		monitor,
+		notify,
 	}
 }
 
@@ -380,6 +397,7 @@ type recordWiring struct {
 	dial      *dialcheck.Policy
 	global    kubernetes.Interface
 	monitor   *monitorapi.Module
+	alarms    *alarming
 }
 
 // dialPolicy is what users may point the platform at: not its own

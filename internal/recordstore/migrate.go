@@ -59,6 +59,38 @@ var migrations = []migration{
 		// A UID is unique per kind; Append's upsert targets this index.
 		`CREATE UNIQUE INDEX records_uid ON records (kind, uid) WHERE uid <> ''`,
 	}},
+	{2, "notify state", []string{
+		// The alert dispatcher's notification log, shared by replicas: one
+		// row per (group key, receiver), an Alertmanager nflog MeshEntry.
+		// Times are unix nanoseconds.
+		`CREATE TABLE notify_log (
+  k {{text}} PRIMARY KEY,
+  entry {{blob}} NOT NULL,
+  ts {{bigint}} NOT NULL,
+  expires {{bigint}} NOT NULL
+)`,
+		// The outbox: messages to deliver, one row per dedup key (so two
+		// dispatchers enqueueing the same notification insert it once),
+		// leased by the delivery workers.
+		`CREATE TABLE notify_outbox (
+  id {{id}},
+  dedup_key {{text}} NOT NULL UNIQUE,
+  channel {{text}} NOT NULL,
+  payload {{blob}} NOT NULL,
+  status {{text}} NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error {{text}} NOT NULL DEFAULT '',
+  code INTEGER NOT NULL DEFAULT 0,
+  next_at {{bigint}} NOT NULL,
+  lease_owner {{text}} NOT NULL DEFAULT '',
+  lease_until {{bigint}} NOT NULL DEFAULT 0,
+  created {{bigint}} NOT NULL,
+  updated {{bigint}} NOT NULL
+)`,
+		`CREATE INDEX notify_outbox_due ON notify_outbox (status, channel, next_at)`,
+		`CREATE INDEX notify_outbox_updated ON notify_outbox (status, updated)`,
+		`CREATE INDEX notify_log_expires ON notify_log (expires)`,
+	}},
 }
 
 // migrate brings the schema up to the newest migration. It is idempotent

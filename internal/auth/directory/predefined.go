@@ -55,11 +55,16 @@ func Predefined() []authv1.Policy {
 			stmt("allow", all, "*"),
 			quotaGuard),
 		mk(PolicyProjectMember, "Project member", authv1.ScopeProject,
-			"Workloads, configuration and log collection rules in the project's namespaces; reads the project.",
+			"Workloads, configuration, log collection rules, alarm policies and notification settings in the project's namespaces; reads the project.",
 			stmt("allow", all, "cluster:*/namespace:*/*"),
 			// The project's log collection rules (their admission checks
 			// that each names a namespace of the project).
 			stmt("allow", all, "namespace:*/logcollector:*"),
+			// The project's alarm policies and silences, and the channels,
+			// templates, receivers and receiver groups they name (their
+			// admission checks each scope and reference).
+			stmt("allow", all, "namespace:*/alarmpolicy:*", "namespace:*/alarmsilence:*",
+				"namespace:*/channel:*", "namespace:*/template:*", "namespace:*/receiver:*", "namespace:*/receivergroup:*"),
 			// "namespace:<project>/...": the project's Namespace objects on the platform.
 			stmt("allow", readOnly, "project:*", "namespace:*", "cluster:*/namespace:*"),
 			quotaGuard),

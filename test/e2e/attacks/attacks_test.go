@@ -59,7 +59,8 @@ func check(t *testing.T, hc *http.Client, tokens map[string]string, rows []row) 
 func TestAttacks(t *testing.T) {
 	k := framework.New(t)
 	k.Env = append(k.Env, "KSTACK_ADMIN_PASSWORD="+adminPassword)
-	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t), "--platform-arg=--dial-allow=127.0.0.2/32", "--platform-arg=--metrics-interval=2s")
+	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t), "--platform-arg=--dial-allow=127.0.0.2/32", "--platform-arg=--metrics-interval=2s",
+		"--platform-arg=--alarm-period-unit=2s", "--platform-arg=--alarm-group-wait=1s", "--platform-arg=--alarm-group-interval=2s")
 	hc, adminToken := k.PlatformHTTP()
 	a, _ := k.ImportedCluster("atk-a", 1)
 	b, _ := k.ImportedCluster("atk-b", 1)
@@ -132,6 +133,7 @@ func TestAttacks(t *testing.T) {
 	t.Run("console", func(t *testing.T) { console(t, hc, base, a, tokens) })
 	t.Run("records and log rules", func(t *testing.T) { records(t, hc, base, a, b, tokens) })
 	t.Run("monitoring", func(t *testing.T) { monitoring(t, hc, base, a, b, tokens) })
+	t.Run("alarms and notifications", func(t *testing.T) { alarms(t, admin, hc, base, a, tokens) })
 
 	// Nothing the refused rows sent was stored.
 	var cls struct {
