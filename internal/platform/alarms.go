@@ -66,11 +66,10 @@ func (r *runner) wireAlarms(dial *dialcheck.Policy) (*alarming, error) {
 	}
 	log := r.log.With("component", "alarms")
 	host, _ := os.Hostname()
-	queue := &notifyqueue.Queue{State: state, Sender: &notifychannel.Sender{Dial: dial}, Records: r.records.writer,
+	queue := &notifyqueue.Queue{State: state, Sender: &notifychannel.Sender{Dial: dial}, Client: r.mgr.GetClient(), Records: r.records.writer,
 		MaxAttempts: o.MaxAttempts, MaxAge: o.MaxAge, Owner: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log.With("part", "queue")}
 	a := &alarming{queue: queue}
 	a.setup = func(mgr ctrl.Manager) error {
-		queue.Client = mgr.GetClient()
 		ctx := context.Background()
 		// Alertmanager's alert store needs a registry (it panics without
 		// one); its figures stay private to it.

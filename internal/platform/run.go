@@ -411,16 +411,44 @@ func (r *runner) dialPolicy() (*dialcheck.Policy, error) {
 	hosts := []string{}
 	if h, _, err := net.SplitHostPort(r.gw.Addr()); err == nil {
 		hosts = append(hosts, h)
+		// Listening on every address: each of this machine's addresses
+		// reaches the gateway.
+		if a, err := netip.ParseAddr(h); err == nil && a.IsUnspecified() {
+			p.Own = append(p.Own, interfaceAddrs()...)
+		}
 	}
-	if u, err := url.Parse(r.o.ExternalURL); err == nil {
-		hosts = append(hosts, u.Hostname())
+	if u, err := url.Parse(r.o.ExternalURL); err == nil && u.Hostname() != "" {
+		if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+			hosts = append(hosts, u.Hostname())
+		} else if addrs, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip", u.Hostname()); err == nil {
+			for _, a := range addrs {
+				hosts = append(hosts, a.String())
+			}
+		}
 	}
 	for _, h := range hosts {
 		if a, err := netip.ParseAddr(h); err == nil && !a.IsUnspecified() {
-			p.Own = append(p.Own, a)
+			p.Own = append(p.Own, a.Unmap())
 		}
 	}
 	return p, nil
+}
+
+// interfaceAddrs are this machine's addresses.
+func interfaceAddrs() []netip.Addr {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out
 }
 
 // allControllers are the groups' controllers, unwired: their names are

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -111,6 +112,7 @@ func TestAlarms(t *testing.T) {
 	t.Run("silence", func(t *testing.T) { silence(t, e) })
 	t.Run("records", func(t *testing.T) { records(t, e) })
 	t.Run("test-send", func(t *testing.T) { testSend(t, e) })
+	t.Run("failover", func(t *testing.T) { failover(t, e, p.Kubeconfig, second) })
 	second.Stop()
 }
 
@@ -297,7 +299,7 @@ func silence(t *testing.T, e *env) {
 	}
 	e.restarts(7)
 	// The alarm fires (its record says so) but nothing is sent.
-	waitAlarm(t, e, "firing", 2)
+	waitAlarm(t, e, "firing", 1)
 	quiet(t, e, 2, 2)
 	now := time.Now().UTC().Format(time.RFC3339)
 	if code, body := e.do("PATCH", sil+"/quiet", e.aliceTok, "application/merge-patch+json", `{"spec":{"endsAt":"`+now+`"}}`); code != http.StatusOK {
@@ -395,4 +397,51 @@ func testSend(t *testing.T, e *env) {
 	if code != http.StatusOK || !strings.Contains(body, `"status":"failed"`) || !strings.Contains(strings.ToLower(body), "starttls") || len(plain.Messages()) != 0 {
 		t.Fatalf("test-send to a server without STARTTLS: %d %s", code, body)
 	}
+}
+
+// failover: while an alarm fires, the leader stops; the other replica
+// takes over with the shared notification log: the firing message is not
+// sent again, and the resolved one comes once.
+func failover(t *testing.T, e *env, platformKC string, second *framework.Proc) {
+	leader := func() string {
+		out, err := e.k.Kubectl(platformKC, "-n", "kstack-system", "get", "lease", "kstack-platform", "-o", "jsonpath={.spec.holderIdentity}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	hooks, mails := len(e.hook.Received()), len(e.mail.Messages())
+	e.restarts(9)
+	e.hook.Wait(t, hooks+1, 3*time.Minute)
+	e.mail.Wait(t, mails+1, time.Minute)
+	before := leader()
+	// The replica `kstack up` runs is the one that is not the second.
+	out, _ := exec.Command("pgrep", "-f", "kstack.* platform run").Output()
+	var victims []string
+	for _, pid := range strings.Fields(string(out)) {
+		if pid != fmt.Sprint(second.Pid()) {
+			victims = append(victims, pid)
+		}
+	}
+	if len(victims) != 1 {
+		t.Fatalf("platform processes other than the second replica: %v (second %d)", victims, second.Pid())
+	}
+	if err := exec.Command("kill", "-TERM", victims[0]).Run(); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, 2*time.Minute, "another leader", func() error {
+		if l := leader(); l == before || l == "" {
+			return fmt.Errorf("still %q", l)
+		}
+		return nil
+	})
+	t.Logf("leader %s -> %s", before, leader())
+	quiet(t, e, hooks+1, mails+1)
+	e.restarts(0)
+	got := e.hook.Wait(t, hooks+2, 3*time.Minute)
+	if b := decode(t, got[hooks+1]); b.Status != "resolved" {
+		t.Fatalf("the resolved message after the failover: %+v", b)
+	}
+	e.mail.Wait(t, mails+2, time.Minute)
+	quiet(t, e, hooks+2, mails+2)
 }
