@@ -167,14 +167,11 @@ func plural(noun string) string {
 	return noun + "s"
 }
 
-// readAPIObject reads the one object of kind in file (- for in), YAML or
-// JSON, strictly, into namespace; what the platform sets (status,
-// resourceVersion, uid) is dropped, so an exported object can be created
-// again. A file without metadata.name gets a name from the platform.
-func readAPIObject[T any, PT apiObject[T]](in io.Reader, file, kind, apiVersion, namespace string) (*T, error) {
+// readOneDocument reads file (- for in), YAML or JSON, which must hold one
+// document (of kind, the message says); name is what messages call it.
+func readOneDocument(in io.Reader, file, kind string) (name string, doc json.RawMessage, err error) {
 	var data []byte
-	var err error
-	name := file
+	name = file
 	if file == "-" {
 		data, err = io.ReadAll(in)
 		name = "stdin"
@@ -182,7 +179,7 @@ func readAPIObject[T any, PT apiObject[T]](in io.Reader, file, kind, apiVersion,
 		data, err = os.ReadFile(file)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading -f: %w", err)
+		return name, nil, fmt.Errorf("reading -f: %w", err)
 	}
 	var docs []json.RawMessage
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
@@ -191,17 +188,29 @@ func readAPIObject[T any, PT apiObject[T]](in io.Reader, file, kind, apiVersion,
 		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return nil, fmt.Errorf("%s is not YAML or JSON: %w", name, err)
+			return name, nil, fmt.Errorf("%s is not YAML or JSON: %w", name, err)
 		}
 		if t := bytes.TrimSpace(raw); len(t) > 0 && string(t) != "null" {
 			docs = append(docs, raw)
 		}
 	}
 	if len(docs) != 1 {
-		return nil, fmt.Errorf("%s holds %d documents: give one %s", name, len(docs), kind)
+		return name, nil, fmt.Errorf("%s holds %d documents: give one %s", name, len(docs), kind)
+	}
+	return name, docs[0], nil
+}
+
+// readAPIObject reads the one object of kind in file (- for in), YAML or
+// JSON, strictly, into namespace; what the platform sets (status,
+// resourceVersion, uid) is dropped, so an exported object can be created
+// again. A file without metadata.name gets a name from the platform.
+func readAPIObject[T any, PT apiObject[T]](in io.Reader, file, kind, apiVersion, namespace string) (*T, error) {
+	name, doc, err := readOneDocument(in, file, kind)
+	if err != nil {
+		return nil, err
 	}
 	var obj T
-	jd := json.NewDecoder(bytes.NewReader(docs[0]))
+	jd := json.NewDecoder(bytes.NewReader(doc))
 	jd.DisallowUnknownFields()
 	if err := jd.Decode(&obj); err != nil {
 		return nil, fmt.Errorf("%s is not %s %s: %w", name, article(kind), kind, err)

@@ -9,12 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	logagentv1 "github.com/kstack/kstack/api/logagent/v1"
 	"github.com/kstack/kstack/internal/printer"
@@ -474,36 +472,12 @@ func parseWorkloadRef(s string) (logagentv1.WorkloadRef, error) {
 // readLogRule reads the one LogCollector of file (- for in), YAML or JSON,
 // strictly, into namespace.
 func readLogRule(in io.Reader, file, namespace string) (*logagentv1.LogCollector, error) {
-	var data []byte
-	var err error
-	name := file
-	if file == "-" {
-		data, err = io.ReadAll(in)
-		name = "stdin"
-	} else {
-		data, err = os.ReadFile(file)
-	}
+	name, doc, err := readOneDocument(in, file, "LogCollector")
 	if err != nil {
-		return nil, fmt.Errorf("reading -f: %w", err)
-	}
-	var docs []json.RawMessage
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("%s is not YAML or JSON: %w", name, err)
-		}
-		if t := bytes.TrimSpace(raw); len(t) > 0 && string(t) != "null" {
-			docs = append(docs, raw)
-		}
-	}
-	if len(docs) != 1 {
-		return nil, fmt.Errorf("%s holds %d documents: give one LogCollector", name, len(docs))
+		return nil, err
 	}
 	var lc logagentv1.LogCollector
-	jd := json.NewDecoder(bytes.NewReader(docs[0]))
+	jd := json.NewDecoder(bytes.NewReader(doc))
 	jd.DisallowUnknownFields()
 	if err := jd.Decode(&lc); err != nil {
 		return nil, fmt.Errorf("%s is not a LogCollector: %w", name, err)
