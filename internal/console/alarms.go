@@ -245,29 +245,21 @@ func (s *Server) alarmSettings(w http.ResponseWriter, r *request) {
 func (s *Server) renderSettings(w http.ResponseWriter, r *request, sc alarmScope, sf silenceForm) {
 	d := settingsData{Scope: sc, Silence: sf, CanCreate: r.canIn(sc, "create", "alarmpolicy"), CanDelete: r.canIn(sc, "delete", "alarmpolicy"),
 		CanSilence: r.canIn(sc, "create", "alarmsilence")}
-	c, err := r.platform()
-	if err != nil {
-		r.fail(w, err)
+	var pl monitorv1.AlarmPolicyList
+	msg, ok := r.listIn(w, sc, &pl)
+	if !ok {
 		return
 	}
-	ctx, cancel := r.timeout()
-	defer cancel()
-	var pl monitorv1.AlarmPolicyList
-	if err := c.List(ctx, &pl, client.InNamespace(sc.Namespace)); err != nil {
-		if code, msg := explain(err); code == http.StatusUnauthorized {
-			r.fail(w, err)
-			return
-		} else {
-			d.Err = msg
-		}
-	}
+	d.Err = msg
 	sort.Slice(pl.Items, func(i, j int) bool { return pl.Items[i].Name < pl.Items[j].Name })
 	for i := range pl.Items {
 		d.Policies = append(d.Policies, policyRowOf(sc, &pl.Items[i]))
 	}
 	var sl monitorv1.AlarmSilenceList
-	if err := c.List(ctx, &sl, client.InNamespace(sc.Namespace)); err != nil && d.Err == "" {
-		_, d.Err = explain(err)
+	if msg, ok := r.listIn(w, sc, &sl); !ok {
+		return
+	} else if d.Err == "" {
+		d.Err = msg
 	}
 	now := time.Now()
 	sort.Slice(sl.Items, func(i, j int) bool { return sl.Items[i].Spec.EndsAt.After(sl.Items[j].Spec.EndsAt.Time) })

@@ -206,22 +206,12 @@ func (s *Server) renderChannels(w http.ResponseWriter, r *request, sc alarmScope
 		r.fragment(w, http.StatusOK, "alarms", "channelform", d)
 		return
 	}
-	c, err := r.platform()
-	if err != nil {
-		r.fail(w, err)
+	var l notifyv1.ChannelList
+	msg, ok := r.listIn(w, sc, &l)
+	if !ok {
 		return
 	}
-	ctx, cancel := r.timeout()
-	defer cancel()
-	var l notifyv1.ChannelList
-	if err := c.List(ctx, &l, client.InNamespace(sc.Namespace)); err != nil {
-		code, msg := explain(err)
-		if code == http.StatusUnauthorized {
-			r.fail(w, err)
-			return
-		}
-		d.Err = msg
-	}
+	d.Err = msg
 	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
 	for i := range l.Items {
 		d.Rows = append(d.Rows, channelRowOf(sc, &l.Items[i]))
@@ -376,22 +366,12 @@ func (s *Server) renderTemplates(w http.ResponseWriter, r *request, sc alarmScop
 		r.fragment(w, http.StatusOK, "alarms", "templateform", d)
 		return
 	}
-	c, err := r.platform()
-	if err != nil {
-		r.fail(w, err)
+	var l notifyv1.TemplateList
+	msg, ok := r.listIn(w, sc, &l)
+	if !ok {
 		return
 	}
-	ctx, cancel := r.timeout()
-	defer cancel()
-	var l notifyv1.TemplateList
-	if err := c.List(ctx, &l, client.InNamespace(sc.Namespace)); err != nil {
-		code, msg := explain(err)
-		if code == http.StatusUnauthorized {
-			r.fail(w, err)
-			return
-		}
-		d.Err = msg
-	}
+	d.Err = msg
 	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
 	for _, t := range l.Items {
 		d.Rows = append(d.Rows, templateRow{Name: t.Name, DisplayName: t.Spec.DisplayName, ChannelType: t.Spec.ChannelType, Subject: t.Spec.Subject,
@@ -483,30 +463,22 @@ func (s *Server) receiversPage(w http.ResponseWriter, r *request) {
 func (s *Server) renderReceivers(w http.ResponseWriter, r *request, sc alarmScope, rf receiverForm, gf groupForm) {
 	d := receiversData{Scope: sc, Form: rf, GroupForm: gf, CanCreate: r.canIn(sc, "create", "receiver"), CanDelete: r.canIn(sc, "delete", "receiver"),
 		CanCreateGroup: r.canIn(sc, "create", "receivergroup"), CanDeleteGroup: r.canIn(sc, "delete", "receivergroup")}
-	c, err := r.platform()
-	if err != nil {
-		r.fail(w, err)
+	var l notifyv1.ReceiverList
+	msg, ok := r.listIn(w, sc, &l)
+	if !ok {
 		return
 	}
-	ctx, cancel := r.timeout()
-	defer cancel()
-	var l notifyv1.ReceiverList
-	if err := c.List(ctx, &l, client.InNamespace(sc.Namespace)); err != nil {
-		code, msg := explain(err)
-		if code == http.StatusUnauthorized {
-			r.fail(w, err)
-			return
-		}
-		d.Err = msg
-	}
+	d.Err = msg
 	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
 	for _, x := range l.Items {
 		d.Rows = append(d.Rows, receiverRow{Name: x.Name, DisplayName: x.Spec.DisplayName, Username: x.Spec.Username, Email: x.Spec.Email,
 			Mobile: x.Spec.Mobile, WeChat: x.Spec.WeChatOpenID, DeleteURL: sc.Base + "/receivers/" + url.PathEscape(x.Name) + "/delete"})
 	}
 	var gl notifyv1.ReceiverGroupList
-	if err := c.List(ctx, &gl, client.InNamespace(sc.Namespace)); err != nil && d.Err == "" {
-		_, d.Err = explain(err)
+	if msg, ok := r.listIn(w, sc, &gl); !ok {
+		return
+	} else if d.Err == "" {
+		d.Err = msg
 	}
 	sort.Slice(gl.Items, func(i, j int) bool { return gl.Items[i].Name < gl.Items[j].Name })
 	for _, g := range gl.Items {
@@ -623,4 +595,26 @@ func (s *Server) deleteNotifyObject(w http.ResponseWriter, r *request) {
 	}
 	s.Log.Info("console notify object deleted", "kind", kind, "namespace", sc.Namespace, "name", name, "by", r.user.Name())
 	r.back(w, sc, tab, noun+" "+name+" deleted")
+}
+
+// listIn lists l in the scope's namespace as the user. ok is false when
+// the page has been answered (no client, or the login expired); otherwise
+// msg is a refusal to show on the page, if any.
+func (r *request) listIn(w http.ResponseWriter, sc alarmScope, l client.ObjectList) (msg string, ok bool) {
+	c, err := r.platform()
+	if err != nil {
+		r.fail(w, err)
+		return "", false
+	}
+	ctx, cancel := r.timeout()
+	defer cancel()
+	if err := c.List(ctx, l, client.InNamespace(sc.Namespace)); err != nil {
+		code, msg := explain(err)
+		if code == http.StatusUnauthorized {
+			r.fail(w, err)
+			return "", false
+		}
+		return msg, true
+	}
+	return "", true
 }
