@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/alertmanager/alert"
@@ -88,6 +89,12 @@ type Dispatcher struct {
 	Log        *slog.Logger
 
 	log *sharedLog
+	// gcEvery is how often the in-memory log drops expired entries (1m;
+	// tests shorten it).
+	gcEvery time.Duration
+
+	mu    sync.Mutex
+	known map[string]known // by policy key: for the resolution of a deleted policy
 }
 
 // NeedLeaderElection: only the leader dispatches.
@@ -151,7 +158,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	ran := make(chan struct{})
 	go func() { disp.Run(time.Now()); close(ran) }()
 	d.Log.Info("alarm dispatcher started", "groupWait", d.Timing.GroupWait, "groupInterval", d.Timing.GroupInterval, "repeatInterval", d.Timing.RepeatInterval)
-	gc := time.NewTicker(time.Minute)
+	if d.gcEvery <= 0 {
+		d.gcEvery = time.Minute
+	}
+	gc := time.NewTicker(d.gcEvery)
 	defer gc.Stop()
 	for {
 		select {
@@ -163,6 +173,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 			if _, err := nl.GC(); err != nil {
 				d.Log.Warn("notification log GC", "err", err)
 			}
+			d.forgetOld(time.Now().Add(-max(time.Hour, 3*d.Timing.GroupInterval)))
 		}
 	}
 }
@@ -172,12 +183,32 @@ func (d *Dispatcher) fanout(ctx context.Context, l *slog.Logger, alerts ...*aler
 	gl, _ := notify.GroupLabels(ctx)
 	key := string(gl[alarmrule.LabelPolicy])
 	p, targets, err := Targets(ctx, d.Client, key, d.Log.Warn)
-	if apierrors.IsNotFound(err) {
-		d.Log.Debug("alerts of a policy that no longer exists are dropped", "policy", key)
-		return ctx, nil, nil
-	}
-	if err != nil {
+	gone := apierrors.IsNotFound(err)
+	switch {
+	case gone:
+		// Deleted while its alerts fired: its receivers hear once that
+		// they are resolved, through the targets it had.
+		last, ok := d.lastKnown(key)
+		if !ok {
+			d.Log.Debug("alerts of a policy that no longer exists are dropped", "policy", key)
+			return ctx, nil, nil
+		}
+		p, targets = last.policy, last.targets
+		now := time.Now()
+		over := make([]*alert.Alert, 0, len(alerts))
+		for _, a := range alerts {
+			if !a.Resolved() {
+				c := *a
+				c.EndsAt = now
+				a = &c
+			}
+			over = append(over, a)
+		}
+		alerts = over
+	case err != nil:
 		return ctx, nil, err
+	default:
+		d.remember(key, p, targets)
 	}
 	if p.Spec.RepeatInterval != nil && p.Spec.RepeatInterval.Duration > 0 {
 		ctx = notify.WithRepeatInterval(ctx, p.Spec.RepeatInterval.Duration)
@@ -193,7 +224,52 @@ func (d *Dispatcher) fanout(ctx context.Context, l *slog.Logger, alerts ...*aler
 			notify.NewSetNotifiesStage(d.log, recv, featurecontrol.NoopFlags{}),
 		})
 	}
-	return fan.Exec(ctx, l, alerts...)
+	ctx, out, err := fan.Exec(ctx, l, alerts...)
+	if gone && err == nil {
+		d.forget(key)
+	}
+	return ctx, out, err
+}
+
+// known is a policy and its targets as of its last flush.
+type known struct {
+	policy  *monitorv1.AlarmPolicy
+	targets []Target
+	at      time.Time
+}
+
+func (d *Dispatcher) remember(key string, p *monitorv1.AlarmPolicy, targets []Target) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.known == nil {
+		d.known = map[string]known{}
+	}
+	d.known[key] = known{policy: p, targets: targets, at: time.Now()}
+}
+
+func (d *Dispatcher) lastKnown(key string) (known, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k, ok := d.known[key]
+	return k, ok
+}
+
+func (d *Dispatcher) forget(key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.known, key)
+}
+
+// forgetOld drops what was last refreshed before cut: a policy deleted
+// then has had its alerts time out and its resolution sent long since.
+func (d *Dispatcher) forgetOld(cut time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, v := range d.known {
+		if v.at.Before(cut) {
+			delete(d.known, k)
+		}
+	}
 }
 
 type resolvedSender bool
@@ -241,9 +317,13 @@ func (d *Dispatcher) enqueue(p *monitorv1.AlarmPolicy, t Target, recv *nflogpb.R
 			// still records them (SetNotifiesStage).
 			return ctx, alerts, nil
 		}
-		var prev time.Time
+		// The newest entry's ts, expired or not: the key then differs from
+		// every earlier notification's of this target.
+		prev := storedTS(ctx)
 		if es, err := d.log.Query(nflog.QGroupKey(gkey), nflog.QReceiver(recv)); err == nil && len(es) == 1 {
-			prev = es[0].GetTimestamp().AsTime()
+			if ts := es[0].GetTimestamp().AsTime(); ts.After(prev) {
+				prev = ts
+			}
 		}
 		key := DedupKey(stateKey(gkey, recv), prev, firing, resolved)
 		data := d.data(p, t, send)

@@ -420,3 +420,73 @@ func TestThroughTheQueue(t *testing.T) {
 		t.Fatalf("%d deliveries", n)
 	}
 }
+
+// TestRefiringAfterTheLogEntryExpired: an alert fires, resolves, its log
+// entry expires (and is dropped from memory), and it fires again: a new
+// notification, not the first one's dedup key again (whose outbox row is
+// still there).
+func TestRefiringAfterTheLogEntryExpired(t *testing.T) {
+	for _, newLeader := range []bool{false, true} {
+		name := map[bool]string{false: "same dispatcher", true: "new leader"}[newLeader]
+		t.Run(name, func(t *testing.T) {
+			state := newState(t)
+			q := &fakeQueue{state: state}
+			// repeatInterval 1s: entries expire 2s after they are logged.
+			c := newClient(policy("p1", time.Second, hookMethod))
+			alerts := newAlerts(t)
+			stop := run(t, &Dispatcher{Alerts: alerts, Client: c, State: state, Queue: q, Timing: fast, Log: quiet, gcEvery: 100 * time.Millisecond})
+			a := firing("p1", "web-1")
+			alerts.Put(context.Background(), a)
+			q.waitItems(t, 1, 0)
+			alerts.Put(context.Background(), resolved(a))
+			got := q.waitItems(t, 2, 0)
+			if got[1].Record.Verb != "resolved" {
+				t.Fatalf("%s", describe(got))
+			}
+			time.Sleep(2500 * time.Millisecond) // the entry expires
+			if newLeader {
+				stop()
+				alerts = newAlerts(t)
+				run(t, &Dispatcher{Alerts: alerts, Client: c, State: state, Queue: q, Timing: fast, Log: quiet})
+			}
+			alerts.Put(context.Background(), firing("p1", "web-1"))
+			// After group_wait (200ms), not only as the repeat a second later.
+			time.Sleep(800 * time.Millisecond)
+			got = q.list()
+			if len(got) != 3 || got[2].Record.Verb != "firing" || got[2].DedupKey == got[0].DedupKey {
+				t.Fatalf("firing again was not notified: %s", describe(got))
+			}
+		})
+	}
+}
+
+// TestDeletedPolicyResolves: a policy deleted while its alert fires; the
+// alert times out (resolved): the receivers hear it, through the targets
+// the policy had.
+func TestDeletedPolicyResolves(t *testing.T) {
+	state := newState(t)
+	q := &fakeQueue{state: state}
+	p := policy("p1", 0, hookMethod, mailMethod)
+	c := newClient(p).(client.Client)
+	alerts := newAlerts(t)
+	run(t, &Dispatcher{Alerts: alerts, Client: c, State: state, Queue: q, Timing: fast, Log: quiet})
+	a := firing("p1", "web-1")
+	alerts.Put(context.Background(), a)
+	q.waitItems(t, 2, 0)
+	if err := c.Delete(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	alerts.Put(context.Background(), resolved(a))
+	got := q.waitItems(t, 4, time.Second)
+	for _, it := range got[2:] {
+		if it.Record.Verb != "resolved" || it.Record.Project != "prj-a" {
+			t.Fatalf("after deleting the policy: %s", describe(got[2:]))
+		}
+	}
+	// Firing again under the deleted policy's name is not notified.
+	alerts.Put(context.Background(), firing("p1", "web-2"))
+	time.Sleep(time.Second)
+	if n := len(q.list()); n != 4 {
+		t.Fatalf("%d notifications: %s", n, describe(q.list()))
+	}
+}

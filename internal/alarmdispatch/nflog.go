@@ -87,10 +87,14 @@ func (s *sharedLog) hydrate(recv *nflogpb.Receiver) notify.Stage {
 		if !ok {
 			return ctx, nil, fmt.Errorf("group key missing")
 		}
-		b, err := s.state.NFLogGet(ctx, stateKey(gkey, recv))
+		b, ts, err := s.state.NFLogGet(ctx, stateKey(gkey, recv))
 		if err != nil {
 			return ctx, nil, err
 		}
+		// Expired entries are none to DedupStage, but the next dedup key is
+		// still derived from their ts: from zero, it would be the key of the
+		// group's first notification, whose outbox row may still be there.
+		ctx = context.WithValue(ctx, storedTSKey{}, ts)
 		if b != nil {
 			s.mu.Lock()
 			err := s.log.Merge(b)
@@ -102,4 +106,12 @@ func (s *sharedLog) hydrate(recv *nflogpb.Receiver) notify.Stage {
 		}
 		return ctx, alerts, nil
 	})
+}
+
+type storedTSKey struct{}
+
+// storedTS is the ts of the stored entry hydrate read (zero: none).
+func storedTS(ctx context.Context) time.Time {
+	ts, _ := ctx.Value(storedTSKey{}).(time.Time)
+	return ts
 }

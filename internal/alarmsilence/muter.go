@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/alertmanager/labelset"
@@ -33,6 +34,58 @@ type Muter struct {
 	// OnError is told when silences cannot be listed (nil: ignored); the
 	// alert is then not muted.
 	OnError func(error)
+	// CacheFor is how long one listing of the silences serves (default
+	// DefaultCacheFor): a flush asks about each of its alerts in turn.
+	CacheFor time.Duration
+
+	mu     sync.Mutex
+	listed time.Time
+	cached []parsed
+}
+
+// DefaultCacheFor is Muter's default CacheFor.
+const DefaultCacheFor = time.Second
+
+// parsed is an AlarmSilence with its matchers parsed.
+type parsed struct {
+	s  *monitorv1.AlarmSilence
+	ms labels.Matchers
+}
+
+func (m *Muter) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// silences lists the silences with usable matchers, at most once per
+// CacheFor.
+func (m *Muter) silences(ctx context.Context, now time.Time) ([]parsed, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	every := m.CacheFor
+	if every <= 0 {
+		every = DefaultCacheFor
+	}
+	if !m.listed.IsZero() && now.Sub(m.listed) < every && !now.Before(m.listed) {
+		return m.cached, nil
+	}
+	var list monitorv1.AlarmSilenceList
+	if err := m.Client.List(ctx, &list); err != nil {
+		return nil, err
+	}
+	out := make([]parsed, 0, len(list.Items))
+	for i := range list.Items {
+		s := &list.Items[i]
+		ms, err := Matchers(s.Spec.Matchers)
+		if err != nil || len(ms) == 0 {
+			continue
+		}
+		out = append(out, parsed{s: s, ms: ms})
+	}
+	m.listed, m.cached = now, out
+	return out, nil
 }
 
 // Matchers parses a silence's matchers (Type "" is "=").
@@ -87,31 +140,24 @@ func (m *Muter) Mutes(ctx context.Context, lset labelset.LabelSet) bool {
 	if policy == "" {
 		return false
 	}
-	var list monitorv1.AlarmSilenceList
-	if err := m.Client.List(ctx, &list); err != nil {
+	now := m.now()
+	list, err := m.silences(ctx, now)
+	if err != nil {
 		if m.OnError != nil {
 			m.OnError(err)
 		}
 		return false
 	}
-	now := time.Now()
-	if m.Now != nil {
-		now = m.Now()
-	}
 	tenant := string(lset.LabelSet[alarmrule.LabelTenant])
 	if tenant == "" {
 		tenant = authv1.DefaultTenant
 	}
-	for i := range list.Items {
-		s := &list.Items[i]
+	for _, sl := range list {
+		s := sl.s
 		if !strings.HasPrefix(policy, s.Namespace+"/") || Tenant(s) != tenant || !Active(s, now) {
 			continue
 		}
-		ms, err := Matchers(s.Spec.Matchers)
-		if err != nil || len(ms) == 0 {
-			continue
-		}
-		if ms.Matches(lset.LabelSet) {
+		if sl.ms.Matches(lset.LabelSet) {
 			return true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -19,11 +20,15 @@ import (
 )
 
 // OrphanGrace: a credentials Secret is written by Admit before its channel
-// is stored, so one without a channel is kept this long before it is
-// taken for the Secret of a deleted channel.
+// is stored, so one its channel does not name is kept this long after it
+// was written (AnnotationWrittenAt) before it is taken for the Secret of
+// a write that never happened, of a replaced version, or of a deleted
+// channel.
 const OrphanGrace = 5 * time.Minute
 
-// Credentials deletes the credentials Secrets of channels that are gone.
+// Credentials deletes the credentials Secrets that their channels do not
+// name: those of deleted channels, of versions replaced, and of writes
+// refused after Admit.
 type Credentials struct {
 	Client          client.Client
 	Reader          client.Reader
@@ -38,17 +43,28 @@ func (c *Credentials) SetupWithManager(mgr ctrl.Manager) error {
 		_, ok := o.GetLabels()[LabelChannel]
 		return ok && o.GetNamespace() == c.SystemNamespace
 	})
-	bySecret := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: c.SystemNamespace, Name: secretName(o.GetNamespace(), o.GetName())}}}
-	})
+	bySecret := handler.EnqueueRequestsFromMapFunc(c.secretsOf)
 	return ctrl.NewControllerManagedBy(mgr).Named("notify-credentials").
 		For(&corev1.Secret{}, builder.WithPredicates(labelled)).
 		Watches(&notifyv1.Channel{}, bySecret).
 		Complete(c)
 }
 
-// Reconcile deletes one credentials Secret if its channel is gone (and
-// the grace has passed).
+// secretsOf are the credentials Secrets of channel o.
+func (c *Credentials) secretsOf(ctx context.Context, o client.Object) []reconcile.Request {
+	var list corev1.SecretList
+	if err := c.Client.List(ctx, &list, client.InNamespace(c.SystemNamespace), client.MatchingLabels{LabelChannel: o.GetNamespace() + "." + o.GetName()}); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, s := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: s.Name}})
+	}
+	return out
+}
+
+// Reconcile deletes one credentials Secret if its channel does not name
+// it (it is gone, or names another) and the grace has passed.
 func (c *Credentials) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var sec corev1.Secret
 	if err := c.Client.Get(ctx, req.NamespacedName, &sec); err != nil {
@@ -63,23 +79,33 @@ func (c *Credentials) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Res
 	key := client.ObjectKey{Namespace: ns, Name: name}
 	var ch notifyv1.Channel
 	err := c.Client.Get(ctx, key, &ch)
-	if apierrors.IsNotFound(err) && c.Reader != nil {
+	if c.Reader != nil && (apierrors.IsNotFound(err) || err == nil && ch.Spec.CredentialsSecret != sec.Name) {
+		// The cache may lag: the API server decides.
 		err = c.Reader.Get(ctx, key, &ch)
 	}
 	switch {
-	case err == nil:
+	case err == nil && ch.Spec.CredentialsSecret == sec.Name:
 		return ctrl.Result{}, nil
-	case !apierrors.IsNotFound(err):
+	case err != nil && !apierrors.IsNotFound(err):
 		return ctrl.Result{}, err
 	}
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
 	}
-	if age := now().Sub(sec.CreationTimestamp.Time); age < OrphanGrace {
+	written := sec.CreationTimestamp.Time
+	if t, err := time.Parse(time.RFC3339, sec.Annotations[AnnotationWrittenAt]); err == nil {
+		written = t
+	}
+	if age := now().Sub(written); age < OrphanGrace {
 		return ctrl.Result{RequeueAfter: OrphanGrace - age}, nil
 	}
-	if err := c.Client.Delete(ctx, &sec); err != nil && !apierrors.IsNotFound(err) {
+	// Only the Secret looked at: not one written since under its name.
+	pre := metav1.Preconditions{UID: &sec.UID, ResourceVersion: &sec.ResourceVersion}
+	if err := c.Client.Delete(ctx, &sec, client.Preconditions(pre)); err != nil && !apierrors.IsNotFound(err) {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{Requeue: true}, nil
+		}
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, nil

@@ -12,36 +12,64 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	notifyv1 "github.com/kstack/kstack/api/notify/v1"
 	"github.com/kstack/kstack/internal/apigroup/apigrouptest"
 )
 
+// A credentials Secret is collected when its channel does not name it (it
+// is gone, or names another version), once OrphanGrace has passed since
+// the Secret was written: not since it was created, so that a Secret
+// written again under the name of one left behind is not collected under
+// the channel that is being made.
 func TestCredentialsCollected(t *testing.T) {
 	_, c := module(t)
 	ctx := context.Background()
 	now := time.Now()
-	mk := func(name, owner string, age time.Duration) {
+	for _, n := range []string{"smtp", "hook"} {
+		var ch notifyv1.Channel
+		if err := c.Get(ctx, client.ObjectKey{Namespace: prjA, Name: n}, &ch); err != nil {
+			t.Fatal(err)
+		}
+		ch.Spec.CredentialsSecret = "channel-" + prjA + "-" + n + "-0000000a"
+		if err := c.Update(ctx, &ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := func(name, owner string, created, written time.Duration) {
 		labels := map[string]string{}
 		if owner != "" {
 			labels[LabelChannel] = owner
 		}
-		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: sysNS, Name: name, Labels: labels, CreationTimestamp: metav1.NewTime(now.Add(-age))}}
+		ann := map[string]string{}
+		if written >= 0 {
+			ann[AnnotationWrittenAt] = now.Add(-written).UTC().Format(time.RFC3339)
+		}
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: sysNS, Name: name, Labels: labels, Annotations: ann, CreationTimestamp: metav1.NewTime(now.Add(-created))}}
 		if err := c.Create(ctx, sec); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mk("channel-"+prjA+"-smtp", prjA+".smtp", time.Hour) // its channel lives
-	mk("channel-"+prjA+"-gone", prjA+".gone", time.Hour) // its channel is gone
-	mk("channel-"+prjA+"-new", prjA+".new", time.Minute) // its channel is being made
-	mk("kstack-ca", "", time.Hour)                       // not a channel's
+	mk("channel-"+prjA+"-smtp-0000000a", prjA+".smtp", time.Hour, time.Hour)   // the version its channel names
+	mk("channel-"+prjA+"-smtp-0000000b", prjA+".smtp", time.Hour, time.Hour)   // a version replaced
+	mk("channel-"+prjA+"-hook-0000000b", prjA+".hook", time.Hour, time.Minute) // a version being written
+	mk("channel-"+prjA+"-gone-0000000a", prjA+".gone", time.Hour, time.Hour)   // its channel is gone
+	mk("channel-"+prjA+"-new-0000000a", prjA+".new", time.Hour, time.Minute)   // written again for a channel being made
+	mk("channel-"+prjA+"-old-0000000a", prjA+".old", time.Hour, -1)            // written before the annotation
+	mk("channel-"+prjA+"-fresh-0000000a", prjA+".fresh", time.Minute, -1)      // the same, just made
+	mk("kstack-ca", "", time.Hour, time.Hour)                                  // not a channel's
 	r := &Credentials{Client: c, Reader: c, SystemNamespace: sysNS, Now: func() time.Time { return now }}
 	for _, tc := range []struct {
 		name    string
 		kept    bool
 		requeue bool
 	}{
-		{"channel-" + prjA + "-smtp", true, false},
-		{"channel-" + prjA + "-gone", false, false},
-		{"channel-" + prjA + "-new", true, true},
+		{"channel-" + prjA + "-smtp-0000000a", true, false},
+		{"channel-" + prjA + "-smtp-0000000b", false, false},
+		{"channel-" + prjA + "-hook-0000000b", true, true},
+		{"channel-" + prjA + "-gone-0000000a", false, false},
+		{"channel-" + prjA + "-new-0000000a", true, true},
+		{"channel-" + prjA + "-old-0000000a", false, false},
+		{"channel-" + prjA + "-fresh-0000000a", true, true},
 		{"kstack-ca", true, false},
 		{"channel-" + prjA + "-never", false, false},
 	} {
@@ -56,6 +84,11 @@ func TestCredentialsCollected(t *testing.T) {
 		if kept := err == nil; kept != tc.kept && !strings.HasSuffix(tc.name, "never") {
 			t.Errorf("%s: kept %v, want %v", tc.name, kept, tc.kept)
 		}
+	}
+	// A channel's change reaches every Secret of it.
+	reqs := r.secretsOf(ctx, &notifyv1.Channel{ObjectMeta: metav1.ObjectMeta{Namespace: prjA, Name: "hook"}})
+	if len(reqs) != 1 || reqs[0].Name != "channel-"+prjA+"-hook-0000000b" {
+		t.Errorf("the Secrets of channel hook: %v", reqs)
 	}
 }
 

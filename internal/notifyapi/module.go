@@ -11,9 +11,14 @@
 package notifyapi
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/mail"
@@ -22,6 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -71,6 +77,8 @@ type Module struct {
 	Queue Sender
 	// Store is the record store the notifications are searched in (nil: 503).
 	Store recordstore.Store
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // Info names the group.
@@ -146,7 +154,8 @@ func GenerateName(u *unstructured.Unstructured, namespace, systemNamespace, pref
 }
 
 // Admit completes a create or replace: a generated name, and a channel's
-// credentials moved into its Secret (the channel is stored without them).
+// credentials moved into a new Secret (the channel is stored without
+// them). A dry run (?dryRun) checks and blanks them but writes nothing.
 func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	if r.Object == nil {
 		return nil
@@ -166,6 +175,11 @@ func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(r.Object.Object, &ch); err != nil {
 		return apigroup.Invalid("not a Channel: %v", err)
 	}
+	if a.Verb == "update" && a.Name != "" && ch.Name != a.Name {
+		// The gateway decided on the URL's channel: the body's is never
+		// the one whose credentials are written.
+		return apigroup.Refuse(http.StatusBadRequest, "metadata.name %q is not the channel of the URL (%q): a replace (PUT) keeps the channel's name", ch.Name, a.Name)
+	}
 	if a.Namespace != "" {
 		// The API server stores the channel in the URL's namespace.
 		ch.Namespace = a.Namespace
@@ -176,7 +190,8 @@ func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	if err := m.beforeCredentials(ctx, &ch, a.Verb == "create"); err != nil {
 		return err
 	}
-	if err := m.moveCredentials(ctx, r.Principal, &ch, a.Verb == "create"); err != nil {
+	dryRun := r.DryRun || (r.Query != nil && r.Query.Has("dryRun"))
+	if err := m.moveCredentials(ctx, r.Principal, &ch, a.Verb == "create", dryRun); err != nil {
 		return err
 	}
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&ch)
@@ -190,8 +205,9 @@ func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 // beforeCredentials refuses, before any credential is written, what the
 // write would be refused for anyway: a channel that would not validate
 // (its Secret would then hold credentials of a write that never
-// happened), and a create over a channel that exists (whose credentials
-// the create would otherwise replace).
+// happened), a credential that is not well formed, and a create over a
+// channel that exists (whose credentials the create would otherwise
+// replace).
 func (m *Module) beforeCredentials(ctx context.Context, ch *notifyv1.Channel, create bool) error {
 	if create {
 		var cur notifyv1.Channel
@@ -206,6 +222,15 @@ func (m *Module) beforeCredentials(ctx context.Context, ch *notifyv1.Channel, cr
 	}
 	if err := CheckNamespace(ctx, m.Env, ch.Namespace, tenantOf(ch.Spec.TenantID, nil)); err != nil {
 		return err
+	}
+	if w := ch.Spec.Webhook; w != nil {
+		// Secret values are blanked before the checks below: these are
+		// checked here, as the others are there.
+		for i, h := range w.Headers {
+			if h.Secret && hasCRLF(h.Value) {
+				return apigroup.Invalid("spec.webhook.headers[%d].value: a header value holds no CR, LF or NUL", i)
+			}
+		}
 	}
 	blank := ch.DeepCopy()
 	for _, c := range credentialsOf(&blank.Spec) {
@@ -246,87 +271,209 @@ func credentialsOf(s *notifyv1.ChannelSpec) []credential {
 	return out
 }
 
-// moveCredentials puts the channel's credentials into its Secret and
-// blanks them. A replace without a value keeps the one kept; keys the
-// channel no longer uses are dropped. A create starts a new Secret.
-func (m *Module) moveCredentials(ctx context.Context, p *directory.Principal, ch *notifyv1.Channel, create bool) error {
-	name := secretName(ch.Namespace, ch.Name)
+// Annotations of a credentials Secret.
+const (
+	// AnnotationDestination is the hash of the destination (destinationOf)
+	// the Secret's credentials were given for: they are kept for that
+	// destination only, so that changing where a channel sends never sends
+	// its kept credentials somewhere new.
+	AnnotationDestination = "notify.tkestack.io/destination"
+	// AnnotationWrittenAt is when the Secret was written (RFC 3339); the
+	// collection's grace runs from it.
+	AnnotationWrittenAt = "notify.tkestack.io/written-at"
+)
+
+// destField is one field of where a channel sends its credentials.
+type destField struct{ field, value string }
+
+// destinationOf is where the channel's credentials go: the type, the SMTP
+// server, its TLS, CA and user name; the webhook's URL and CA; the
+// provider and its endpoint. (A secret header's name is its key.)
+func destinationOf(s *notifyv1.ChannelSpec) []destField {
+	out := []destField{{"spec.type", s.Type}}
+	if e := s.Email; e != nil {
+		out = append(out, destField{"spec.email.smtpHost", e.SMTPHost}, destField{"spec.email.smtpPort", strconv.Itoa(int(e.SMTPPort))},
+			destField{"spec.email.tls", e.TLS}, destField{"spec.email.caBundle", e.CABundle}, destField{"spec.email.username", e.Username})
+	}
+	if w := s.Webhook; w != nil {
+		out = append(out, destField{"spec.webhook.url", w.URL}, destField{"spec.webhook.caBundle", w.CABundle})
+	}
+	for _, p := range []struct {
+		f  string
+		pc *notifyv1.ProviderChannel
+	}{{"spec.sms", s.SMS}, {"spec.wechat", s.WeChat}} {
+		if p.pc != nil {
+			out = append(out, destField{p.f + ".provider", p.pc.Provider}, destField{p.f + ".endpoint", p.pc.Endpoint})
+		}
+	}
+	return out
+}
+
+func destinationHash(s *notifyv1.ChannelSpec) string {
+	h := sha256.New()
+	for _, d := range destinationOf(s) {
+		fmt.Fprintf(h, "%d:%s=%d:%s;", len(d.field), d.field, len(d.value), d.value)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// changedDestination is the first destination field that differs between
+// old and s ("" when none does).
+func changedDestination(old, s *notifyv1.ChannelSpec) string {
+	was := map[string]string{}
+	for _, d := range destinationOf(old) {
+		was[d.field] = d.value
+	}
+	for _, d := range destinationOf(s) {
+		if v, ok := was[d.field]; !ok || v != d.value {
+			return d.field
+		}
+	}
+	return ""
+}
+
+// credentialNames names the credentials of a channel type in a message.
+var credentialNames = map[string]string{
+	notifyv1.ChannelEmail:   "spec.email.password",
+	notifyv1.ChannelWebhook: "the secret header values",
+	notifyv1.ChannelSMS:     "spec.sms.key",
+	notifyv1.ChannelWeChat:  "spec.wechat.key",
+}
+
+// secretKey is what a key of a Secret is made of.
+var secretKey = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+
+// moveCredentials puts the channel's credentials into a new Secret of its
+// own and blanks them. A replace without a value keeps the stored one,
+// when the channel sends to the same destination; keys the channel no
+// longer uses are dropped. A create keeps nothing.
+//
+// The Secret the stored channel names is never changed: a replace that
+// changes a credential writes a new Secret (its name the channel's and a
+// random version) and points the channel at it, so a write the API server
+// then refuses leaves the stored channel with its credentials. The
+// collection (Credentials) deletes the Secrets the channel does not name.
+func (m *Module) moveCredentials(ctx context.Context, p *directory.Principal, ch *notifyv1.Channel, create, dryRun bool) error {
 	given := map[string][]byte{}
-	used := map[string]bool{}
 	creds := credentialsOf(&ch.Spec)
 	for _, c := range creds {
-		used[c.key] = true
 		if c.value != "" {
 			given[c.key] = []byte(c.value)
 			c.clear()
 		}
 	}
-	sec := &corev1.Secret{}
-	err := m.Client.Get(ctx, client.ObjectKey{Namespace: m.SystemNamespace, Name: name}, sec)
-	if apierrors.IsNotFound(err) && m.Reader != nil {
-		err = m.Reader.Get(ctx, client.ObjectKey{Namespace: m.SystemNamespace, Name: name}, sec)
-	}
 	labels := map[string]string{LabelChannel: ch.Namespace + "." + ch.Name, apigroup.LabelTenant: tenantOf(ch.Spec.TenantID, p)}
-	kept := func(key string) bool {
-		// What the Secret will hold: a create or a Secret not this
-		// channel's keeps nothing.
-		if len(given[key]) > 0 {
-			return true
+	dest := destinationHash(&ch.Spec)
+
+	// What is kept: the Secret the stored channel names, for the same
+	// destination.
+	var cur *corev1.Secret
+	changed := ""
+	if !create {
+		stored := &notifyv1.Channel{}
+		err := m.get(ctx, client.ObjectKeyFromObject(ch), stored)
+		switch {
+		case err != nil && !apierrors.IsNotFound(err):
+			return apigroup.Refuse(http.StatusServiceUnavailable, "reading the channel's kept credentials: %v", err)
+		case err == nil && stored.Spec.CredentialsSecret != "" && notifychannel.OwnSecret(ch.Namespace, ch.Name, stored.Spec.CredentialsSecret):
+			sec := &corev1.Secret{}
+			err := m.get(ctx, client.ObjectKey{Namespace: m.SystemNamespace, Name: stored.Spec.CredentialsSecret}, sec)
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				return apigroup.Refuse(http.StatusServiceUnavailable, "reading the channel's kept credentials: %v", err)
+			case sec.Labels[LabelChannel] != labels[LabelChannel] || sec.Labels[apigroup.LabelTenant] != labels[apigroup.LabelTenant]:
+				return apigroup.Refuse(http.StatusConflict, "the channel names Secret %s of the platform, which is not labelled as this channel's credentials: it is not taken over; an administrator removes spec.credentialsSecret, and the credentials are sent again", sec.Name)
+			case sec.Annotations[AnnotationDestination] != dest:
+				changed = changedDestination(&stored.Spec, &ch.Spec)
+				if changed == "" {
+					changed = "the destination"
+				}
+			default:
+				cur = sec
+			}
 		}
-		return err == nil && !create && sec.Labels[apigroup.LabelTenant] == labels[apigroup.LabelTenant] && sec.Labels[LabelChannel] == labels[LabelChannel] && len(sec.Data[key]) > 0
 	}
+	data := map[string][]byte{}
 	for _, c := range creds {
-		if c.required && !kept(c.key) {
-			return apigroup.Invalid("%s: give it: the channel cannot send without it, and none is kept (it is sent with a create or a replace, and kept in a Secret of the platform)", c.field)
+		v := given[c.key]
+		if len(v) == 0 && cur != nil {
+			v = cur.Data[c.key]
+		}
+		if len(v) > 0 {
+			data[c.key] = v
+			continue
+		}
+		if !c.required {
+			continue
+		}
+		if changed != "" {
+			return apigroup.Invalid("%s changed: send %s again (stored credentials are only kept for the same destination)", changed, credentialNames[ch.Spec.Type])
+		}
+		return apigroup.Invalid("%s: give it: the channel cannot send without it, and none is kept (it is sent with a create or a replace, and kept in a Secret of the platform)", c.field)
+	}
+	for k := range data {
+		if !secretKey.MatchString(k) {
+			// checkWebhook refuses such names first.
+			return apigroup.Invalid("%s: not a key of a Secret", k)
 		}
 	}
-	switch {
-	case apierrors.IsNotFound(err):
-		ch.Spec.CredentialsSecret = ""
-		if len(given) == 0 {
-			return nil
-		}
-		if msgs := validation.IsValidLabelValue(labels[LabelChannel]); len(msgs) > 0 {
-			return apigroup.Invalid("metadata.name %q: a channel with credentials has a name of at most %d characters in namespace %s, so that its credentials Secret can name it (%s)",
-				ch.Name, validation.LabelValueMaxLength-len(ch.Namespace)-1, ch.Namespace, strings.Join(msgs, "; "))
-		}
-		sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: m.SystemNamespace, Name: name, Labels: labels}, Data: given}
-		err = m.Client.Create(ctx, sec)
-	case err == nil:
-		if create || sec.Labels[apigroup.LabelTenant] != labels[apigroup.LabelTenant] || sec.Labels[LabelChannel] != labels[LabelChannel] {
-			// A Secret left by a channel of the same name that is gone (or
-			// not this channel's at all): nothing of it is kept.
-			sec.Data = nil
-		}
-		if sec.Data == nil {
-			sec.Data = map[string][]byte{}
-		}
-		for k, v := range given {
-			sec.Data[k] = v
-		}
-		for k := range sec.Data {
-			if !used[k] {
-				delete(sec.Data, k)
-			}
-		}
-		sec.Labels = labels
-		if len(sec.Data) == 0 {
-			ch.Spec.CredentialsSecret = ""
-			err = m.Client.Delete(ctx, sec)
-			if apierrors.IsNotFound(err) {
-				err = nil
-			}
-		} else {
-			err = m.Client.Update(ctx, sec)
-		}
+	ch.Spec.CredentialsSecret = ""
+	if len(data) == 0 {
+		// The Secret the stored channel names is left to the collection.
+		return nil
 	}
-	if err != nil {
-		return apigroup.Refuse(http.StatusServiceUnavailable, "keeping the channel's credentials: %v", err)
+	if msgs := validation.IsValidLabelValue(labels[LabelChannel]); len(msgs) > 0 {
+		return apigroup.Invalid("metadata.name %q: a channel with credentials has a name of at most %d characters in namespace %s, so that its credentials Secret can name it (%s)",
+			ch.Name, validation.LabelValueMaxLength-len(ch.Namespace)-1, ch.Namespace, strings.Join(msgs, "; "))
 	}
-	if len(sec.Data) > 0 {
-		ch.Spec.CredentialsSecret = name
+	if cur != nil && maps.EqualFunc(cur.Data, data, bytes.Equal) {
+		// Nothing changes: the channel keeps its Secret.
+		ch.Spec.CredentialsSecret = cur.Name
+		return nil
 	}
-	return nil
+	if dryRun {
+		ch.Spec.CredentialsSecret = notifychannel.Versioned(ch.Namespace, ch.Name, "00000000")
+		return nil
+	}
+	t := true
+	for range 5 {
+		var v [4]byte
+		if _, err := rand.Read(v[:]); err != nil {
+			return err
+		}
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: m.SystemNamespace, Name: notifychannel.Versioned(ch.Namespace, ch.Name, hex.EncodeToString(v[:])),
+			Labels:      labels,
+			Annotations: map[string]string{AnnotationDestination: dest, AnnotationWrittenAt: m.now().UTC().Format(time.RFC3339)}},
+			Data: data, Type: corev1.SecretTypeOpaque, Immutable: &t}
+		err := m.Client.Create(ctx, sec)
+		if apierrors.IsAlreadyExists(err) {
+			// Another Secret has that name: never taken over.
+			continue
+		}
+		if err != nil {
+			return apigroup.Refuse(http.StatusServiceUnavailable, "keeping the channel's credentials: %v", err)
+		}
+		ch.Spec.CredentialsSecret = sec.Name
+		return nil
+	}
+	return apigroup.Refuse(http.StatusConflict, "keeping the channel's credentials: the names tried for its Secret are taken; try again")
+}
+
+// get reads key from the API server when the module has a reader (the
+// cache may lag a write just made), else from the cache.
+func (m *Module) get(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	if m.Reader != nil {
+		return m.Reader.Get(ctx, key, obj)
+	}
+	return m.Client.Get(ctx, key, obj)
+}
+
+func (m *Module) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
 }
 
 func tenantOf(tenant string, p *directory.Principal) string {
@@ -429,9 +576,9 @@ func (m *Module) checkChannel(ctx context.Context, ch *notifyv1.Channel) error {
 	if err != nil {
 		return err
 	}
-	if own := secretName(ch.Namespace, ch.Name); s.CredentialsSecret != "" && s.CredentialsSecret != own {
+	if s.CredentialsSecret != "" && !notifychannel.OwnSecret(ch.Namespace, ch.Name, s.CredentialsSecret) {
 		// The workers would send that Secret's values to this channel's address.
-		return apigroup.Invalid("spec.credentialsSecret %q is not this channel's (%s): the platform sets it; send the credentials instead", s.CredentialsSecret, own)
+		return apigroup.Invalid("spec.credentialsSecret %q is not this channel's (%s-…): the platform sets it; send the credentials instead", s.CredentialsSecret, secretName(ch.Namespace, ch.Name))
 	}
 	return nil
 }
@@ -517,6 +664,9 @@ func (m *Module) checkWebhook(ctx context.Context, w *notifyv1.WebhookChannel) e
 		}
 		if seen[canon] {
 			return apigroup.Invalid("%s.name: %s is given twice", f, canon)
+		}
+		if h.Secret && !secretKey.MatchString(h.Name) {
+			return apigroup.Invalid("%s.name %q: a secret header's name is made of letters, digits, -, . and _ only (it names the key its value is kept under in a Secret of the platform)", f, h.Name)
 		}
 		seen[canon] = true
 		if hasCRLF(h.Value) {

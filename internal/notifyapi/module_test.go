@@ -8,12 +8,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -30,6 +32,7 @@ import (
 	"github.com/kstack/kstack/internal/business/admission"
 	"github.com/kstack/kstack/internal/businessapi"
 	"github.com/kstack/kstack/internal/dialcheck"
+	"github.com/kstack/kstack/internal/notifychannel"
 	"github.com/kstack/kstack/internal/platformscheme"
 )
 
@@ -247,20 +250,42 @@ func store(t *testing.T, c client.Client, ch *notifyv1.Channel) {
 	}
 }
 
+// secret is the credentials Secret the stored channel ns/name names.
 func secret(t *testing.T, c client.Client, ns, name string) *corev1.Secret {
 	t.Helper()
+	var ch notifyv1.Channel
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &ch); err != nil {
+		t.Fatalf("channel %s/%s: %v", ns, name, err)
+	}
+	if !notifychannel.OwnSecret(ns, name, ch.Spec.CredentialsSecret) {
+		t.Fatalf("channel %s/%s names credentials Secret %q, not one of its own", ns, name, ch.Spec.CredentialsSecret)
+	}
+	return secretNamed(t, c, ch.Spec.CredentialsSecret)
+}
+
+func secretNamed(t *testing.T, c client.Client, name string) *corev1.Secret {
+	t.Helper()
 	var sec corev1.Secret
-	if err := c.Get(context.Background(), client.ObjectKey{Namespace: sysNS, Name: "channel-" + ns + "-" + name}, &sec); err != nil {
-		t.Fatalf("the credentials Secret of %s/%s: %v", ns, name, err)
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: sysNS, Name: name}, &sec); err != nil {
+		t.Fatalf("credentials Secret %s: %v", name, err)
 	}
 	return &sec
 }
 
+// secrets are the Secrets labelled as channel ns/name's credentials.
+func secrets(t *testing.T, c client.Client, ns, name string) []corev1.Secret {
+	t.Helper()
+	var list corev1.SecretList
+	if err := c.List(context.Background(), &list, client.InNamespace(sysNS), client.MatchingLabels{LabelChannel: ns + "." + name}); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
 func noSecret(t *testing.T, c client.Client, ns, name string) {
 	t.Helper()
-	var sec corev1.Secret
-	if err := c.Get(context.Background(), client.ObjectKey{Namespace: sysNS, Name: "channel-" + ns + "-" + name}, &sec); err == nil {
-		t.Errorf("channel %s/%s has a credentials Secret holding %v", ns, name, keys(sec.Data))
+	for _, sec := range secrets(t, c, ns, name) {
+		t.Errorf("channel %s/%s has a credentials Secret %s holding %v", ns, name, sec.Name, keys(sec.Data))
 	}
 }
 
@@ -394,10 +419,10 @@ func TestAdmitCredentials(t *testing.T) {
 			apigrouptest.CheckRefusal(t, err, 0, "")
 			noCredential(t, u, tc.values...)
 			ch := asChannel(t, u, prjA)
-			if ch.Spec.CredentialsSecret != "channel-"+prjA+"-c1" {
+			if !regexp.MustCompile("^channel-" + prjA + "-c1-[0-9a-f]{8}$").MatchString(ch.Spec.CredentialsSecret) {
 				t.Errorf("credentialsSecret %q", ch.Spec.CredentialsSecret)
 			}
-			sec := secret(t, c, prjA, "c1")
+			sec := secretNamed(t, c, ch.Spec.CredentialsSecret)
 			if len(sec.Data) != len(tc.want) {
 				t.Errorf("Secret keys %v, want %v", keys(sec.Data), tc.want)
 			}
@@ -449,19 +474,37 @@ func TestAdmitCredentialsReplace(t *testing.T) {
 	if sec := secret(t, c, prjA, "c1"); len(sec.Data) != 1 || string(sec.Data["header.Authorization"]) != "tok" {
 		t.Errorf("Secret after the change of type: %v", keys(sec.Data))
 	}
-	// Without any secret header: no credentials at all.
+	// Without any secret header: no credentials at all. The Secrets the
+	// channel named are the collection's.
 	ch = put("update", webhookSpec("https://hook.example"))
 	if ch.Spec.CredentialsSecret != "" {
 		t.Errorf("a channel without credentials names Secret %q", ch.Spec.CredentialsSecret)
 	}
+	collect(t, c, time.Now().Add(OrphanGrace))
 	noSecret(t, c, prjA, "c1")
+}
+
+// collect runs the collection of credentials Secrets at now on every
+// labelled Secret.
+func collect(t *testing.T, c client.Client, now time.Time) {
+	t.Helper()
+	var list corev1.SecretList
+	if err := c.List(context.Background(), &list, client.InNamespace(sysNS), client.HasLabels{LabelChannel}); err != nil {
+		t.Fatal(err)
+	}
+	r := &Credentials{Client: c, Reader: c, SystemNamespace: sysNS, Now: func() time.Time { return now }}
+	for _, sec := range list.Items {
+		if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&sec)}); err != nil {
+			t.Fatalf("collecting %s: %v", sec.Name, err)
+		}
+	}
 }
 
 // A Secret left by a channel of the same name that is gone gives a new
 // channel nothing; a channel without credentials gets no Secret.
 func TestAdmitCredentialsFresh(t *testing.T) {
 	m, c := module(t)
-	stale := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: sysNS, Name: "channel-" + prjA + "-c1",
+	stale := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: sysNS, Name: "channel-" + prjA + "-c1-0123abcd",
 		Labels: map[string]string{LabelChannel: prjA + ".c1", authv1.LabelTenant: "default"}}, Data: map[string][]byte{"password": []byte("old")}}
 	if err := c.Create(context.Background(), stale); err != nil {
 		t.Fatal(err)
@@ -471,7 +514,15 @@ func TestAdmitCredentialsFresh(t *testing.T) {
 	if ch := asChannel(t, u, prjA); ch.Spec.CredentialsSecret != "" {
 		t.Errorf("a new channel took the stale Secret %q", ch.Spec.CredentialsSecret)
 	}
-	noSecret(t, c, prjA, "c1")
+	if got := secrets(t, c, prjA, "c1"); len(got) != 1 || string(got[0].Data["password"]) != "old" {
+		t.Errorf("the stale Secret is not left as it was to the collection: %+v", got)
+	}
+	// With credentials, a new Secret holds the new ones only.
+	u, err = admit(t, m, pa, "create", prjA, channel("", "c1", "default", edit(emailSpec("new"), func(s *notifyv1.ChannelSpec) { s.Email.Username = "" })))
+	apigrouptest.CheckRefusal(t, err, 0, "")
+	if ch := asChannel(t, u, prjA); ch.Spec.CredentialsSecret == stale.Name || string(secretNamed(t, c, ch.Spec.CredentialsSecret).Data["password"]) != "new" {
+		t.Errorf("a new channel's Secret: %q", ch.Spec.CredentialsSecret)
+	}
 
 	u, err = admit(t, m, pa, "create", prjA, channel("", "c2", "default", webhookSpec("https://hook.example", notifyv1.Header{Name: "X-Team", Value: "ops"})))
 	apigrouptest.CheckRefusal(t, err, 0, "")
@@ -603,9 +654,13 @@ func TestValidateChannel(t *testing.T) {
 			"spec.webhook.headers[0].value: a credential is sent"},
 		{"an sms key", smsSpec("tencentcloud-sms", "k"), true, nil, 422, "spec.sms.key: a credential is sent"},
 		{"a wechat key", wechatSpec("wechat-mp", "k"), false, nil, 422, "spec.wechat.key: a credential is sent"},
-		{"its own Secret", with(emailSpec(""), func(s *notifyv1.ChannelSpec) { s.CredentialsSecret = "channel-" + prjA + "-c1" }), false, nil, 0, ""},
-		{"another channel's Secret", with(emailSpec(""), func(s *notifyv1.ChannelSpec) { s.CredentialsSecret = "channel-" + prjB + "-theirs" }), true, nil, 422,
-			`spec.credentialsSecret "channel-prj-bbbbbbbb-theirs" is not this channel's (channel-prj-aaaaaaaa-c1)`},
+		{"its own Secret", with(emailSpec(""), func(s *notifyv1.ChannelSpec) { s.CredentialsSecret = "channel-" + prjA + "-c1-0123abcd" }), false, nil, 0, ""},
+		{"another channel's Secret", with(emailSpec(""), func(s *notifyv1.ChannelSpec) { s.CredentialsSecret = "channel-" + prjB + "-theirs-0123abcd" }), true, nil, 422,
+			`spec.credentialsSecret "channel-prj-bbbbbbbb-theirs-0123abcd" is not this channel's (channel-prj-aaaaaaaa-c1-…)`},
+		{"the Secret of a channel named like it", with(emailSpec(""), func(s *notifyv1.ChannelSpec) { s.CredentialsSecret = "channel-" + prjA + "-c1-x-0123abcd" }), true, nil, 422,
+			`spec.credentialsSecret "channel-prj-aaaaaaaa-c1-x-0123abcd" is not this channel's`},
+		{"its unversioned Secret", with(emailSpec(""), func(s *notifyv1.ChannelSpec) { s.CredentialsSecret = "channel-" + prjA + "-c1" }), true, nil, 422,
+			`spec.credentialsSecret "channel-prj-aaaaaaaa-c1" is not this channel's`},
 		{"another Secret of the platform", with(emailSpec(""), func(s *notifyv1.ChannelSpec) { s.CredentialsSecret = "kstack-ca" }), false, nil, 422,
 			`spec.credentialsSecret "kstack-ca" is not this channel's`},
 	} {

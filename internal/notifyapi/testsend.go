@@ -2,9 +2,11 @@ package notifyapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -51,7 +53,7 @@ func (m *Module) doTestSend(r *http.Request, p *directory.Principal) (*notifyv1.
 	case !d.Allowed:
 		return nil, apigroup.Refuse(http.StatusForbidden, "%s may not test channel %s (it needs updateChannel): %s", p.Name(), name, d.Reason)
 	}
-	if m.Queue == nil {
+	if m.Queue == nil || isNil(m.Queue) {
 		return nil, apigroup.Refuse(http.StatusServiceUnavailable, "notifications are off on this platform: it runs without a record store (--record-store), which holds the outbox")
 	}
 	var req notifyv1.TestSendRequest
@@ -105,12 +107,32 @@ func (m *Module) doTestSend(r *http.Request, p *directory.Principal) (*notifyv1.
 	msg.To = to
 	rec := recordstore.Record{Kind: RecordKind, Time: time.Now(), Tenant: tenantOf(ch.Spec.TenantID, p), User: user,
 		Project: ProjectOf(m.SystemNamespace, ns), Resource: "channel", Name: ns + "/" + name, Verb: "test"}
-	res := m.Queue.SendNow(ctx, types.NamespacedName{Namespace: ns, Name: name}, msg, rec)
+	res, ok := m.sendNow(ctx, types.NamespacedName{Namespace: ns, Name: name}, msg, rec)
+	if !ok {
+		return nil, apigroup.Refuse(http.StatusServiceUnavailable, "notifications cannot be sent from this replica yet: its queue is not ready; try again")
+	}
 	out := &notifyv1.TestSendResult{Status: "sent", Code: res.Code}
 	if res.Err != nil {
 		out.Status, out.Error = "failed", res.Err.Error()
 	}
 	return out, nil
+}
+
+// sendNow is Queue.SendNow; ok is false when the queue could not try (a
+// queue without the client it resolves channels with panics).
+func (m *Module) sendNow(ctx context.Context, ch types.NamespacedName, msg Message, rec recordstore.Record) (res Result, ok bool) {
+	defer func() {
+		if recover() != nil {
+			res, ok = Result{}, false
+		}
+	}()
+	return m.Queue.SendNow(ctx, ch, msg, rec), true
+}
+
+// isNil: an interface holding a nil pointer.
+func isNil(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // AddressOf is the receiver's address a channel of channelType sends to

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -35,16 +36,50 @@ const (
 	KeyProvider     = "key"      // sms, wechat
 )
 
-// SecretName is the name of the Secret (in SystemNamespace) that holds the
-// credentials of channel namespace/name: "channel-<ns>-<name>", or, when
-// that would pass 253 characters, its start and a hash of the whole.
+// SecretName is the start of the names of the Secrets (in SystemNamespace)
+// that hold the credentials of channel namespace/name: "channel-<ns>-<name>",
+// or, when that would pass 244 characters, its start and a hash of the
+// whole. Each Secret of the channel is named SecretName + "-" + 8 hex
+// digits of a hash of what it holds (Versioned): a replace writes a new
+// Secret and never changes the one the stored channel names.
 func SecretName(namespace, name string) string {
 	n := "channel-" + namespace + "-" + name
-	if len(n) <= 253 {
+	if len(n) <= maxSecretBase {
 		return n
 	}
 	sum := sha256.Sum256([]byte(namespace + "/" + name))
-	return n[:253-17] + "-" + hex.EncodeToString(sum[:8])
+	return n[:maxSecretBase-17] + "-" + hex.EncodeToString(sum[:8])
+}
+
+// maxSecretBase leaves room for the version ("-" and 8 hex digits) in a
+// name of at most 253 characters.
+const maxSecretBase = 253 - 1 - versionLen
+
+const versionLen = 8
+
+// Versioned is the name of channel namespace/name's credentials Secret of
+// version, the hex hash of its contents (its first 8 digits are used).
+func Versioned(namespace, name, version string) string {
+	if len(version) > versionLen {
+		version = version[:versionLen]
+	}
+	return SecretName(namespace, name) + "-" + version
+}
+
+// OwnSecret reports whether secret is a name of channel namespace/name's
+// credentials Secrets: SecretName and "-" and 8 lower-case hex digits
+// (another channel's, whose name only starts like this one's, has more).
+func OwnSecret(namespace, name, secret string) bool {
+	v, ok := strings.CutPrefix(secret, SecretName(namespace, name)+"-")
+	if !ok || len(v) != versionLen {
+		return false
+	}
+	for _, r := range v {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Resolved is a channel and its credentials.
@@ -54,8 +89,8 @@ type Resolved struct {
 }
 
 // Resolve reads channel key and its credentials Secret. A channel whose
-// spec names a Secret other than its own is refused (its credentials
-// could be another channel's).
+// spec names a Secret other than one of its own (OwnSecret, labelled with
+// the channel) is refused: its credentials could be another channel's.
 func Resolve(ctx context.Context, c client.Reader, key types.NamespacedName) (*Resolved, error) {
 	ch := &notifyv1.Channel{}
 	if err := c.Get(ctx, key, ch); err != nil {
@@ -66,8 +101,8 @@ func Resolve(ctx context.Context, c client.Reader, key types.NamespacedName) (*R
 	if name == "" {
 		return r, nil
 	}
-	if name != SecretName(key.Namespace, key.Name) {
-		return nil, fmt.Errorf("channel %s: credentialsSecret %q is not the channel's own", key, name)
+	if !OwnSecret(key.Namespace, key.Name, name) {
+		return nil, fmt.Errorf("channel %s: credentialsSecret %q is not the channel's own (%s-…)", key, name, SecretName(key.Namespace, key.Name))
 	}
 	sec := &corev1.Secret{}
 	if err := c.Get(ctx, types.NamespacedName{Namespace: SystemNamespace, Name: name}, sec); err != nil {

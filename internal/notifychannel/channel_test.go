@@ -373,19 +373,34 @@ func TestSecretNameAndResolve(t *testing.T) {
 	if n := SecretName("prj-a", "chn-1"); n != "channel-prj-a-chn-1" {
 		t.Fatal(n)
 	}
-	long := SecretName(strings.Repeat("n", 63), strings.Repeat("c", 250))
-	if len(long) > 253 || long == SecretName(strings.Repeat("n", 63), strings.Repeat("c", 249)+"d") {
+	long := Versioned(strings.Repeat("n", 63), strings.Repeat("c", 250), "0123456789abcdef")
+	if len(long) > 253 || long == Versioned(strings.Repeat("n", 63), strings.Repeat("c", 249)+"d", "0123456789abcdef") || !strings.HasSuffix(long, "-01234567") {
 		t.Fatalf("long name %q", long)
+	}
+	for _, tc := range []struct {
+		secret string
+		own    bool
+	}{
+		{"channel-prj-a-c-0123abcd", true},
+		{"channel-prj-a-c", false},            // unversioned
+		{"channel-prj-a-c-d-0123abcd", false}, // channel c-d's
+		{"channel-prj-a-c-0123ABCD", false},
+		{"channel-prj-a-c-0123abc", false},
+		{"kstack-ca", false},
+	} {
+		if got := OwnSecret("prj-a", "c", tc.secret); got != tc.own {
+			t.Errorf("OwnSecret(prj-a, c, %s) = %v", tc.secret, got)
+		}
 	}
 	sch := runtime.NewScheme()
 	_ = corev1.AddToScheme(sch)
 	_ = notifyv1.AddToScheme(sch)
 	good := &notifyv1.Channel{ObjectMeta: metav1.ObjectMeta{Namespace: "prj-a", Name: "c"},
-		Spec: notifyv1.ChannelSpec{Type: "email", CredentialsSecret: "channel-prj-a-c"}}
+		Spec: notifyv1.ChannelSpec{Type: "email", CredentialsSecret: "channel-prj-a-c-0123abcd"}}
 	other := &notifyv1.Channel{ObjectMeta: metav1.ObjectMeta{Namespace: "prj-a", Name: "thief"},
-		Spec: notifyv1.ChannelSpec{Type: "email", CredentialsSecret: "channel-prj-b-c"}}
+		Spec: notifyv1.ChannelSpec{Type: "email", CredentialsSecret: "channel-prj-b-c-0123abcd"}}
 	plain := &notifyv1.Channel{ObjectMeta: metav1.ObjectMeta{Namespace: "prj-a", Name: "plain"}, Spec: notifyv1.ChannelSpec{Type: "webhook"}}
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: SystemNamespace, Name: "channel-prj-a-c",
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: SystemNamespace, Name: "channel-prj-a-c-0123abcd",
 		Labels: map[string]string{LabelChannel: "prj-a.c"}}, Data: map[string][]byte{"password": []byte("pw")}}
 	c := fake.NewClientBuilder().WithScheme(sch).WithObjects(good, other, plain, sec).Build()
 	ctx := context.Background()

@@ -241,8 +241,47 @@ func TC3Authorization(secretID string, secretKey []byte, service, host, contentT
 // non-empty lines in order; default "first" for the subject and "remark"
 // for the whole body), url (optional link). The key is the AppSecret.
 type WeChatMP struct {
-	mu     sync.Mutex
-	tokens map[string]wxToken // by endpoint + appID
+	mu sync.Mutex
+	// tokens: by endpoint, appID and the secret's hash (an appID is
+	// public: another channel naming it with another key must not get
+	// this one's token). At most maxWxTokens.
+	tokens map[string]wxToken
+}
+
+// maxWxTokens bounds the token cache.
+const maxWxTokens = 1024
+
+// wxKey is a token's cache key.
+func wxKey(base, appID string, secret []byte) string {
+	h := sha256.Sum256(secret)
+	return base + "\x00" + appID + "\x00" + hex.EncodeToString(h[:])
+}
+
+// putToken caches t under k, first dropping expired tokens and, when the
+// cache is full, the one that expires first. Holds w.mu.
+func (w *WeChatMP) putToken(k string, t wxToken, now time.Time) {
+	if w.tokens == nil {
+		w.tokens = map[string]wxToken{}
+	}
+	if _, ok := w.tokens[k]; !ok && len(w.tokens) >= maxWxTokens {
+		var (
+			first string
+			at    time.Time
+		)
+		for k2, t2 := range w.tokens {
+			if !now.Before(t2.expires) {
+				delete(w.tokens, k2)
+				continue
+			}
+			if first == "" || t2.expires.Before(at) {
+				first, at = k2, t2.expires
+			}
+		}
+		if len(w.tokens) >= maxWxTokens {
+			delete(w.tokens, first)
+		}
+	}
+	w.tokens[k] = t
 }
 
 type wxToken struct {
@@ -273,7 +312,7 @@ func wxRetry(code int) bool {
 }
 
 func (w *WeChatMP) token(ctx context.Context, hc *http.Client, base, appID string, secret []byte) (string, Result) {
-	k := base + "\x00" + appID
+	k := wxKey(base, appID, secret)
 	w.mu.Lock()
 	if t, ok := w.tokens[k]; ok && time.Now().Before(t.expires) {
 		w.mu.Unlock()
@@ -300,11 +339,9 @@ func (w *WeChatMP) token(ctx context.Context, hc *http.Client, base, appID strin
 	if life <= 0 {
 		life = 7200 * time.Second
 	}
+	now := time.Now()
 	w.mu.Lock()
-	if w.tokens == nil {
-		w.tokens = map[string]wxToken{}
-	}
-	w.tokens[k] = wxToken{token: ans.AccessToken, expires: time.Now().Add(life - min(life/10, 5*time.Minute))}
+	w.putToken(k, wxToken{token: ans.AccessToken, expires: now.Add(life - min(life/10, 5*time.Minute))}, now)
 	w.mu.Unlock()
 	return ans.AccessToken, Result{}
 }
@@ -354,7 +391,7 @@ func (w *WeChatMP) Send(ctx context.Context, hc *http.Client, endpoint string, p
 	if ans.ErrCode != 0 {
 		if ans.ErrCode == 40001 || ans.ErrCode == 40014 || ans.ErrCode == 42001 {
 			w.mu.Lock()
-			delete(w.tokens, base+"\x00"+params["appID"])
+			delete(w.tokens, wxKey(base, params["appID"], key))
 			w.mu.Unlock()
 		}
 		return Result{Code: r.Code, Retry: wxRetry(ans.ErrCode), Err: fmt.Errorf("wechat-mp: errcode %d: %s", ans.ErrCode, ans.ErrMsg)}

@@ -3,7 +3,8 @@
 // many as the channel's concurrency has free slots (so a slow or failing
 // channel ties up only its own), send them, and retry failures with
 // backoff until MaxAttempts or MaxAge, when the notification is marked
-// failed. Each notification is also a record (kind "notification") whose
+// failed (a row already older than MaxAge when leased, say after the queue
+// was down, is failed without an attempt). Each notification is also a record (kind "notification") whose
 // status goes pending → sent or failed.
 //
 // The outbox is durable and shared: a new leader picks up what the old one
@@ -85,6 +86,9 @@ type Queue struct {
 
 	// backoffBase is 1s; tests shorten it.
 	backoffBase time.Duration
+	// finishRetry is settle's first wait (200ms; 200+400+800+1600 ms in
+	// all).
+	finishRetry time.Duration
 
 	once sync.Once
 	wake chan struct{}
@@ -131,6 +135,9 @@ func (q *Queue) init() {
 		}
 		if q.backoffBase <= 0 {
 			q.backoffBase = time.Second
+		}
+		if q.finishRetry <= 0 {
+			q.finishRetry = 200 * time.Millisecond
 		}
 	})
 }
@@ -349,6 +356,16 @@ func (q *Queue) deliver(ctx context.Context, it recordstore.OutboxItem) {
 		q.finish(ctx, it, p, notifychannel.Result{Err: fmt.Errorf("unreadable outbox row: %v", err)})
 		return
 	}
+	if age := time.Since(it.Created); age > q.MaxAge {
+		// Due for longer than MaxAge (the queue was down or backed up): too
+		// late to be worth sending.
+		msg := fmt.Sprintf("not delivered within --notify-max-age (%s): enqueued %s ago", q.MaxAge, age.Round(time.Second))
+		if it.LastError != "" {
+			msg += "; last error: " + it.LastError
+		}
+		q.finish(ctx, it, p, notifychannel.Result{Err: errors.New(msg)})
+		return
+	}
 	if it.Attempts > q.MaxAttempts {
 		// Leased more often than allowed: its owners crashed mid-attempt.
 		q.finish(ctx, it, p, notifychannel.Result{Err: fmt.Errorf("gave up after %d attempts: %s", it.Attempts-1, it.LastError)})
@@ -389,9 +406,10 @@ func (q *Queue) finish(ctx context.Context, it recordstore.OutboxItem, p payload
 			res.NextAt = now.Add(wait)
 		}
 	}
-	if err := q.State.OutboxFinish(ctx, it.ID, q.Owner, res); err != nil {
+	if err := q.settle(ctx, it.ID, res); err != nil {
 		// Lost the lease (it ran out and another owner took the row): the
-		// new owner records the outcome.
+		// new owner records the outcome. Or the store stayed down: the
+		// lease runs out and the row is tried again.
 		q.Log.Warn("could not settle a notification", "channel", it.Channel, "err", err)
 		return
 	}
@@ -403,4 +421,25 @@ func (q *Queue) finish(ctx context.Context, it recordstore.OutboxItem, p payload
 	case recordstore.OutboxPending:
 		q.Log.Debug("notification will be retried", "channel", it.Channel, "attempts", it.Attempts, "at", res.NextAt, "err", res.LastError)
 	}
+}
+
+// settleTries bounds the tries of settle.
+const settleTries = 5
+
+// settle ends the lease of row id with res, trying again with short
+// backoff (finishRetry, then doubled) when the store fails briefly: a row
+// left leased is sent again once the lease runs out.
+func (q *Queue) settle(ctx context.Context, id int64, res recordstore.OutboxResult) error {
+	wait := q.finishRetry
+	var err error
+	for i := 0; i < settleTries; i++ {
+		if i > 0 {
+			time.Sleep(wait)
+			wait *= 2
+		}
+		if err = q.State.OutboxFinish(ctx, id, q.Owner, res); err == nil || errors.Is(err, recordstore.ErrLeaseLost) {
+			return err
+		}
+	}
+	return err
 }

@@ -246,3 +246,73 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// flakyFinish fails the first n OutboxFinish calls.
+type flakyFinish struct {
+	recordstore.NotifyState
+	mu    sync.Mutex
+	n     int
+	calls int
+}
+
+func (f *flakyFinish) OutboxFinish(ctx context.Context, id int64, owner string, r recordstore.OutboxResult) error {
+	f.mu.Lock()
+	f.calls++
+	fail := f.calls <= f.n
+	f.mu.Unlock()
+	if fail {
+		return fmt.Errorf("database is locked")
+	}
+	return f.NotifyState.OutboxFinish(ctx, id, owner, r)
+}
+
+// TestFinishRetried: a brief store error when settling a sent row does not
+// leave it leased (to be sent again when the lease runs out).
+func TestFinishRetried(t *testing.T) {
+	hook := hooktest.Start(t, hooktest.Options{})
+	state := &flakyFinish{NotifyState: newState(t), n: 2}
+	q, recs := newQueue(t, state, hookChannel("h", hook.URL(), 0))
+	q.finishRetry = 20 * time.Millisecond
+	start(t, q)
+	if _, err := q.Enqueue(context.Background(), item("h", "k", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	hook.Wait(t, 1, 5*time.Second)
+	deadline := time.Now().Add(2 * time.Second)
+	for st, _ := recs.status("k"); st != StatusSent; st, _ = recs.status("k") {
+		if time.Now().After(deadline) {
+			t.Fatalf("record status %q: the row was not settled", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if chs, err := state.OutboxDueChannels(context.Background(), time.Now().Add(time.Hour)); err != nil || len(chs) != 0 {
+		t.Fatalf("the row is still due later: %v %v", chs, err)
+	}
+}
+
+// TestMaxAgeAtLease: a row older than MaxAge when leased (the queue was
+// down) is failed, not sent.
+func TestMaxAgeAtLease(t *testing.T) {
+	hook := hooktest.Start(t, hooktest.Options{})
+	state := newState(t)
+	q, recs := newQueue(t, state, hookChannel("h", hook.URL(), 0))
+	q.MaxAge = time.Minute
+	it := item("h", "old", `{}`)
+	it.Record.Time = time.Now().Add(-time.Hour)
+	if _, err := q.Enqueue(context.Background(), it); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Enqueue(context.Background(), item("h", "new", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	start(t, q)
+	hook.Wait(t, 1, 5*time.Second)
+	waitFor(t, func() bool { st, _ := recs.status("old"); return st == StatusFailed })
+	if _, data := recs.status("old"); !strings.Contains(data["lastError"].(string), "not delivered within --notify-max-age") {
+		t.Fatalf("record data %v", data)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(hook.Received()); n != 1 {
+		t.Fatalf("%d deliveries; the old row was sent", n)
+	}
+}

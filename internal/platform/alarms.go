@@ -89,8 +89,12 @@ func (r *runner) wireAlarms(dial *dialcheck.Policy) (*alarming, error) {
 		d := &alarmdispatch.Dispatcher{Alerts: alerts, Client: mgr.GetClient(), Muter: &alarmsilence.Muter{Client: mgr.GetClient()},
 			State: state, Queue: queue, Timing: alarmdispatch.Timing{GroupWait: o.GroupWait, GroupInterval: o.GroupInterval, RepeatInterval: o.RepeatInterval},
 			ConsoleURL: r.o.ExternalURL, Log: log.With("part", "dispatcher")}
-		// Both run on the leader only (NeedLeaderElection).
+		// The dispatcher, the silences' collector and the queue run on the
+		// leader only (NeedLeaderElection).
 		if err := mgr.Add(d); err != nil {
+			return err
+		}
+		if err := mgr.Add(&alarmsilence.GC{Client: mgr.GetClient(), Keep: alarmsilence.DefaultKeep, Log: log.With("part", "silence-gc")}); err != nil {
 			return err
 		}
 		return mgr.Add(queue)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -16,8 +17,10 @@ import (
 // dispatcher must know whether they took.
 type NotifyState interface {
 	// NFLogGet returns the entry stored under key, nil when there is none
-	// or it has expired.
-	NFLogGet(ctx context.Context, key string) ([]byte, error)
+	// or it has expired, and the stored row's ts even when it has expired
+	// (zero when there is no row): a dedup key derived from it never
+	// repeats the key of a notification made before that entry.
+	NFLogGet(ctx context.Context, key string) (entry []byte, ts time.Time, err error)
 	// NFLogPut stores entry under key unless the stored one has a newer
 	// (or the same) ts.
 	NFLogPut(ctx context.Context, key string, entry []byte, ts, expires time.Time) error
@@ -34,8 +37,11 @@ type NotifyState interface {
 	// OutboxFinish ends owner's lease of row id with r. It returns
 	// ErrLeaseLost when owner no longer holds the lease.
 	OutboxFinish(ctx context.Context, id int64, owner string, r OutboxResult) error
-	// PruneNotifyState deletes expired log entries and outbox rows that
-	// were sent or failed more than keepDone ago.
+	// PruneNotifyState deletes outbox rows that were sent or failed more
+	// than keepDone ago, and expired log entries once no outbox row made
+	// before them (or up to NFLogPruneMargin after) is left: the dedup keys
+	// of those rows were derived from the entry, so while one is stored the
+	// entry's ts must stay readable (NFLogGet).
 	PruneNotifyState(ctx context.Context, now time.Time, keepDone time.Duration) (int64, error)
 }
 
@@ -84,16 +90,22 @@ func AsNotifyState(s Store) (NotifyState, bool) {
 
 var _ NotifyState = (*sqlStore)(nil)
 
-func (s *sqlStore) NFLogGet(ctx context.Context, key string) ([]byte, error) {
-	var b []byte
-	err := s.w.QueryRowContext(ctx, "SELECT entry FROM notify_log WHERE k = $1 AND expires > $2", key, time.Now().UnixNano()).Scan(&b)
+func (s *sqlStore) NFLogGet(ctx context.Context, key string) ([]byte, time.Time, error) {
+	var (
+		b           []byte
+		ts, expires int64
+	)
+	err := s.w.QueryRowContext(ctx, "SELECT entry, ts, expires FROM notify_log WHERE k = $1", key).Scan(&b, &ts, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil, time.Time{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("recordstore: read notification log: %w", err)
+		return nil, time.Time{}, fmt.Errorf("recordstore: read notification log: %w", err)
 	}
-	return b, nil
+	if expires <= time.Now().UnixNano() {
+		b = nil
+	}
+	return b, time.Unix(0, ts), nil
 }
 
 func (s *sqlStore) NFLogPut(ctx context.Context, key string, entry []byte, ts, expires time.Time) error {
@@ -237,14 +249,28 @@ WHERE id = $6 AND lease_owner = $7 AND status = 'pending'`,
 	return nil
 }
 
+// NFLogPruneMargin: an expired log entry is deleted only when every outbox
+// row was created more than this after the entry's ts (clock skew between
+// replicas, and a dispatcher that enqueued but crashed before logging).
+const NFLogPruneMargin = time.Hour
+
 func (s *sqlStore) PruneNotifyState(ctx context.Context, now time.Time, keepDone time.Duration) (int64, error) {
-	a, err := s.w.ExecContext(ctx, "DELETE FROM notify_log WHERE expires <= $1", now.UnixNano())
-	if err != nil {
-		return 0, fmt.Errorf("recordstore: prune the notification log: %w", err)
-	}
 	b, err := s.w.ExecContext(ctx, "DELETE FROM notify_outbox WHERE status IN ('sent', 'failed') AND updated < $1", now.Add(-keepDone).UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("recordstore: prune the outbox: %w", err)
+	}
+	var oldest sql.NullInt64
+	if err := s.w.QueryRowContext(ctx, "SELECT MIN(created) FROM notify_outbox").Scan(&oldest); err != nil {
+		return 0, fmt.Errorf("recordstore: prune the notification log: %w", err)
+	}
+	// Log entries with ts >= cut may have outbox rows keyed from them.
+	cut := int64(math.MaxInt64)
+	if oldest.Valid {
+		cut = oldest.Int64 - int64(NFLogPruneMargin)
+	}
+	a, err := s.w.ExecContext(ctx, "DELETE FROM notify_log WHERE expires <= $1 AND ts < $2", now.UnixNano(), cut)
+	if err != nil {
+		return 0, fmt.Errorf("recordstore: prune the notification log: %w", err)
 	}
 	na, _ := a.RowsAffected()
 	nb, _ := b.RowsAffected()

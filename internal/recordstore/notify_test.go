@@ -22,6 +22,7 @@ func TestNotifyState(t *testing.T) {
 		{"outbox lease runs out and is taken over", testOutboxTakeover},
 		{"concurrent leasers never share a row", testOutboxConcurrent},
 		{"prune", testNotifyPrune},
+		{"an expired log entry outlives the outbox rows keyed from it", testNFLogOutlivesOutbox},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
@@ -43,8 +44,8 @@ func TestNotifyState(t *testing.T) {
 func testNFLog(t *testing.T, ns NotifyState) {
 	ctx := context.Background()
 	now := time.Now()
-	if b, err := ns.NFLogGet(ctx, "g:r"); err != nil || b != nil {
-		t.Fatalf("empty log: %q, %v", b, err)
+	if b, ts, err := ns.NFLogGet(ctx, "g:r"); err != nil || b != nil || !ts.IsZero() {
+		t.Fatalf("empty log: %q, %s, %v", b, ts, err)
 	}
 	if err := ns.NFLogPut(ctx, "g:r", []byte("two"), now, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -53,21 +54,22 @@ func testNFLog(t *testing.T, ns NotifyState) {
 	if err := ns.NFLogPut(ctx, "g:r", []byte("one"), now.Add(-time.Second), now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := ns.NFLogGet(ctx, "g:r"); err != nil || string(b) != "two" {
+	if b, ts, err := ns.NFLogGet(ctx, "g:r"); err != nil || string(b) != "two" || !ts.Equal(now) {
 		t.Fatalf("got %q, %v; want two", b, err)
 	}
 	if err := ns.NFLogPut(ctx, "g:r", []byte("three"), now.Add(time.Second), now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := ns.NFLogGet(ctx, "g:r"); err != nil || string(b) != "three" {
+	if b, _, err := ns.NFLogGet(ctx, "g:r"); err != nil || string(b) != "three" {
 		t.Fatalf("got %q, %v; want three", b, err)
 	}
-	// Expired entries read as none.
+	// Expired entries read as none, but their ts is still there (dedup
+	// keys are derived from it).
 	if err := ns.NFLogPut(ctx, "old", []byte("x"), now, now.Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := ns.NFLogGet(ctx, "old"); err != nil || b != nil {
-		t.Fatalf("expired: %q, %v", b, err)
+	if b, ts, err := ns.NFLogGet(ctx, "old"); err != nil || b != nil || !ts.Equal(now) {
+		t.Fatalf("expired: %q, %s, %v", b, ts, err)
 	}
 }
 
@@ -229,7 +231,7 @@ func testOutboxConcurrent(t *testing.T, ns NotifyState) {
 func testNotifyPrune(t *testing.T, ns NotifyState) {
 	ctx := context.Background()
 	now := time.Now()
-	_ = ns.NFLogPut(ctx, "expired", []byte("x"), now, now.Add(-time.Minute))
+	_ = ns.NFLogPut(ctx, "expired", []byte("x"), now.Add(-2*NFLogPruneMargin), now.Add(-time.Minute))
 	_ = ns.NFLogPut(ctx, "live", []byte("x"), now, now.Add(time.Hour))
 	for _, k := range []string{"sent", "pending"} {
 		if _, err := ns.OutboxAdd(ctx, OutboxItem{DedupKey: k, Channel: "ns/" + k, Payload: []byte("p")}); err != nil {
@@ -247,10 +249,51 @@ func testNotifyPrune(t *testing.T, ns NotifyState) {
 	if err != nil || n != 2 {
 		t.Fatalf("pruned %d, %v; want 2 (expired entry, sent row)", n, err)
 	}
-	if b, _ := ns.NFLogGet(ctx, "live"); b == nil {
+	if b, _, _ := ns.NFLogGet(ctx, "live"); b == nil {
 		t.Fatal("live entry pruned")
 	}
 	if chs, _ := ns.OutboxDueChannels(ctx, time.Now()); !slices.Equal(chs, []string{"ns/pending"}) {
+		t.Fatalf("pending row pruned: %v", chs)
+	}
+}
+
+func testNFLogOutlivesOutbox(t *testing.T, ns NotifyState) {
+	ctx := context.Background()
+	now := time.Now()
+	// A notification enqueued, then logged; the entry expires.
+	created := now.Add(-3 * time.Hour)
+	if _, err := ns.OutboxAdd(ctx, OutboxItem{DedupKey: "k0", Channel: "ns/c", Payload: []byte("p"), Created: created}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.NFLogPut(ctx, "g:r", []byte("x"), created.Add(time.Second), now.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := ns.OutboxLease(ctx, "ns/c", "me", 1, time.Now(), time.Minute)
+	if len(items) != 1 {
+		t.Fatal("nothing leased")
+	}
+	if err := ns.OutboxFinish(ctx, items[0].ID, "me", OutboxResult{Status: OutboxSent}); err != nil {
+		t.Fatal(err)
+	}
+	// The outbox row stays for keepDone: so does the entry.
+	if n, err := ns.PruneNotifyState(ctx, time.Now(), time.Hour); err != nil || n != 0 {
+		t.Fatalf("pruned %d, %v; want nothing", n, err)
+	}
+	if b, ts, err := ns.NFLogGet(ctx, "g:r"); err != nil || b != nil || ts.IsZero() {
+		t.Fatalf("expired entry: %q, %s, %v", b, ts, err)
+	}
+	// A newer row (another group's) does not keep it; the old row going does
+	// not take the newer one.
+	if _, err := ns.OutboxAdd(ctx, OutboxItem{DedupKey: "k1", Channel: "ns/c", Payload: []byte("p")}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ns.PruneNotifyState(ctx, time.Now().Add(2*time.Hour), time.Hour); err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want 2 (the sent row, then the entry)", n, err)
+	}
+	if b, ts, err := ns.NFLogGet(ctx, "g:r"); err != nil || b != nil || !ts.IsZero() {
+		t.Fatalf("entry not pruned: %q, %s, %v", b, ts, err)
+	}
+	if chs, _ := ns.OutboxDueChannels(ctx, time.Now()); !slices.Equal(chs, []string{"ns/c"}) {
 		t.Fatalf("pending row pruned: %v", chs)
 	}
 }

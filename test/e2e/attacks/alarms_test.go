@@ -1,6 +1,7 @@
 package attacks
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -80,7 +81,6 @@ func alarms(t *testing.T, admin *framework.Kstack, hc *http.Client, base, a stri
 		{what: "reading a channel back (twin)", who: "pat", method: "GET", url: chans + "/atk-hook", allow: true, want: "credentialsSecret", hide: "t0ken-atk"},
 		{what: "a channel's token patched in", who: "pat", method: "PATCH", url: chans + "/atk-hook", contentType: merge,
 			body: `{"spec":{"webhook":{"headers":[{"name":"Authorization","value":"Bearer stolen","secret":true}]}}}`, want: "never in a patch"},
-		{what: "the channel's Secret through the platform API", who: "pat", method: "GET", url: base + "/platform/api/v1/namespaces/kstack-system/secrets/channel-" + dfltProj + "-atk-hook", want: "platform users reach only"},
 		// Templates cannot print what they are not given.
 		{what: "a template printing its alarms (twin)", who: "pat", method: "POST", url: tpls, contentType: "application/json", body: template("atk-tpl", "{{ .Status }} {{ range .Alerts }}{{ .Labels.pod }}{{ end }}"), allow: true, want: "atk-tpl"},
 		{what: "a template that queries the metric store", who: "pat", method: "POST", url: tpls, contentType: "application/json", body: template("atk-tpl2", `{{ query \"k8s_pod_restart_total\" }}`), want: `function "query" not defined`},
@@ -99,6 +99,20 @@ func alarms(t *testing.T, admin *framework.Kstack, hc *http.Client, base, a stri
 			body: policy("atk-own", `count(k8s_pod_status_ready{namespace=\"atk-web\"}) > 0`, ""), allow: true, want: "atk-own"},
 		{what: "a policy reading another project's namespace (accepted, reads nothing)", who: "pat", method: "POST", url: policies, contentType: "application/json",
 			body: policy("atk-foreign", `count(k8s_pod_status_ready{namespace=\"atk-other\"}) > 0`, ""), allow: true, want: "atk-foreign"},
+	})
+	// The channel's credentials Secret, by the name the channel gives
+	// (its own name and a version), through the platform API.
+	scode, sbody := framework.Do(t, hc, "GET", chans+"/atk-hook", pat, "", "", "")
+	var stored struct {
+		Spec struct {
+			CredentialsSecret string `json:"credentialsSecret"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(sbody), &stored); scode != http.StatusOK || err != nil || !strings.HasPrefix(stored.Spec.CredentialsSecret, "channel-"+dfltProj+"-atk-hook-") {
+		t.Errorf("the channel's credentialsSecret: %d %s", scode, sbody)
+	}
+	check(t, hc, tokens, []row{
+		{what: "the channel's Secret through the platform API", who: "pat", method: "GET", url: base + "/platform/api/v1/namespaces/kstack-system/secrets/" + stored.Spec.CredentialsSecret, want: "platform users reach only"},
 	})
 	framework.Eventually(t, 3*time.Minute, "the twin policy firing", func() error {
 		code, body := framework.Do(t, hc, "GET", policies+"/atk-own", pat, "", "", "")
