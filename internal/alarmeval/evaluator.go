@@ -69,6 +69,14 @@ type Evaluator struct {
 	Records interface {
 		Add(recordstore.Record) error
 	}
+	// OpenRecords finds the alarm records still open (verb firing) in the
+	// store that Records writes to: the record store itself
+	// (recordstore.Store). When this replica becomes the leader it adopts
+	// them before it writes any record, so that one firing of one alert is
+	// one record whichever replica leads when it fires and when it
+	// resolves, and it resolves those whose alert no longer fires here. nil
+	// knows only this replica's own records (a single replica, tests).
+	OpenRecords RecordSearcher
 	// IsLeader: records and status are written only while it returns true;
 	// nil means always.
 	IsLeader func() bool
@@ -93,7 +101,11 @@ type Evaluator struct {
 	policies map[string]*policyState // by alarmrule.PolicyKey
 
 	recMu    sync.Mutex
-	recorded map[string]*recordState // by record UID
+	recorded map[string]*recordState // by RecordUID of this replica's firing of an alert
+	open     map[string]*openRecord  // the alarm records open in the store, by openKey
+	leading  bool                    // leader when last looked at
+	loaded   bool                    // open holds the store's open records for this leadership
+	nextLoad time.Time               // when the store's open records are read again
 }
 
 // policyState is what the last Sync made of one policy.
@@ -135,6 +147,8 @@ func (e *Evaluator) init() {
 	e.once.Do(func() {
 		e.runCtx, e.stopRun = context.WithCancel(context.Background())
 		e.recorded = map[string]*recordState{}
+		e.open = map[string]*openRecord{}
+		e.loaded = e.OpenRecords == nil // nothing to read
 		ext, err := url.Parse(e.ExternalURL)
 		if err != nil || e.ExternalURL == "" {
 			ext = &url.URL{Scheme: "http", Host: "localhost"}
@@ -182,8 +196,14 @@ func (e *Evaluator) Start(ctx context.Context) error {
 	}
 	t := time.NewTicker(resync)
 	defer t.Stop()
+	// The leader's open records: read when it becomes the leader, checked
+	// against the alerts every second.
+	lead := time.NewTicker(openEvery)
+	defer lead.Stop()
 	for {
 		select {
+		case <-lead.C:
+			e.tickOpen(ctx, time.Now())
 		case <-ctx.Done():
 			e.stopRun() // in-flight queries end
 			e.mgr.Stop()

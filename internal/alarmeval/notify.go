@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
+	monitorv1 "github.com/kstack/kstack/api/monitor/v1"
 	"github.com/kstack/kstack/internal/alarmrule"
 	"github.com/kstack/kstack/internal/recordstore"
 )
@@ -103,8 +104,11 @@ func FormatValue(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
-// RecordUID is the UID of an alarm record: one per firing of one alert of
-// a policy, so that its resolution replaces it.
+// RecordUID is the UID of the alarm record that the leader opens when an
+// alert of a policy fires and no record of it is open: one per firing, so
+// that its resolution replaces it. firedAt is the leader's own; a replica
+// that leads later adopts the open record's UID from the store
+// (Evaluator.OpenRecords) rather than computing its own.
 func RecordUID(policyKey string, fp model.Fingerprint, firedAt time.Time) string {
 	h := sha256.New()
 	h.Write([]byte(policyKey))
@@ -138,33 +142,76 @@ type RecordData struct {
 }
 
 // record writes an alarm record when a's state is not the one recorded
-// for it, while this replica leads. Tenant, cluster, namespace and project
-// come from the policy, never from the alert's labels.
+// for it, while this replica leads. One firing of one alert is one record
+// in the store, whichever replica writes it: its UID is that of the open
+// record of the alert (policy and fingerprint) when the store holds one —
+// written by this replica or by a leader before it, whose FiredAt differs
+// from this replica's — and a firing with no open record opens one.
+// Tenant, cluster, namespace and project come from the policy, never from
+// the alert's labels.
 func (e *Evaluator) record(st *policyState, a *rules.Alert, fp model.Fingerprint, now time.Time) {
 	key := a.Labels.Get(alarmrule.LabelPolicy)
-	uid := RecordUID(key, fp, a.FiredAt)
+	local := RecordUID(key, fp, a.FiredAt) // this replica's firing of the alert
 	status := StatusFiring
 	if !a.ResolvedAt.IsZero() {
 		status = StatusResolved
 	}
 	e.recMu.Lock()
 	defer e.recMu.Unlock()
-	rs := e.recorded[uid]
+	rs := e.recorded[local]
 	if rs == nil {
 		rs = &recordState{}
-		e.recorded[uid] = rs
+		e.recorded[local] = rs
 	}
 	rs.seen = now
-	if rs.status == status || e.Records == nil || !e.leader() {
+	if rs.status == status || e.Records == nil || !e.leadingLocked() {
+		return
+	}
+	if !e.loaded {
+		return // the store's open records are not read yet: the next evaluation sends it again
+	}
+	ok := openKey(key, fp)
+	o := e.open[ok]
+	switch {
+	case status == StatusFiring && o != nil:
+		// Open already: by this replica, or by the leader before it.
+		rs.status = status
+		return
+	case status == StatusResolved && o == nil:
+		// Nothing open: resolved already (by the leader before, or because
+		// it stopped firing here), or its firing was never recorded.
+		rs.status = status
 		return
 	}
 	if st == nil {
 		st = e.state(key)
 	}
 	if st == nil {
-		return // the policy is gone: nothing to attribute the record to
+		return // the policy is gone: nothing to attribute the record to (checkOpen resolves it)
 	}
-	p := st.policy
+	uid, firedAt := local, a.FiredAt.UTC()
+	if o != nil {
+		uid, firedAt = o.uid, o.firedAt
+	}
+	rec, err := alarmRecord(st.policy, a, status, uid, firedAt)
+	if err != nil {
+		e.log().Warn("alarm record: encode", "err", err)
+		return
+	}
+	if err := e.Records.Add(rec); err != nil {
+		e.log().Warn("alarm record: add", "err", err, "policy", key)
+		return
+	}
+	rs.status = status
+	if status == StatusFiring {
+		e.open[ok] = &openRecord{uid: uid, firedAt: firedAt, rec: rec, since: now, own: true}
+	} else {
+		delete(e.open, ok)
+	}
+}
+
+// alarmRecord is the record of a's firing (uid, firedAt) in status.
+func alarmRecord(p *monitorv1.AlarmPolicy, a *rules.Alert, status, uid string, firedAt time.Time) (recordstore.Record, error) {
 	tenant := p.Spec.TenantID
 	if tenant == "" {
 		tenant = authv1.DefaultTenant
@@ -182,7 +229,7 @@ func (e *Evaluator) record(st *policyState, a *rules.Alert, fp model.Fingerprint
 		Threshold:  a.Annotations.Get(alarmrule.AnnotationThreshold),
 		Labels:     a.Labels.Map(),
 		Value:      FormatValue(a.Value),
-		FiredAt:    a.FiredAt.UTC(),
+		FiredAt:    firedAt,
 		Status:     status,
 	}
 	if status == StatusResolved {
@@ -191,27 +238,21 @@ func (e *Evaluator) record(st *policyState, a *rules.Alert, fp model.Fingerprint
 	}
 	data, err := json.Marshal(d)
 	if err != nil {
-		e.log().Warn("alarm record: encode", "err", err)
-		return
+		return recordstore.Record{}, err
 	}
-	rec := recordstore.Record{
+	return recordstore.Record{
 		Kind:      RecordKind,
-		Time:      a.FiredAt.UTC(),
+		Time:      firedAt,
 		Tenant:    tenant,
 		Cluster:   p.Spec.ClusterName,
 		Namespace: p.Spec.Namespace,
 		Project:   project,
 		Resource:  RecordResource,
-		Name:      key,
+		Name:      alarmrule.PolicyKey(p.Namespace, p.Name),
 		Verb:      status,
 		UID:       uid,
 		Data:      data,
-	}
-	if err := e.Records.Add(rec); err != nil {
-		e.log().Warn("alarm record: add", "err", err, "policy", key)
-		return
-	}
-	rs.status = status
+	}, nil
 }
 
 // forgetRecorded drops what was recorded of alerts not seen since before.

@@ -327,16 +327,8 @@ func waitAlarm(t *testing.T, e *env, verb string, n int) recordList {
 	t.Helper()
 	var l recordList
 	framework.Eventually(t, 2*time.Minute, fmt.Sprintf("%d %s alarm records", n, verb), func() error {
-		code, body := e.do("GET", monitorAPI+"namespaces/"+e.project+"/alarms?policy="+e.policyKey+"&status="+verb, e.aliceTok, "", "")
-		if code != http.StatusOK {
-			return fmt.Errorf("%d %s", code, body)
-		}
-		l = recordList{}
-		if err := json.Unmarshal([]byte(body), &l); err != nil {
-			return err
-		}
-		if len(l.Items) < n {
-			return fmt.Errorf("%d records: %s", len(l.Items), body)
+		if l = alarmRecords(t, e, verb); len(l.Items) < n {
+			return fmt.Errorf("%d records: %+v", len(l.Items), l.Items)
 		}
 		return nil
 	})
@@ -444,4 +436,26 @@ func failover(t *testing.T, e *env, platformKC string, second *framework.Proc) {
 	}
 	e.mail.Wait(t, mails+2, time.Minute)
 	quiet(t, e, hooks+2, mails+2)
+	// One record per firing, across the failover: the new leader resolved
+	// the record the old one opened, and none stays open.
+	framework.Eventually(t, time.Minute, "no open alarm record", func() error {
+		if n := len(alarmRecords(t, e, "firing").Items); n != 0 {
+			return fmt.Errorf("%d open", n)
+		}
+		return nil
+	})
+	if l := alarmRecords(t, e, "resolved"); len(l.Items) != 3 {
+		t.Fatalf("%d resolved alarm records after three firings, want 3: %+v", len(l.Items), l.Items)
+	}
+}
+
+// alarmRecords are the policy's alarm records with verb.
+func alarmRecords(t *testing.T, e *env, verb string) recordList {
+	t.Helper()
+	code, body := e.do("GET", monitorAPI+"namespaces/"+e.project+"/alarms?policy="+e.policyKey+"&status="+verb, e.aliceTok, "", "")
+	var l recordList
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &l) != nil {
+		t.Fatalf("alarm records: %d %s", code, body)
+	}
+	return l
 }
