@@ -47,6 +47,7 @@ import (
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	monitorv1 "github.com/kstack/kstack/api/monitor/v1"
 	"github.com/kstack/kstack/internal/alarmrule"
+	"github.com/kstack/kstack/internal/alarmscope"
 	"github.com/kstack/kstack/internal/notifymsg"
 	"github.com/kstack/kstack/internal/notifyqueue"
 	"github.com/kstack/kstack/internal/recordstore"
@@ -433,7 +434,13 @@ func (d *Dispatcher) data(p *monitorv1.AlarmPolicy, t Target, alerts []*alert.Al
 	}
 	out.CommonLabels = common
 	if d.ConsoleURL != "" {
-		out.URL = strings.TrimRight(d.ConsoleURL, "/") + "/monitor/alarms?policy=" + url.QueryEscape(p.Namespace+"/"+p.Name)
+		// The console's alarm records of the policy: a project's page, or
+		// the platform's for the tenant's shared policies.
+		page := "/console/platform/alarms/records"
+		if p.Namespace != alarmscope.SystemNamespace {
+			page = "/console/business/projects/" + url.PathEscape(p.Namespace) + "/alarms/records"
+		}
+		out.URL = strings.TrimRight(d.ConsoleURL, "/") + page + "?" + url.Values{"policy": {p.Namespace + "/" + p.Name}, "cluster": {p.Spec.ClusterName}}.Encode()
 	}
 	return out
 }

@@ -34,7 +34,7 @@ func Sample() *Data {
 		Receiver:     Receiver{Name: "rcv-sample", DisplayName: "Sample receiver"},
 		Alerts:       []Alert{alert("shop-7d4b9c-abcde", "5"), alert("shop-7d4b9c-fghij", "3")},
 		CommonLabels: common,
-		URL:          "https://console.example/monitoring/alarms/records?policy=prj-sample%2Falarm-sample",
+		URL:          "https://console.example/console/business/projects/prj-sample/alarms/records?cluster=cls-sample&policy=prj-sample%2Falarm-sample",
 	}
 }
 

@@ -39,6 +39,26 @@ func DefaultAlarmOptions() AlarmOptions {
 		RepeatInterval: 4 * time.Hour, MaxAttempts: 6, MaxAge: 10 * time.Minute}
 }
 
+// check refuses timings Alertmanager would misread (it silently ignores a
+// repeat interval shorter than the group interval).
+func (o AlarmOptions) check() error {
+	switch {
+	case o.PeriodUnit <= 0:
+		return fmt.Errorf("--alarm-period-unit %s: want a positive duration (1m outside tests)", o.PeriodUnit)
+	case o.GroupWait < 0:
+		return fmt.Errorf("--alarm-group-wait %s: want 0 or more", o.GroupWait)
+	case o.GroupInterval <= 0:
+		return fmt.Errorf("--alarm-group-interval %s: want a positive duration such as 5m", o.GroupInterval)
+	case o.RepeatInterval < o.GroupInterval:
+		return fmt.Errorf("--alarm-repeat-interval %s is shorter than --alarm-group-interval %s: make it at least as long", o.RepeatInterval, o.GroupInterval)
+	case o.MaxAttempts < 1:
+		return fmt.Errorf("--notify-max-attempts %d: want 1 or more", o.MaxAttempts)
+	case o.MaxAge <= 0:
+		return fmt.Errorf("--notify-max-age %s: want a positive duration such as 10m", o.MaxAge)
+	}
+	return nil
+}
+
 // alarming is what evaluates alarm policies and delivers notifications:
 // every replica evaluates over its own metric store (so the "for" state is
 // warm when it becomes leader); the leader alone dispatches, keeps the
@@ -53,8 +73,8 @@ type alarming struct {
 // replicas, so alarms are off (and the API says so).
 func (r *runner) wireAlarms(dial *dialcheck.Policy) (*alarming, error) {
 	o := r.o.Alarms
-	if o.PeriodUnit <= 0 || o.GroupWait < 0 || o.GroupInterval <= 0 || o.RepeatInterval < o.GroupInterval {
-		return nil, fmt.Errorf("alarm timings: --alarm-group-interval must be positive and --alarm-repeat-interval (%s) at least --alarm-group-interval (%s)", o.RepeatInterval, o.GroupInterval)
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if r.monitoring == nil || r.records == nil {
 		r.log.Warn("alarms are off: they need the metric store (--metrics-dir) and the record store (--record-store)")
