@@ -312,10 +312,18 @@ func TestVirtualNodes(t *testing.T) {
 
 	t.Run("logs exec and port-forward through the upper cluster", func(t *testing.T) {
 		p := pods(t, e.up, "spread", "app=web")[0]
-		logs := k.MustKubectl(e.upKC, "-n", "spread", "logs", p.Name, "--tail", "2")
-		if !strings.Contains(logs, "kstack simulated container") {
-			t.Errorf("logs through the upper cluster: %q", logs)
-		}
+		// The simulated container's log file is written just after the pod
+		// runs, as a kubelet's is: wait for its first lines.
+		framework.Eventually(t, time.Minute, "the pod's logs through the upper cluster", func() error {
+			logs, err := k.Kubectl(e.upKC, "-n", "spread", "logs", p.Name, "--tail", "2")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(logs, "kstack simulated container") {
+				return fmt.Errorf("logs %q", logs)
+			}
+			return nil
+		})
 		out := k.MustKubectl(e.upKC, "-n", "spread", "exec", p.Name, "--", "sh", "-c", "echo exec-ok")
 		if strings.TrimSpace(out) != "exec-ok" {
 			t.Errorf("exec through the upper cluster: %q", out)
