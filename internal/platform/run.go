@@ -420,7 +420,7 @@ func (r *runner) dialPolicy() (*dialcheck.Policy, error) {
 	if u, err := url.Parse(r.o.ExternalURL); err == nil && u.Hostname() != "" {
 		if _, err := netip.ParseAddr(u.Hostname()); err == nil {
 			hosts = append(hosts, u.Hostname())
-		} else if addrs, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip", u.Hostname()); err == nil {
+		} else if addrs, err := lookupOwn(u.Hostname()); err == nil {
 			for _, a := range addrs {
 				hosts = append(hosts, a.String())
 			}
@@ -432,6 +432,14 @@ func (r *runner) dialPolicy() (*dialcheck.Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// lookupOwn resolves the platform's own host name, bounded: an unreachable
+// resolver must not hold the start-up.
+func lookupOwn(host string) ([]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 }
 
 // interfaceAddrs are this machine's addresses.
