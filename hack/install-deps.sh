@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 # chromium is the browser the console's tests drive (headless, through chromedp);
 # postgresql is the server the record store's tests run (internal/testutil/pgtest).
 # prometheus is the real Prometheus the monitoring tests remote-write to and compare with.
+# skopeo is the real registry client the registry's tests copy images in and out with.
 APT_PACKAGES=(${KSTACK_APT_PACKAGES:-})
 if [ "${1:-}" = "test" ]; then
-  APT_PACKAGES+=(bsdutils curl slapd ldap-utils chromium postgresql prometheus)
+  APT_PACKAGES+=(bsdutils curl slapd ldap-utils chromium postgresql prometheus skopeo)
 fi
 missing=()
 for p in ${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}; do

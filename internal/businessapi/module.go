@@ -40,6 +40,10 @@ type Module struct {
 	apigroup.Env
 	// Cache holds the connections to the members.
 	Cache *clustercache.Cache
+	// RegistryHost and PullCredential give each business namespace its
+	// pull secret for the platform's registry ("": the registry is off).
+	RegistryHost   string
+	PullCredential func(ctx context.Context, project string) (username, password string, err error)
 }
 
 // Info names the group.
@@ -85,7 +89,8 @@ func (m *Module) Indexes() []apigroup.Index { return admission.Indexers }
 func (m *Module) Controllers() []apigroup.Controller {
 	return []apigroup.Controller{
 		{Name: "business-namespace", Setup: func(mgr ctrl.Manager) error {
-			return (&businessnamespace.Reconciler{Client: mgr.GetClient(), Cache: m.Cache}).SetupWithManager(mgr)
+			return (&businessnamespace.Reconciler{Client: mgr.GetClient(), Cache: m.Cache,
+				RegistryHost: m.RegistryHost, PullCredential: m.PullCredential}).SetupWithManager(mgr)
 		}},
 		{Name: "project", Setup: func(mgr ctrl.Manager) error {
 			return (&projectcontroller.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)

@@ -85,6 +85,10 @@ func everyCommandWithOutput(dir string) [][]string {
 		{"notify", "receivergroup", "list"}, {"notify", "receivergroup", "get", "g"}, {"notify", "receivergroup", "create", "-f", app},
 		{"notify", "receivergroup", "delete", "g"},
 		{"notify", "records", "--project", "prj-1"},
+		{"registry", "namespace", "create", "team-a"}, {"registry", "namespace", "list"}, {"registry", "namespace", "get", "team-a"},
+		{"registry", "namespace", "update", "team-a", "--visibility", "Public"}, {"registry", "namespace", "delete", "team-a"},
+		{"registry", "repo", "list", "team-a"}, {"registry", "tag", "list", "team-a/web"}, {"registry", "guide", "team-a"},
+		{"registry", "gc"}, {"registry", "pull-credential", "rotate", "prj-1"},
 	}
 }
 

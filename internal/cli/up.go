@@ -22,9 +22,11 @@ func newUpCmd(o *Options) *cobra.Command {
 loopback, Secrets encrypted at rest), installs the platform's APIs, and starts the
 platform process with its HTTPS gateway, the one listener others reach.
 
-Once the gateway answers /readyz, prints exactly two lines on stdout:
+Once the gateway answers /readyz, prints exactly three lines on stdout:
   Console: https://HOST:PORT/console/
+  Registry: HOST:PORT (docker login HOST:PORT; images are HOST:PORT/NAMESPACE/REPOSITORY:TAG)
   Admin kubeconfig: PATH
+The image registry is served on the same address, at /v2/ (docs/registry.md).
 The admin kubeconfig is the host administrator's break-glass access (full rights,
 loopback only). Component logs go to DATA_DIR/platform/logs. Ctrl-C stops
 everything 'up' started; running it again reuses the PKI and data.`,
@@ -71,7 +73,7 @@ for you next to an embedded control plane; 'kstack platform run' runs it against
 a kube-apiserver of your own, e.g. as several replicas for high availability.`,
 		Example: `  kstack platform run --kubeconfig platform.kubeconfig --tls-cert-file gw.crt --tls-key-file gw.key`,
 	}
-	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1", Records: platform.DefaultRecordOptions(), Metrics: platform.DefaultMetricsOptions(), Alarms: platform.DefaultAlarmOptions()}
+	run := platform.RunOptions{Listen: platform.DefaultListen, LeaderElect: true, VirtualNodeIP: "127.0.0.1", Records: platform.DefaultRecordOptions(), Metrics: platform.DefaultMetricsOptions(), Alarms: platform.DefaultAlarmOptions(), Registry: platform.DefaultRegistryOptions()}
 	run.AccessTokenLifetime, run.SessionLifetime = 15*time.Minute, 24*time.Hour
 	run.MaxFailedLogins, run.LockDuration, run.KeyRotation = 5, 15*time.Minute, 7*24*time.Hour
 	runCmd := &cobra.Command{
@@ -134,6 +136,19 @@ against an existing control plane.`,
 	f.DurationVar(&al.MaxAge, "notify-max-age", al.MaxAge, "a delivery still failing this long after it was queued is marked failed")
 	f.DurationVar(&al.PeriodUnit, "alarm-period-unit", al.PeriodUnit, "the length of one minute of an alarm policy's period (tests shorten it)")
 	_ = f.MarkHidden("alarm-period-unit")
+	rg := &run.Registry
+	f.StringVar(&rg.Dir, "registry-dir", "", "directory the image registry (served at the gateway's /v2/) stores images in; default: none, the registry is off unless --registry-s3-bucket is set")
+	f.StringVar(&rg.S3Bucket, "registry-s3-bucket", "", "store the registry's images in this S3 bucket instead of --registry-dir")
+	f.StringVar(&rg.S3Endpoint, "registry-s3-endpoint", "", "URL of an S3-compatible service (MinIO, Ceph; path-style requests); default: AWS")
+	f.StringVar(&rg.S3Region, "registry-s3-region", "", "the bucket's region (default us-east-1)")
+	f.StringVar(&rg.S3RootDirectory, "registry-s3-root", "", "key prefix of the registry's objects in the bucket")
+	f.StringVar(&rg.S3AccessKeyFile, "registry-s3-access-key-file", "", "file holding ACCESS_KEY:SECRET_KEY for the bucket (default: the AWS SDK's credential chain)")
+	f.Int64Var(&rg.MaxManifestBytes, "registry-max-manifest-size", rg.MaxManifestBytes, "largest manifest a push may store, in bytes")
+	f.Int64Var(&rg.MaxBlobBytes, "registry-max-blob-size", rg.MaxBlobBytes, "largest layer or other blob a push may store, in bytes")
+	f.DurationVar(&rg.GCInterval, "registry-gc-interval", rg.GCInterval, "how often the leader deletes blobs no image references, while pushes go on (0: only on request, kstack registry gc)")
+	f.DurationVar(&rg.GCGrace, "registry-gc-grace", rg.GCGrace, "blobs a client uploaded, checked or read this recently are never collected")
+	f.DurationVar(&rg.PullRotation, "registry-pull-rotation", rg.PullRotation, "how often each project's pull credential (in its namespaces' kstack-registry pull secrets) is replaced")
+	f.DurationVar(&rg.PullGrace, "registry-pull-grace", rg.PullGrace, "how long a replaced pull credential still works, while the members' pull secrets are rewritten")
 	f.StringSliceVar(&run.Controllers, "controllers", []string{"*"}, "controllers to run: * for all, NAME to enable one, -NAME to disable one (e.g. *,-virtual-node-set); the controllers are "+strings.Join(platform.ControllerNames(), ", "))
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")

@@ -84,6 +84,7 @@ func (s *Server) Init() error {
 	s.logRuleRoutes(mux)
 	s.monitorRoutes(mux)
 	s.alarmRoutes(mux)
+	s.registryRoutes(mux)
 	s.mux = mux
 	return nil
 }

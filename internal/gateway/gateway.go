@@ -22,6 +22,7 @@ import (
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/audit"
 	"github.com/kstack/kstack/internal/auth/decision"
+	"github.com/kstack/kstack/internal/auth/directory"
 )
 
 // Check is one readiness check; nil means ready.
@@ -52,6 +53,14 @@ type Server struct {
 	OIDC http.Handler
 	// Console serves /console/ (it checks its own session cookies).
 	Console http.Handler
+	// Registry serves the image registry's /v2/ and its token endpoint
+	// /registry/token: docker, skopeo and helm need /v2/ at the root of a
+	// host, and they authenticate with the registry's own tokens.
+	Registry http.Handler
+	// RegistryUser says whom a registry request is from, for its audit
+	// record: the holder of its verified token, or the user a token
+	// request names (nil: unknown).
+	RegistryUser func(r *http.Request) *directory.Principal
 	// Replica names this replica: the admission webhook that validates
 	// this gateway's writes to the platform's API is the one registered
 	// for it (apigroup.ExtraReplica).
@@ -93,12 +102,36 @@ func (s *Server) Handler() http.Handler {
 			http.StripPrefix("/oidc", s.OIDC).ServeHTTP(w, r)
 			return
 		}
+		if s.Registry != nil && IsRegistryPath(r.URL.Path) {
+			if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path != RegistryTokenPath {
+				// Pulls are not recorded (an image is dozens of reads); the
+				// token request before each pull, and every write, are.
+				s.Registry.ServeHTTP(w, r)
+				return
+			}
+			s.audited(w, r, func() *directory.Principal {
+				if s.RegistryUser == nil {
+					return nil
+				}
+				return s.RegistryUser(r)
+			}, s.Registry.ServeHTTP)
+			return
+		}
 		if s.Auth == nil {
 			writeStatus(w, http.StatusNotFound, "NotFound", "no such path")
 			return
 		}
 		s.authenticated(w, r)
 	}))
+}
+
+// RegistryTokenPath is the registry's token endpoint (its realm).
+const RegistryTokenPath = "/registry/token"
+
+// IsRegistryPath: paths the registry serves itself, authentication
+// included. /registry/apis/... stays the registry group's API.
+func IsRegistryPath(p string) bool {
+	return p == "/v2" || strings.HasPrefix(p, "/v2/") || p == RegistryTokenPath
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

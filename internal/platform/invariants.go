@@ -13,6 +13,7 @@ import (
 	businessv1 "github.com/kstack/kstack/api/business/v1"
 	monitorv1 "github.com/kstack/kstack/api/monitor/v1"
 	notifyv1 "github.com/kstack/kstack/api/notify/v1"
+	registryv1 "github.com/kstack/kstack/api/registry/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/auth/directory"
 )
@@ -64,7 +65,7 @@ func ptr[T any](v T) *T { return &v }
 // it covers.
 func invariantPolicies() []admissionv1.ValidatingAdmissionPolicy {
 	groups := []string{platformv1.GroupVersion.Group, authv1.GroupVersion.Group, businessv1.GroupVersion.Group,
-		monitorv1.GroupVersion.Group, notifyv1.GroupVersion.Group}
+		monitorv1.GroupVersion.Group, notifyv1.GroupVersion.Group, registryv1.GroupVersion.Group}
 	rule := func(apiGroups []string, resources ...string) *admissionv1.MatchResources {
 		return &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
 			RuleWithOperations: admissionv1.RuleWithOperations{

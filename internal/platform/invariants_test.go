@@ -155,6 +155,8 @@ var invariantCases = map[string][]invariantCase{
 		{"create, alarm policy, label is not tenantID", "alarmpolicies.monitor.tkestack.io", admission.Create, nil, cr(m{"tenantID": "t1"}, tenant, "t2"), []validating.PolicyDecisionEvaluation{allow, allow, deny}},
 		{"update, channel moved to another tenant", "channels.notify.tkestack.io", admission.Update, cr(m{"tenantID": "t1"}, tenant, "t1"), cr(m{"tenantID": "t2"}, tenant, "t2"), []validating.PolicyDecisionEvaluation{deny, deny, allow}},
 		{"update, receiver label removed", "receivers.notify.tkestack.io", admission.Update, cr(m{"tenantID": "t1"}, tenant, "t1"), cr(m{"tenantID": "t1"}), []validating.PolicyDecisionEvaluation{allow, deny, allow}},
+		{"update, registry namespace moved to another tenant by its label", "registrynamespaces.registry.tkestack.io", admission.Update, cr(m{"tenantID": "t2"}, tenant, "t2"), cr(m{"tenantID": "t2"}, tenant, "default"), []validating.PolicyDecisionEvaluation{allow, deny, deny}},
+		{"update, registry namespace unchanged", "registrynamespaces.registry.tkestack.io", admission.Update, cr(m{"tenantID": "t2"}, tenant, "t2"), cr(m{"tenantID": "t2", "visibility": "Public"}, tenant, "t2"), []validating.PolicyDecisionEvaluation{allow, allow, allow}},
 		{"update, silence unchanged", "alarmsilences.monitor.tkestack.io", admission.Update, cr(m{"tenantID": "t1"}, tenant, "t1"), cr(m{"tenantID": "t1", "comment": "x"}, tenant, "t1"), []validating.PolicyDecisionEvaluation{allow, allow, allow}},
 	},
 	// validations: spec.clusterCredentialRef.name unchanged, member UID label unchanged

@@ -103,6 +103,8 @@ type RunOptions struct {
 	Metrics MetricsOptions
 	// Alarms configure alarm evaluation and notification delivery.
 	Alarms AlarmOptions
+	// Registry configures the image registry.
+	Registry RegistryOptions
 	// DialAllow are prefixes users may point the platform at although
 	// they are loopback, link-local or the platform's own (--dial-allow).
 	DialAllow []string
@@ -157,6 +159,10 @@ type runner struct {
 	records      *records
 	monitoring   *monitoring
 	self         *selfmetrics.Metrics
+	// op is the OpenID provider, once wireGateway made it (the registry's
+	// token service checks passwords with it).
+	op       atomic.Pointer[oidcprovider.Provider]
+	registry *registryWiring
 }
 
 // configure reads the flags' files and binds the gateway's port, before
@@ -312,11 +318,17 @@ func (r *runner) wireGroups(ctx context.Context) error {
 	business := &businessapi.Module{Env: env, Cache: r.cache}
 	// Project policies apply in a member namespace that a project owns.
 	dec.ProjectOf = business.ProjectOf
+	if r.registry, err = r.wireRegistry(ctx, dec, dir); err != nil {
+		return err
+	}
+	if r.registry != nil {
+		business.RegistryHost, business.PullCredential = r.registry.host, r.registry.pull.Current
+	}
 	var rw recordWiring
 	if r.records != nil {
 		rw = recordWiring{store: r.records.store, sink: r.records.writer}
 	}
-	rw.cache, rw.projectOf, rw.global = r.cache, business.ProjectOf, r.cs
+	rw.cache, rw.projectOf, rw.global, rw.registry = r.cache, business.ProjectOf, r.cs, r.registry
 	if rw.dial, err = r.dialPolicy(); err != nil {
 		return err
 	}
@@ -385,6 +397,7 @@ func groupList(platform *platformapi.Module, business *businessapi.Module, env a
 		&logagentapi.Module{Env: env, Cache: rw.cache, Dial: rw.dial},
 		monitor,
 		notify,
+		rw.registry.module(env),
 	}
 }
 
@@ -398,6 +411,7 @@ type recordWiring struct {
 	global    kubernetes.Interface
 	monitor   *monitorapi.Module
 	alarms    *alarming
+	registry  *registryWiring
 }
 
 // dialPolicy is what users may point the platform at: not its own
@@ -508,6 +522,10 @@ func (r *runner) wireGateway(context.Context) error {
 		return err
 	}
 	gw.OIDC = op.Handler()
+	r.op.Store(op)
+	if r.registry != nil {
+		gw.Registry, gw.RegistryUser = r.registry.handler(), r.registry.user
+	}
 	con := &console.Server{
 		ExternalURL: r.o.ExternalURL, Issuer: r.issuer, OIDC: op.Handler(), Authenticate: r.auth.Token,
 		Serve:          gw.ServeAs,

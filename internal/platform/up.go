@@ -142,6 +142,7 @@ func Up(ctx context.Context, o UpOptions) error {
 	}
 	// The console itself, so that the printed address opens it.
 	fmt.Fprintf(o.Stdout, "Console: %s\n", strings.TrimSuffix(u.consoleURL, "/")+"/console/")
+	fmt.Fprintf(o.Stdout, "Registry: %s (docker login %s; images are %s/NAMESPACE/REPOSITORY:TAG)\n", u.registryHost(), u.registryHost(), u.registryHost())
 	fmt.Fprintf(o.Stdout, "Admin kubeconfig: %s\n", u.l.AdminKubeconfig())
 	if o.Ready != nil {
 		o.Ready()
@@ -324,6 +325,7 @@ func (u *upRun) startProcesses(ctx context.Context) error {
 			"--external-url", u.consoleURL,
 			"--record-store", u.recordStore(), "--record-queue-dir", filepath.Join(l.Dir, "records", "queue"),
 			"--metrics-dir", filepath.Join(l.Dir, "metrics"),
+			"--registry-dir", filepath.Join(l.Dir, "registry"),
 			"--audit-webhook-listen", fmt.Sprintf("127.0.0.1:%d", u.st.Ports.AuditWebhook),
 			"--audit-webhook-cert-file", l.PKI(controlplane.AuditWebhookServing + ".crt"),
 			"--audit-webhook-key-file", l.PKI(controlplane.AuditWebhookServing + ".key")},
@@ -578,4 +580,14 @@ func (u *upRun) recordStore() string {
 		return u.o.RecordStore
 	}
 	return "sqlite:" + filepath.Join(u.l.Dir, "records", "records.db")
+}
+
+// registryHost is the registry's address as clients name it: the console
+// URL's host and port (the registry is served at its /v2/).
+func (u *upRun) registryHost() string {
+	cu, err := url.Parse(u.consoleURL)
+	if err != nil {
+		return u.consoleURL
+	}
+	return cu.Host
 }

@@ -11,6 +11,7 @@ import (
 	logagentv1 "github.com/kstack/kstack/api/logagent/v1"
 	monitorv1 "github.com/kstack/kstack/api/monitor/v1"
 	notifyv1 "github.com/kstack/kstack/api/notify/v1"
+	registryv1 "github.com/kstack/kstack/api/registry/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 )
 
@@ -24,5 +25,6 @@ func New() *runtime.Scheme {
 	_ = logagentv1.AddToScheme(s)
 	_ = monitorv1.AddToScheme(s)
 	_ = notifyv1.AddToScheme(s)
+	_ = registryv1.AddToScheme(s)
 	return s
 }

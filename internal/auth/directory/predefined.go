@@ -45,7 +45,7 @@ func Predefined() []authv1.Policy {
 			stmt("allow", all, "*")),
 		mk(PolicyPlatformUser, "Platform user", authv1.ScopePlatform,
 			"Most platform functions: clusters, their contents and projects; reads users, groups and policies.",
-			stmt("allow", all, "cluster:*", "project:*", "namespace:*"),
+			stmt("allow", all, "cluster:*", "project:*", "namespace:*", "registrynamespace:*"),
 			stmt("allow", readOnly, "user:*", "group:*", "policy:*")),
 		mk(PolicyTenant, "Tenant", authv1.ScopePlatform,
 			"No platform permissions: may only log in (and manage their own access keys).",
@@ -55,7 +55,7 @@ func Predefined() []authv1.Policy {
 			stmt("allow", all, "*"),
 			quotaGuard),
 		mk(PolicyProjectMember, "Project member", authv1.ScopeProject,
-			"Workloads, configuration, log collection rules, alarm policies and notification settings in the project's namespaces; reads the project.",
+			"Workloads, configuration, log collection rules, alarm policies and notification settings in the project's namespaces; images in the registry namespaces shared with the project; reads the project.",
 			stmt("allow", all, "cluster:*/namespace:*/*"),
 			// The project's log collection rules (their admission checks
 			// that each names a namespace of the project).
@@ -65,12 +65,17 @@ func Predefined() []authv1.Policy {
 			// admission checks each scope and reference).
 			stmt("allow", all, "namespace:*/alarmpolicy:*", "namespace:*/alarmsilence:*",
 				"namespace:*/channel:*", "namespace:*/template:*", "namespace:*/receiver:*", "namespace:*/receivergroup:*"),
+			// Images in the registry namespaces shared with the project
+			// (only those: the registry asks project policies through the
+			// projects a namespace lists).
+			stmt("allow", []string{"pullRepository", "pushRepository", "deleteRepository"}, "registrynamespace:*/repository:*"),
 			// "namespace:<project>/...": the project's Namespace objects on the platform.
 			stmt("allow", readOnly, "project:*", "namespace:*", "cluster:*/namespace:*"),
 			quotaGuard),
 		mk(PolicyProjectViewer, "Read-only member", authv1.ScopeProject,
-			"Reads the project and its namespaces, except Secrets.",
+			"Reads the project and its namespaces, except Secrets; pulls images from the registry namespaces shared with the project.",
 			stmt("allow", readOnly, "*"),
+			stmt("allow", []string{"pullRepository"}, "registrynamespace:*/repository:*"),
 			stmt("deny", all, "cluster:*/namespace:*/secret:*")),
 	}
 }

@@ -64,10 +64,42 @@
   // A merged log opens at its newest lines.
   function toEnd(el) { el.scrollTop = el.scrollHeight; }
 
+  // Copy buttons: data-copy names the element whose text goes to the
+  // clipboard. Without the clipboard API (a page not served over HTTPS),
+  // the text is selected for the user to copy.
+  function copier(btn) {
+    if (btn.dataset.bound) return;
+    btn.dataset.bound = "1";
+    var label = btn.textContent;
+    function select(el) {
+      var range = document.createRange();
+      range.selectNodeContents(el);
+      var sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+    }
+    function said(text) {
+      btn.textContent = text;
+      setTimeout(function () { btn.textContent = label; }, 1500);
+    }
+    btn.addEventListener("click", function () {
+      var src = document.getElementById(btn.dataset.copy);
+      if (!src) return;
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(src.textContent).then(function () { said("Copied"); },
+          function () { select(src); said("Press Ctrl+C"); });
+      } else {
+        select(src);
+        said("Press Ctrl+C");
+      }
+    });
+  }
+
   function init(root) {
     (root.querySelectorAll ? root : document).querySelectorAll("pre[data-end]").forEach(toEnd);
     (root.querySelectorAll ? root : document).querySelectorAll("[data-logs]").forEach(follow);
     (root.querySelectorAll ? root : document).querySelectorAll("[data-shell]").forEach(shell);
+    (root.querySelectorAll ? root : document).querySelectorAll("button[data-copy]").forEach(copier);
   }
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (ev) { init(ev.target); });

@@ -1,6 +1,8 @@
 // Package businessnamespace reconciles a project's Namespace into its member
-// cluster: the namespace itself, labelled with its project, and a
-// ResourceQuota of its hard limits; usage flows back into the status. The
+// cluster: the namespace itself, labelled with its project, a
+// ResourceQuota of its hard limits, and (when the platform runs its
+// registry) an image pull secret with the project's pull credential that
+// the default ServiceAccount uses; usage flows back into the status. The
 // finalizer cleans the member, and waits (without losing the cleanup) while
 // the member is down.
 package businessnamespace
@@ -15,10 +17,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	authv1 "github.com/kstack/kstack/api/auth/v1"
@@ -46,6 +50,13 @@ func Key(cluster, namespace string) string { return admission.ClusterNamespaceKe
 type Reconciler struct {
 	Client client.Client
 	Cache  *clustercache.Cache
+	// RegistryHost is the platform registry's host:port that members pull
+	// from; empty when the registry is off (no pull secrets then).
+	RegistryHost string
+	// PullCredential reads a project's current registry pull credential
+	// (registryauth.PullCredentials.Current: a func, so that this package
+	// does not depend on the registry's).
+	PullCredential func(ctx context.Context, project string) (username, password string, err error)
 }
 
 // SetupWithManager registers the reconciler; it reads the business
@@ -66,9 +77,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}
 		}
 	}
-	return ctrl.NewControllerManagedBy(mgr).Named("business-namespace").For(&businessv1.Namespace{}).
-		WatchesRawSource(source.Channel(events, &handler.TypedEnqueueRequestForObject[*businessv1.Namespace]{})).
-		Complete(r)
+	b := ctrl.NewControllerManagedBy(mgr).Named("business-namespace").For(&businessv1.Namespace{}).
+		WatchesRawSource(source.Channel(events, &handler.TypedEnqueueRequestForObject[*businessv1.Namespace]{}))
+	if r.pullSecrets() {
+		// A rotated pull credential is written into the project's
+		// namespaces at once.
+		b = b.Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.namespacesOfCredential),
+			builder.WithPredicates(predicate.NewPredicateFuncs(isPullCredential)))
+	}
+	return b.Complete(r)
 }
 
 // Reconcile makes the member match the Namespace.
@@ -102,7 +119,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: SyncPeriod}, r.setStatus(ctx, &ns, st)
 	}
 	st.Phase, st.Message, st.Used = businessv1.NamespaceAvailable, "", used
-	return ctrl.Result{RequeueAfter: ResyncPeriod}, r.setStatus(ctx, &ns, st)
+	requeue := ResyncPeriod
+	if r.pullSecrets() {
+		if err := r.ensurePullSecret(ctx, e.Client, &ns); err != nil {
+			// The namespace works without it; say why it is missing.
+			requeue = SyncPeriod
+			if !isWaiting(err) {
+				st.Message = err.Error()
+			}
+		}
+	}
+	return ctrl.Result{RequeueAfter: requeue}, r.setStatus(ctx, &ns, st)
 }
 
 type takenError struct{ msg string }

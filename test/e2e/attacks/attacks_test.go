@@ -134,6 +134,7 @@ func TestAttacks(t *testing.T) {
 	t.Run("records and log rules", func(t *testing.T) { records(t, hc, base, a, b, tokens) })
 	t.Run("monitoring", func(t *testing.T) { monitoring(t, hc, base, a, b, tokens) })
 	t.Run("alarms and notifications", func(t *testing.T) { alarms(t, admin, hc, base, a, tokens) })
+	t.Run("registry", func(t *testing.T) { registry(t, k, hc, base, tokens) })
 
 	// Nothing the refused rows sent was stored.
 	var cls struct {

@@ -36,7 +36,7 @@ func TestUp(t *testing.T) {
 	listen := framework.FreeAddr(t)
 	p := k.Up(3*time.Minute, "--listen", listen)
 
-	if want := "Console: https://" + listen + "/console/\nAdmin kubeconfig: " + p.Kubeconfig + "\n"; p.Stdout.String() != want {
+	if want := "Console: https://" + listen + "/console/\nRegistry: " + listen + " (docker login " + listen + "; images are " + listen + "/NAMESPACE/REPOSITORY:TAG)\nAdmin kubeconfig: " + p.Kubeconfig + "\n"; p.Stdout.String() != want {
 		t.Fatalf("stdout is %q, want exactly %q", p.Stdout.String(), want)
 	}
 	c, _ := k.PlatformHTTP()

@@ -1,0 +1,181 @@
+package registryauth
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	registryv1 "github.com/kstack/kstack/api/registry/v1"
+	"github.com/kstack/kstack/internal/auth/decision"
+	"github.com/kstack/kstack/internal/registry"
+)
+
+// Actions of the decision point on repositories.
+const (
+	ActionPull   = "pullRepository"
+	ActionPush   = "pushRepository"
+	ActionDelete = "deleteRepository"
+)
+
+// RepositoryResource is the decision point's resource for a repository.
+func RepositoryResource(ns, repo string) string {
+	return "registrynamespace:" + ns + "/repository:" + repo
+}
+
+// registryActions maps the token spec's actions to the decision point's.
+var registryActions = map[string]string{"pull": ActionPull, "push": ActionPush, "delete": ActionDelete}
+
+// grant is what id (nil: anonymous) may have of scopes. What it may not
+// have is left out, never refused: the answer must be the same whether a
+// namespace is missing, another tenant's or private.
+func (s *Service) grant(ctx context.Context, id *identity, scopes []scope) []registry.Access {
+	out := []registry.Access{}
+	add := func(typ, name string, actions ...string) {
+		for i := range out {
+			if out[i].Type == typ && out[i].Name == name {
+				for _, a := range actions {
+					if !slices.Contains(out[i].Actions, a) {
+						out[i].Actions = append(out[i].Actions, a)
+					}
+				}
+				return
+			}
+		}
+		out = append(out, registry.Access{Type: typ, Name: name, Actions: actions})
+	}
+	for _, sc := range scopes {
+		switch sc.Type {
+		case "registry":
+			// Everyone may list the catalogue: the registry filters it per
+			// caller (Allowed).
+			if sc.Name == "catalog" && slices.Contains(sc.Actions, "*") {
+				add("registry", "catalog", "*")
+			}
+		case "repository":
+			ns, repo, ok := strings.Cut(sc.Name, "/")
+			if !ok {
+				continue // a repository outside every namespace exists nowhere
+			}
+			var want []string
+			for _, a := range sc.Actions {
+				if a == "*" {
+					want = append(want, "pull", "push", "delete")
+				} else if registryActions[a] != "" {
+					want = append(want, a)
+				}
+			}
+			if len(want) == 0 {
+				continue
+			}
+			rns, ok := s.namespace(ctx, ns)
+			if !ok {
+				continue
+			}
+			var got []string
+			for _, a := range want {
+				if !slices.Contains(got, a) && s.may(ctx, id, rns, repo, a) {
+					got = append(got, a)
+				}
+			}
+			if len(got) > 0 {
+				add("repository", sc.Name, got...)
+			}
+		}
+	}
+	return out
+}
+
+// namespace reads a registry namespace; false when it is missing or
+// cannot be read (which grants nothing, like a missing one).
+func (s *Service) namespace(ctx context.Context, name string) (*registryv1.RegistryNamespace, bool) {
+	var rns registryv1.RegistryNamespace
+	if err := s.Client.Get(ctx, client.ObjectKey{Name: name}, &rns); err != nil {
+		if !apierrors.IsNotFound(err) {
+			s.log().Warn("reading a registry namespace", "namespace", name, "err", err)
+		}
+		return nil, false
+	}
+	if rns.DeletionTimestamp != nil {
+		return nil, false
+	}
+	return &rns, true
+}
+
+// may decides one token action ("pull", "push", "delete") on repo of rns
+// for id, through the one decision point.
+func (s *Service) may(ctx context.Context, id *identity, rns *registryv1.RegistryNamespace, repo, action string) bool {
+	if action == "pull" && rns.Spec.Visibility == registryv1.Public {
+		return true
+	}
+	if id == nil {
+		return false
+	}
+	tenant := tenantOr(rns.Spec.TenantID, rns.Labels)
+	if id.principal == nil {
+		// A pull credential pulls what its project shares, in its tenant.
+		return action == "pull" && id.project != "" && id.tenant == tenant && slices.Contains(rns.Spec.Projects, id.project)
+	}
+	p := id.principal
+	if p.Tenant != tenant && !decision.Admin(p) {
+		return false
+	}
+	act, res := registryActions[action], RepositoryResource(rns.Name, repo)
+	if s.Decider.Can(ctx, p, "", act, res).Allowed {
+		return true
+	}
+	for _, prj := range rns.Spec.Projects {
+		if s.Decider.Can(ctx, p, prj, act, res).Allowed {
+			return true
+		}
+	}
+	return false
+}
+
+// Allowed says whether c (nil: anonymous) may take action ("pull", "push",
+// "delete") in namespace ns, for the catalogue. It decides afresh rather
+// than trusting c's access list: a namespace a token did not name may
+// still be one the caller sees. Namespace-wide, the decision is on the
+// resource "registrynamespace:<ns>/repository:*" (taken literally: a
+// policy naming only some repositories does not show the namespace).
+func (s *Service) Allowed(ctx context.Context, c *registry.Caller, ns, action string) bool {
+	if registryActions[action] == "" {
+		return false
+	}
+	rns, ok := s.namespace(ctx, ns)
+	if !ok {
+		return false
+	}
+	// A caller gone or disabled since keeps only what anyone has.
+	id, _ := s.identityOf(ctx, c)
+	return s.may(ctx, id, rns, "*", action)
+}
+
+// identityOf rebuilds whom a verified token was issued to (nil, false
+// when that user is gone or disabled since).
+func (s *Service) identityOf(ctx context.Context, c *registry.Caller) (*identity, bool) {
+	switch {
+	case c == nil || c.Subject == "":
+		return nil, true
+	case c.Project != "":
+		return &identity{project: c.Project, tenant: c.Tenant}, true
+	}
+	tenant, user, ok := strings.Cut(c.Subject, ".")
+	if !ok || tenant != c.Tenant {
+		return nil, false
+	}
+	u, err := s.Dir.User(ctx, tenant, user)
+	if err != nil || u.Spec.Disabled {
+		return nil, false
+	}
+	p, err := s.Dir.Principal(ctx, u, "registry-token", "")
+	if err != nil {
+		s.log().Warn("reading a registry caller's rights", "subject", c.Subject, "err", err)
+		return nil, false
+	}
+	return &identity{principal: p, tenant: p.Tenant}, true
+}
+
+var _ registry.Auth = (*Service)(nil)
