@@ -2,6 +2,8 @@ package platform
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +13,10 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/kstack/kstack/internal/apigroup"
@@ -153,8 +159,12 @@ func (r *runner) wireRegistry(ctx context.Context, dec *decision.Decider, dir *d
 			return err
 		},
 	}
+	secret, err := registryHTTPSecret(ctx, r.cs)
+	if err != nil {
+		return nil, err
+	}
 	cfg := registry.Config{
-		RootDir: o.Dir, Realm: strings.TrimSuffix(r.o.ExternalURL, "/") + gateway.RegistryTokenPath,
+		RootDir: o.Dir, Secret: secret, Realm: strings.TrimSuffix(r.o.ExternalURL, "/") + gateway.RegistryTokenPath,
 		Service: registryauth.Audience, Auth: svc,
 		MaxManifestBytes: o.MaxManifestBytes, MaxBlobBytes: o.MaxBlobBytes, GCGrace: o.GCGrace,
 		Log: r.log.With("component", "registry"),
@@ -253,4 +263,31 @@ func (w *registryWiring) user(r *http.Request) *directory.Principal {
 	}
 	_, user, _ := strings.Cut(c.Subject, ".")
 	return &directory.Principal{Username: user, Tenant: c.Tenant, Method: "registry-token"}
+}
+
+// registryHTTPSecret is the key that signs the state of resumable uploads,
+// shared by the replicas (an upload may move between them), kept in a
+// Secret of the platform's namespace.
+func registryHTTPSecret(ctx context.Context, cs kubernetes.Interface) (string, error) {
+	const name, key = "registry-http-secret", "secret"
+	secrets := cs.CoreV1().Secrets(SystemNamespace)
+	for range 3 {
+		s, err := secrets.Get(ctx, name, metav1.GetOptions{})
+		if err == nil && len(s.Data[key]) >= 32 {
+			return string(s.Data[key]), nil
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("reading Secret %s/%s: %w", SystemNamespace, name, err)
+		}
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		_, err = secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Data: map[string][]byte{key: []byte(hex.EncodeToString(b))}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return "", fmt.Errorf("creating Secret %s/%s: %w", SystemNamespace, name, err)
+		}
+	}
+	return "", fmt.Errorf("Secret %s/%s holds no usable key: delete it and restart", SystemNamespace, name)
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/distribution/distribution/v3/registry/auth"
 )
 
@@ -34,8 +33,10 @@ type Auth interface {
 	// message says what is wrong.
 	Verify(ctx context.Context, token string) (*Caller, error)
 	// Allowed: may c (nil: anonymous) do action ("pull") in namespace ns?
-	// Used to filter the catalogue.
 	Allowed(ctx context.Context, c *Caller, ns, action string) bool
+	// Namespaces lists, sorted, the namespaces c (nil: anonymous) may
+	// pull from: the catalogue walks those alone.
+	Namespaces(ctx context.Context, c *Caller) []string
 }
 
 // grants reports whether the token grants action on the resource.
@@ -60,6 +61,9 @@ func (ac *accessController) Authorized(req *http.Request, accesses ...auth.Acces
 	c, ch := ac.r.authenticate(req, accesses)
 	if ch != nil {
 		return nil, ch
+	}
+	if st := stateFrom(req.Context()); st != nil {
+		st.setAuthorized()
 	}
 	g := &auth.Grant{User: auth.UserInfo{Name: c.Subject}}
 	for _, a := range accesses {
@@ -130,7 +134,7 @@ type challenge struct {
 
 func (ch *challenge) with(req *http.Request) *challenge {
 	if st := stateFrom(req.Context()); st != nil {
-		st.setOverride(http.StatusUnauthorized, errcode.ErrorCodeUnauthorized, ch.message, ch.detail())
+		st.refuse(ch.message, ch.detail())
 	}
 	return ch
 }

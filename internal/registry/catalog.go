@@ -1,12 +1,13 @@
 package registry
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -50,46 +51,10 @@ func (r *Registry) serveCatalog(w http.ResponseWriter, req *http.Request) {
 	if c.Subject != "" {
 		caller = c
 	}
-	ctx := req.Context()
-	allowed := map[string]bool{}
-	visible := func(repo string) bool {
-		ns, _, _ := strings.Cut(repo, "/")
-		v, ok := allowed[ns]
-		if !ok {
-			v = r.cfg.Auth.Allowed(ctx, caller, ns, "pull")
-			allowed[ns] = v
-		}
-		return v
-	}
-
-	out := []string{}
-	more := false
-	cursor := q.Get("last")
-	buf := make([]string, defaultCatalogEntries)
-scan:
-	for n > 0 {
-		k, err := r.store.Repositories(ctx, buf, cursor)
-		for _, repo := range buf[:k] {
-			if !visible(repo) {
-				continue
-			}
-			if len(out) == n {
-				more = true
-				break scan
-			}
-			out = append(out, repo)
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) || isNotFound(err) {
-				break
-			}
-			_ = errcode.ServeJSON(w, errcode.ErrorCodeUnknown.WithDetail(err.Error()))
-			return
-		}
-		if k == 0 {
-			break
-		}
-		cursor = buf[k-1]
+	out, more, err := r.catalog(req.Context(), caller, n, q.Get("last"))
+	if err != nil {
+		_ = errcode.ServeJSON(w, errcode.ErrorCodeUnknown.WithDetail(err.Error()))
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if more {
@@ -102,4 +67,48 @@ scan:
 		w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", u.String()))
 	}
 	_ = json.NewEncoder(w).Encode(map[string][]string{"repositories": out})
+}
+
+// catalog lists, in lexical order, up to n repositories after last in the
+// namespaces caller may pull from, and whether more follow. It walks only
+// those namespaces' directories (from last's on), never the whole storage.
+func (r *Registry) catalog(ctx context.Context, caller *Caller, n int, last string) ([]string, bool, error) {
+	out := []string{}
+	if n == 0 {
+		return out, false, nil
+	}
+	var prefixes []string
+	for _, ns := range r.cfg.Auth.Namespaces(ctx, caller) {
+		if validNamespace(ns) {
+			prefixes = append(prefixes, ns+"/")
+		}
+	}
+	// Every repository of ns starts with "ns/", and no "ns/" starts
+	// another: in the order of their prefixes, the namespaces' sorted
+	// lists make one sorted list.
+	sort.Strings(prefixes)
+	prefixes = slices.Compact(prefixes)
+	for _, prefix := range prefixes {
+		if last != "" && prefix < last && !strings.HasPrefix(last, prefix) {
+			continue // all of it sorts before last
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		repos, err := r.reposUnder(ctx, repoDir(strings.TrimSuffix(prefix, "/")))
+		if err != nil {
+			return nil, false, err
+		}
+		sort.Strings(repos)
+		for _, repo := range repos {
+			if !strings.HasPrefix(repo, prefix) || repo <= last {
+				continue
+			}
+			if len(out) == n {
+				return out, true, nil
+			}
+			out = append(out, repo)
+		}
+	}
+	return out, false, nil
 }

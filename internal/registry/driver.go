@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -134,6 +135,10 @@ type gcHooks struct {
 	noTouch      bool                // tests: prove the race test fails without touches
 	noLock       bool                // tests: prove the race test fails without the lock
 	now          func() time.Time
+	// beforeApp runs just before distribution gets a request: tests read
+	// the body there, as anything reading it before the access controller
+	// would.
+	beforeApp func(*http.Request)
 }
 
 func (r *Registry) now() time.Time {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,8 @@ type testAuth struct {
 	tokens map[string]*Caller
 	public map[string]bool
 	owner  map[string]string
+	// calls of Allowed and Namespaces
+	allowedCalls, namespacesCalls int
 }
 
 func newTestAuth() *testAuth {
@@ -53,10 +56,25 @@ func (a *testAuth) Verify(_ context.Context, tok string) (*Caller, error) {
 func (a *testAuth) Allowed(_ context.Context, c *Caller, ns, action string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.allowedCalls++
 	if action == "pull" && a.public[ns] {
 		return true
 	}
 	return c != nil && c.Subject != "" && a.owner[ns] == c.Subject
+}
+
+func (a *testAuth) Namespaces(_ context.Context, c *Caller) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.namespacesCalls++
+	out := []string{}
+	for ns, owner := range a.owner {
+		if a.public[ns] || (c != nil && c.Subject != "" && owner == c.Subject) {
+			out = append(out, ns)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (a *testAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -75,6 +75,11 @@ type gcMark struct {
 	manifests *manifests
 	marked    map[digest.Digest]struct{}
 	links     map[digest.Digest][]string // repositories holding a layer link to the blob
+	// repoLinks: each repository's layer links and manifest revisions;
+	// kept: repositories holding a manifest that cannot be decoded, whose
+	// every linked blob is kept.
+	repoLinks map[string][]digest.Digest
+	kept      map[string]bool
 	doomed    []doomedRevision
 	// tombstones of manifests alive again (re-tagged, re-pushed) or gone
 	staleTombstones []string
@@ -93,7 +98,8 @@ type fileMeta struct {
 }
 
 func (r *Registry) mark(ctx context.Context, start time.Time) (*gcMark, error) {
-	m := &gcMark{manifests: r.manifestReader(), marked: map[digest.Digest]struct{}{}, links: map[digest.Digest][]string{}}
+	m := &gcMark{manifests: r.manifestReader(), marked: map[digest.Digest]struct{}{}, links: map[digest.Digest][]string{},
+		repoLinks: map[string][]digest.Digest{}, kept: map[string]bool{}}
 	repos, err := r.reposUnder(ctx, reposRoot)
 	if err != nil {
 		return nil, err
@@ -128,11 +134,15 @@ func (r *Registry) markRepo(ctx context.Context, m *gcMark, repo string, start t
 	}
 	for d := range layers {
 		m.links[d] = append(m.links[d], repo)
+		m.repoLinks[repo] = append(m.repoLinks[repo], d)
+	}
+	for d := range revs {
+		m.repoLinks[repo] = append(m.repoLinks[repo], d)
 	}
 
 	reached := map[digest.Digest]bool{}
 	for _, t := range tags {
-		if err := r.markManifest(ctx, m, repo, t.digest, reached, 0); err != nil {
+		if err := r.markManifest(ctx, m, repo, t.digest, reached); err != nil {
 			return err
 		}
 	}
@@ -142,9 +152,14 @@ func (r *Registry) markRepo(ctx context.Context, m *gcMark, repo string, start t
 		if tomb, ok := tombs[d]; ok && rev.modTime.Before(tomb.modTime) {
 			continue
 		}
-		if err := r.markManifest(ctx, m, repo, d, reached, 0); err != nil {
+		if err := r.markManifest(ctx, m, repo, d, reached); err != nil {
 			return err
 		}
+	}
+	if m.kept[repo] {
+		// Everything it links is kept: its deleted tags' manifests wait,
+		// with their tombstones, until the odd manifest is gone.
+		return nil
 	}
 	for d, tomb := range tombs {
 		_, hasRev := revs[d]
@@ -162,35 +177,60 @@ func (r *Registry) markRepo(ctx context.Context, m *gcMark, repo string, start t
 	return nil
 }
 
-// markManifest marks a manifest of repo, and what it references.
-func (r *Registry) markManifest(ctx context.Context, m *gcMark, repo string, d digest.Digest, reached map[digest.Digest]bool, depth int) error {
-	if reached[d] {
-		return nil
-	}
-	reached[d] = true
-	m.marked[d] = struct{}{}
-	info, err := m.manifests.get(ctx, d)
-	if err != nil {
-		if isNotFound(err) {
-			// A revision whose manifest blob is gone: nothing to mark.
-			r.log.Debug("registry: garbage collection: manifest blob missing", "repository", repo, "digest", d)
-			return nil
+// markManifest marks a manifest of repo, and what it references, through
+// any depth of nested indexes: content addressing rules out cycles, and
+// reached stops the walk at what was seen. A manifest that cannot be
+// decoded keeps everything its repository links, and the collection goes
+// on; only a storage error stops it.
+func (r *Registry) markManifest(ctx context.Context, m *gcMark, repo string, d digest.Digest, reached map[digest.Digest]bool) error {
+	todo := []digest.Digest{d}
+	for len(todo) > 0 {
+		d := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if reached[d] {
+			continue
 		}
-		// Without knowing what it references, deleting anything is unsafe.
-		return fmt.Errorf("reading manifest %s: %w", d, err)
-	}
-	for _, b := range info.blobs {
-		m.marked[b.Digest] = struct{}{}
-	}
-	if depth > 8 {
-		return fmt.Errorf("manifest %s: indexes nested more than 8 deep", d)
-	}
-	for _, c := range info.children {
-		if err := r.markManifest(ctx, m, repo, c.Digest, reached, depth+1); err != nil {
-			return err
+		reached[d] = true
+		m.marked[d] = struct{}{}
+		info, err := m.manifests.get(ctx, d)
+		if err != nil {
+			if isNotFound(err) {
+				// A revision whose manifest blob is gone: nothing to mark.
+				r.log.Debug("registry: garbage collection: manifest blob missing", "repository", repo, "digest", d)
+				continue
+			}
+			if _, bad := isBadManifest(err); bad {
+				r.keepRepository(m, repo, err)
+				continue
+			}
+			// Without knowing what it references, deleting anything is unsafe.
+			return fmt.Errorf("reading manifest %s: %w", d, err)
+		}
+		for _, b := range info.blobs {
+			m.marked[b.Digest] = struct{}{}
+		}
+		for _, c := range info.children {
+			if !reached[c.Digest] {
+				todo = append(todo, c.Digest)
+			}
 		}
 	}
 	return nil
+}
+
+// keepRepository marks every blob repo links (layers and manifest
+// revisions): what an undecodable manifest references is among them,
+// since distribution links into the repository whatever a manifest it
+// accepts names.
+func (r *Registry) keepRepository(m *gcMark, repo string, why error) {
+	if m.kept[repo] {
+		return
+	}
+	m.kept[repo] = true
+	r.log.Warn("registry: garbage collection: a manifest cannot be read; keeping every blob of its repository", "repository", repo, "err", why)
+	for _, d := range m.repoLinks[repo] {
+		m.marked[d] = struct{}{}
+	}
 }
 
 // sweepRevisions removes tombstoned revisions nothing reaches, unless a
@@ -223,7 +263,7 @@ func (r *Registry) sweepRevisions(ctx context.Context, m *gcMark, cutoff time.Ti
 		}
 	}
 	for _, dr := range keep {
-		if err := r.markManifest(ctx, m, dr.repo, dr.d, map[digest.Digest]bool{}, 0); err != nil {
+		if err := r.markManifest(ctx, m, dr.repo, dr.d, map[digest.Digest]bool{}); err != nil {
 			return removed, fmt.Errorf("manifest %s of %s: %w", dr.d, dr.repo, err)
 		}
 	}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"sync"
@@ -33,7 +35,16 @@ func (r *Registry) serve() http.Handler {
 		if req.URL.Path == "/v2" { // distribution routes only "/v2/"
 			req.URL.Path = "/v2/"
 		}
+		// Distribution reads its parameters (from, mount, digest, _state)
+		// with FormValue, and asks for "from" before its access controller
+		// runs: left alone, FormValue would parse the body of any POST,
+		// PUT or PATCH first (a multipart body spooled to temporary files
+		// without limit, a urlencoded one up to 10 MB), for anyone. They
+		// are all query parameters: distribution gets the query alone and
+		// never parses a body.
+		queryOnlyForm(req)
 		if req.URL.Path == "/v2/_catalog" {
+			req.Body = http.MaxBytesReader(w, req.Body, 0)
 			r.serveCatalog(ow, req)
 			return
 		}
@@ -49,18 +60,43 @@ func (r *Registry) serve() http.Handler {
 			ow.manifestRepo = repo
 		case req.Method == http.MethodPost && uploadStartRe.MatchString(req.URL.Path):
 			r.dropForeignMount(req, uploadStartRe.FindStringSubmatch(req.URL.Path)[1])
+			if req.URL.Query().Get("digest") == "" {
+				req.Body = http.MaxBytesReader(w, req.Body, 0)
+				break
+			}
+			// A monolithic upload (POST ?digest=) carries the blob in its
+			// body: as much as an upload may hold.
+			req.Body = &limitedBody{ReadCloser: req.Body, declared: req.ContentLength, max: r.cfg.MaxBlobBytes, trip: func(n int64) {
+				st.blobTooLarge(r.cfg.MaxBlobBytes, fmt.Sprintf("this request's body is %s", sizeText(n, req.ContentLength)))
+			}}
 		case (req.Method == http.MethodPatch || req.Method == http.MethodPut) && uploadPathRe.MatchString(req.URL.Path):
 			m := uploadPathRe.FindStringSubmatch(req.URL.Path)
 			uploadRepo, uploadID = m[1], m[2]
 			req.Body = &limitedBody{ReadCloser: req.Body, declared: req.ContentLength, max: r.cfg.MaxBlobBytes, trip: func(n int64) {
 				st.blobTooLarge(r.cfg.MaxBlobBytes, fmt.Sprintf("this request's body is %s", sizeText(n, req.ContentLength)))
 			}}
+		default:
+			// GET, HEAD, DELETE and everything else carry no body.
+			req.Body = http.MaxBytesReader(w, req.Body, 0)
+		}
+		if r.hooks.beforeApp != nil {
+			r.hooks.beforeApp(req)
 		}
 		r.app.ServeHTTP(ow, req)
+		// Only an upload the caller may push to is cancelled: a refused
+		// request must not remove someone else's.
 		if uploadID != "" && st.cancelUpload() {
 			r.cancelUpload(context.WithoutCancel(req.Context()), uploadRepo, uploadID)
 		}
 	})
+}
+
+// queryOnlyForm makes the request's form its query: FormValue then never
+// reads the body.
+func queryOnlyForm(req *http.Request) {
+	req.Form = req.URL.Query()
+	req.PostForm = url.Values{}
+	req.MultipartForm = &multipart.Form{Value: map[string][]string{}, File: map[string][]*multipart.FileHeader{}}
 }
 
 // dropForeignMount turns a cross-repository mount (?mount=&from=) the
@@ -81,7 +117,7 @@ func (r *Registry) dropForeignMount(req *http.Request, repo string) {
 	q.Del("from")
 	q.Del("mount")
 	req.URL.RawQuery = q.Encode()
-	req.Form = nil
+	req.Form = q
 }
 
 type stateKey struct{}
@@ -93,6 +129,9 @@ type reqState struct {
 	mu       sync.Mutex
 	override *errorBody
 	cancel   bool // a blob upload went over the limit: cancel it
+	// authorized: the access controller granted the request (a refused
+	// one never cancels an upload, whatever it sent).
+	authorized bool
 }
 
 type errorBody struct {
@@ -115,6 +154,20 @@ func (st *reqState) setOverride(status int, code errcode.ErrorCode, message stri
 	}
 }
 
+// refuse sets the answer of a request the access controller refused: it
+// replaces whatever was set before (a size error of a body read early).
+func (st *reqState) refuse(message string, detail any) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.override = &errorBody{status: http.StatusUnauthorized, code: errcode.ErrorCodeUnauthorized, message: message, detail: detail}
+}
+
+func (st *reqState) setAuthorized() {
+	st.mu.Lock()
+	st.authorized = true
+	st.mu.Unlock()
+}
+
 func (st *reqState) blobTooLarge(limit int64, what string) {
 	st.setOverride(http.StatusRequestEntityTooLarge, errcode.ErrorCodeSizeInvalid,
 		fmt.Sprintf("blob over the registry's size limit of %s per blob (%s); the upload was cancelled: push a smaller layer, or ask an administrator to raise --registry-max-blob-size", bytesText(limit), what),
@@ -130,10 +183,12 @@ func (st *reqState) get() *errorBody {
 	return st.override
 }
 
+// cancelUpload: the upload went over the limit in a request the access
+// controller granted.
 func (st *reqState) cancelUpload() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.cancel
+	return st.cancel && st.authorized
 }
 
 var errTooLarge = errors.New("request body over the registry's size limit")

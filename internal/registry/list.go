@@ -69,10 +69,17 @@ func (r *Registry) tags(ctx context.Context, repo string, ms *manifests) ([]regi
 			at := metav1.NewTime(fi.ModTime())
 			item.PushedAt = &at
 		}
-		if info, err := ms.get(ctx, t.digest); err == nil {
+		info, err := ms.get(ctx, t.digest)
+		switch bad, isBad := isBadManifest(err); {
+		case err == nil:
 			item.MediaType = info.mediaType
 			item.Size, _ = ms.size(ctx, t.digest, 0)
-		} else if !isNotFound(err) {
+		case isBad:
+			// One odd manifest does not hide the repository: the tag is
+			// listed with what is known of it.
+			item.MediaType = bad.mediaType
+			r.log.Debug("registry: listing a tag whose manifest cannot be read", "repository", repo, "tag", t.name, "err", err)
+		case !isNotFound(err):
 			return nil, fmt.Errorf("registry: tag %s:%s: %w", repo, t.name, err)
 		}
 		out = append(out, item)

@@ -3,9 +3,12 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/manifest/manifestlist"
+	"github.com/distribution/distribution/v3/manifest/ocischema"
 	"github.com/distribution/distribution/v3/manifest/schema2"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -22,49 +25,75 @@ type manifestInfo struct {
 
 func (m *manifestInfo) isIndex() bool { return m.children != nil }
 
-// parseManifest reads the manifest types distribution v3.1.2 stores,
-// deciding the type as its manifest store does (the mediaType field; an
-// OCI document without one is an index when it has "manifests").
+// badManifestError: a stored manifest distribution's own decoders cannot
+// read (which a manifest distribution accepted should never be). The
+// collector then keeps everything its repository links; listings show it
+// with what is known.
+type badManifestError struct {
+	mediaType string // the document's mediaType field, when it has one
+	err       error
+}
+
+func (e *badManifestError) Error() string { return e.err.Error() }
+func (e *badManifestError) Unwrap() error { return e.err }
+
+func isBadManifest(err error) (*badManifestError, bool) {
+	var bad *badManifestError
+	ok := errors.As(err, &bad)
+	return bad, ok
+}
+
+// parseManifest decodes a stored manifest with distribution's own decoders
+// (distribution.UnmarshalManifest, as a manifest PUT does), deciding its
+// type as distribution's manifest store does when it serves it: the
+// document's mediaType field; an OCI document without one is an index when
+// it has "manifests", else an image manifest.
 func parseManifest(p []byte) (*manifestInfo, error) {
-	var m struct {
-		SchemaVersion int             `json:"schemaVersion"`
-		MediaType     string          `json:"mediaType"`
-		Config        *v1.Descriptor  `json:"config"`
-		Layers        []v1.Descriptor `json:"layers"`
-		Manifests     []v1.Descriptor `json:"manifests"`
+	var versioned struct {
+		SchemaVersion int    `json:"schemaVersion"`
+		MediaType     string `json:"mediaType"`
 	}
-	if err := json.Unmarshal(p, &m); err != nil {
-		return nil, fmt.Errorf("not a manifest: %w", err)
+	if err := json.Unmarshal(p, &versioned); err != nil {
+		return nil, &badManifestError{err: fmt.Errorf("not a manifest: %w", err)}
 	}
-	if m.SchemaVersion != 2 {
-		return nil, fmt.Errorf("manifest schema version %d: only version 2 is stored", m.SchemaVersion)
+	bad := func(err error) error { return &badManifestError{mediaType: versioned.MediaType, err: err} }
+	if versioned.SchemaVersion != 2 {
+		return nil, bad(fmt.Errorf("manifest schema version %d: only version 2 is stored", versioned.SchemaVersion))
 	}
-	info := &manifestInfo{mediaType: m.MediaType}
-	index := false
-	switch m.MediaType {
-	case manifestlist.MediaTypeManifestList, v1.MediaTypeImageIndex:
-		index = true
-	case schema2.MediaTypeManifest, v1.MediaTypeImageManifest:
+	mediaType := versioned.MediaType
+	switch mediaType {
+	case schema2.MediaTypeManifest, manifestlist.MediaTypeManifestList, v1.MediaTypeImageManifest, v1.MediaTypeImageIndex:
 	case "":
-		index = m.Manifests != nil
-		info.mediaType = v1.MediaTypeImageManifest
-		if index {
-			info.mediaType = v1.MediaTypeImageIndex
+		mediaType = v1.MediaTypeImageManifest
+		if m, _, err := distribution.UnmarshalManifest(v1.MediaTypeImageIndex, p); err == nil {
+			if idx, ok := m.(*ocischema.DeserializedImageIndex); ok && idx.Manifests != nil {
+				mediaType = v1.MediaTypeImageIndex
+			}
 		}
 	default:
-		return nil, fmt.Errorf("unknown manifest media type %q", m.MediaType)
+		return nil, bad(fmt.Errorf("unknown manifest media type %q", versioned.MediaType))
 	}
-	if index {
-		info.children = m.Manifests
-		if info.children == nil {
-			info.children = []v1.Descriptor{}
+	m, _, err := distribution.UnmarshalManifest(mediaType, p)
+	if err != nil {
+		return nil, bad(fmt.Errorf("%s: %w", mediaType, err))
+	}
+	info := &manifestInfo{mediaType: mediaType}
+	refs := m.References()
+	switch m.(type) {
+	case *ocischema.DeserializedImageIndex, *manifestlist.DeserializedManifestList:
+		info.children = make([]v1.Descriptor, 0, len(refs))
+		for _, d := range refs {
+			if d.Digest != "" {
+				info.children = append(info.children, d)
+			}
 		}
-		return info, nil
+	default:
+		for _, d := range refs {
+			if d.Digest != "" {
+				info.blobs = append(info.blobs, d)
+			}
+		}
 	}
-	if m.Config != nil && m.Config.Digest != "" {
-		info.blobs = append(info.blobs, *m.Config)
-	}
-	info.blobs = append(info.blobs, m.Layers...)
 	return info, nil
 }
 
@@ -73,16 +102,22 @@ func parseManifest(p []byte) (*manifestInfo, error) {
 type manifests struct {
 	r     *Registry
 	cache map[digest.Digest]*manifestInfo
+	bad   map[digest.Digest]error
+	sizes map[digest.Digest]int64
 }
 
 func (r *Registry) manifestReader() *manifests {
-	return &manifests{r: r, cache: map[digest.Digest]*manifestInfo{}}
+	return &manifests{r: r, cache: map[digest.Digest]*manifestInfo{}, bad: map[digest.Digest]error{}, sizes: map[digest.Digest]int64{}}
 }
 
-// get returns the manifest, or a PathNotFoundError when its blob is gone.
+// get returns the manifest, a PathNotFoundError when its blob is gone, or
+// a *badManifestError when it cannot be decoded.
 func (m *manifests) get(ctx context.Context, d digest.Digest) (*manifestInfo, error) {
 	if info, ok := m.cache[d]; ok {
 		return info, nil
+	}
+	if err, ok := m.bad[d]; ok {
+		return nil, err
 	}
 	p, err := m.r.raw.GetContent(ctx, blobDataPath(d))
 	if err != nil {
@@ -90,16 +125,27 @@ func (m *manifests) get(ctx context.Context, d digest.Digest) (*manifestInfo, er
 	}
 	info, err := parseManifest(p)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", d, err)
+		err = fmt.Errorf("manifest %s: %w", d, err)
+		m.bad[d] = err
+		return nil, err
 	}
 	m.cache[d] = info
 	return info, nil
 }
 
+// maxSizeDepth bounds how deep size follows nested indexes (deeper ones
+// count as their descriptors state): the recursion stays shallow whatever
+// was pushed.
+const maxSizeDepth = 8
+
 // size is an image's size: its config and layers as the manifest states
 // them; an index's is its images' sizes (a child that cannot be read
-// counts as the size its descriptor states).
+// counts as the size its descriptor states). Sizes are remembered, so an
+// index naming the same child many times costs one look.
 func (m *manifests) size(ctx context.Context, d digest.Digest, depth int) (int64, error) {
+	if n, ok := m.sizes[d]; ok {
+		return n, nil
+	}
 	info, err := m.get(ctx, d)
 	if err != nil {
 		return 0, err
@@ -109,14 +155,14 @@ func (m *manifests) size(ctx context.Context, d digest.Digest, depth int) (int64
 		total += b.Size
 	}
 	for _, c := range info.children {
-		n, err := int64(0), error(nil)
-		if depth < 4 {
-			n, err = m.size(ctx, c.Digest, depth+1)
-		}
-		if err != nil || depth >= 4 {
-			n = c.Size
+		n := c.Size
+		if depth < maxSizeDepth {
+			if got, err := m.size(ctx, c.Digest, depth+1); err == nil {
+				n = got
+			}
 		}
 		total += n
 	}
+	m.sizes[d] = total
 	return total, nil
 }

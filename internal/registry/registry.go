@@ -17,11 +17,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/distribution/v3/registry/handlers"
-	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
@@ -91,7 +89,6 @@ type Registry struct {
 	app     *handlers.App
 	raw     storagedriver.StorageDriver // what the GC and the listings use: no touches
 	driver  *gcDriver                   // what distribution uses
-	store   distribution.Namespace      // over raw: the catalogue's walk
 	ac      *accessController
 	handler http.Handler
 	gc      sync.Mutex // one collection at a time
@@ -161,10 +158,6 @@ func New(ctx context.Context, cfg Config) (*Registry, error) {
 	r.touches.init()
 	r.driver = &gcDriver{StorageDriver: raw, r: r}
 	r.ac = &accessController{r: r}
-	r.store, err = storage.NewRegistry(ctx, raw)
-	if err != nil {
-		return nil, fmt.Errorf("registry storage: %w", err)
-	}
 	installLogBridge(cfg.Log)
 
 	instances.Store(r.id, r)

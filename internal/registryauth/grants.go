@@ -153,6 +153,32 @@ func (s *Service) Allowed(ctx context.Context, c *registry.Caller, ns, action st
 	return s.may(ctx, id, rns, "*", action)
 }
 
+// Namespaces lists, sorted, the namespaces c (nil: anonymous) may pull
+// from, deciding as Allowed does, for the catalogue: the public ones, and
+// those its rights or its project share. The namespaces come from the
+// cache, and whom c stands for is rebuilt once for all of them.
+func (s *Service) Namespaces(ctx context.Context, c *registry.Caller) []string {
+	var list registryv1.RegistryNamespaceList
+	if err := s.Client.List(ctx, &list); err != nil {
+		s.log().Warn("listing registry namespaces for the catalogue", "err", err)
+		return nil
+	}
+	// A caller gone or disabled since keeps only what anyone has.
+	id, _ := s.identityOf(ctx, c)
+	out := []string{}
+	for i := range list.Items {
+		rns := &list.Items[i]
+		if rns.DeletionTimestamp != nil {
+			continue
+		}
+		if s.may(ctx, id, rns, "*", "pull") {
+			out = append(out, rns.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // identityOf rebuilds whom a verified token was issued to (nil, false
 // when that user is gone or disabled since).
 func (s *Service) identityOf(ctx context.Context, c *registry.Caller) (*identity, bool) {
