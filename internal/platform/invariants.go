@@ -13,8 +13,8 @@ import (
 	businessv1 "github.com/kstack/kstack/api/business/v1"
 	monitorv1 "github.com/kstack/kstack/api/monitor/v1"
 	notifyv1 "github.com/kstack/kstack/api/notify/v1"
-	registryv1 "github.com/kstack/kstack/api/registry/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	registryv1 "github.com/kstack/kstack/api/registry/v1"
 	"github.com/kstack/kstack/internal/auth/directory"
 )
 

@@ -11,8 +11,8 @@ import (
 	logagentv1 "github.com/kstack/kstack/api/logagent/v1"
 	monitorv1 "github.com/kstack/kstack/api/monitor/v1"
 	notifyv1 "github.com/kstack/kstack/api/notify/v1"
-	registryv1 "github.com/kstack/kstack/api/registry/v1"
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	registryv1 "github.com/kstack/kstack/api/registry/v1"
 )
 
 // New returns a scheme that knows the built-in kinds and kstack's own.
