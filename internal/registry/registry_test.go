@@ -142,6 +142,17 @@ func TestAuthAnswers(t *testing.T) {
 	if a.status != http.StatusCreated {
 		t.Fatalf("mount within alice's namespace: %d %s", a.status, a.body)
 	}
+	// A token without the source's scope, from a namespace the caller may
+	// pull: the challenge names both scopes, so that the client asks for
+	// them (docker and the conformance suite do) and the mount happens.
+	a = e.do(http.MethodPost, "/v2/alice-ns/dst2"+mount, e.token("alice", "repository:alice-ns/dst2:pull,push"), nil, nil)
+	if ch := a.header.Get("WWW-Authenticate"); a.status != http.StatusUnauthorized || !strings.Contains(ch, "repository:alice-ns/src:pull") {
+		t.Fatalf("mount without the source's scope: %d %s %q, want 401 with a challenge for repository:alice-ns/src:pull", a.status, a.body, ch)
+	}
+	a = e.do(http.MethodPost, "/v2/bob-ns/dst"+mount, e.token("bob", "repository:bob-ns/dst:pull,push"), nil, nil)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("bob mounting from alice's private repository without its scope: %d %s, want 202 (a plain upload)", a.status, a.body)
+	}
 	a = e.do(http.MethodPost, "/v2/bob-ns/dst"+mount, e.token("bob", "repository:bob-ns/dst:pull,push", "repository:alice-ns/src:pull"), nil, nil)
 	if a.status != http.StatusAccepted {
 		t.Fatalf("bob mounting from alice's private repository: %d %s, want 202 (a plain upload)", a.status, a.body)
