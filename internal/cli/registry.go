@@ -76,23 +76,9 @@ func registryNSRows(items []registryv1.RegistryNamespace) [][]string {
 			vis = string(registryv1.Private)
 		}
 		rows = append(rows, []string{ns.Name, vis, dash(strings.Join(ns.Spec.Projects, ",")), strconv.Itoa(ns.Status.RepoCount),
-			byteSize(ns.Status.Size), dash(ns.Spec.DisplayName)})
+			printer.Bytes(ns.Status.Size), dash(ns.Spec.DisplayName)})
 	}
 	return rows
-}
-
-// byteSize is n in the largest binary unit that keeps it at least 1.
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 // getRegistryNS reads a namespace: through the API, or, for a project
@@ -376,7 +362,7 @@ the reference to pull them by. -o json|yaml prints the RepositoryList.`,
 				[]string{"NAME", "TAGS", "SIZE", "PUSHED", "PULL"}, func(l *registryv1.RepositoryList) [][]string {
 					rows := make([][]string, 0, len(l.Items))
 					for _, r := range l.Items {
-						rows = append(rows, []string{r.Name, strconv.Itoa(r.Tags), byteSize(r.Size), pushedAt(r.PushedAt), r.Pull})
+						rows = append(rows, []string{r.Name, strconv.Itoa(r.Tags), printer.Bytes(r.Size), pushedAt(r.PushedAt), r.Pull})
 					}
 					return rows
 				})(cmd, args)
@@ -440,7 +426,7 @@ tag was pushed. -o json|yaml prints the TagList.`,
 				func(l *registryv1.TagList) [][]string {
 					rows := make([][]string, 0, len(l.Items))
 					for _, t := range l.Items {
-						rows = append(rows, []string{t.Name, t.Digest, byteSize(t.Size), pushedAt(t.PushedAt), t.Pull})
+						rows = append(rows, []string{t.Name, t.Digest, printer.Bytes(t.Size), pushedAt(t.PushedAt), t.Pull})
 					}
 					return rows
 				})(cmd, args)
@@ -562,7 +548,7 @@ or GET, a manifest naming it) is kept. The platform also runs it on its own
 				took = res.Finished.Sub(res.Started.Time).Round(time.Millisecond).String()
 			}
 			return o.show(output, &res, []string{"MARKED", "DELETED", "FREED", "KEPT", "TOOK"},
-				[][]string{{strconv.Itoa(res.Marked), strconv.Itoa(res.Deleted), byteSize(res.DeletedBytes), strconv.Itoa(res.Kept), took}})
+				[][]string{{strconv.Itoa(res.Marked), strconv.Itoa(res.Deleted), printer.Bytes(res.DeletedBytes), strconv.Itoa(res.Kept), took}})
 		},
 	}
 	outputFlag(cmd, &output, printer.DataFormats...)

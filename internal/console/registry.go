@@ -14,6 +14,7 @@ import (
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	registryv1 "github.com/kstack/kstack/api/registry/v1"
 	"github.com/kstack/kstack/internal/auth/decision"
+	"github.com/kstack/kstack/internal/printer"
 )
 
 // The "Registry" page: the registry namespaces the user may pull from or
@@ -82,19 +83,6 @@ func (r *request) getJSON(path string, out any) (int, string) {
 		return http.StatusBadGateway, "the platform's answer could not be read: " + err.Error()
 	}
 	return code, ""
-}
-
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 func pushedAt(t *metav1.Time) string {
@@ -184,7 +172,7 @@ func (s *Server) renderRegistry(w http.ResponseWriter, r *request, f registryNSF
 			tenant = ns.Spec.TenantID
 		}
 		row := registryNSRow{Name: ns.Name, DisplayName: ns.Spec.DisplayName, Tenant: tenant, Visibility: vis,
-			Projects: strings.Join(ns.Spec.Projects, ", "), Repos: ns.Status.RepoCount, Size: byteSize(ns.Status.Size),
+			Projects: strings.Join(ns.Spec.Projects, ", "), Repos: ns.Status.RepoCount, Size: printer.Bytes(ns.Status.Size),
 			URL: sc.Base + "/" + url.PathEscape(ns.Name)}
 		if r.can("", "deleteRegistrynamespace", "registrynamespace:"+ns.Name) {
 			row.DeleteURL = sc.Base + "/" + url.PathEscape(ns.Name) + "/delete"
@@ -354,7 +342,7 @@ func (s *Server) registryNSPage(w http.ResponseWriter, r *request) {
 		GuideRepo: strings.TrimSpace(r.URL.Query().Get("repository")), GuideTag: strings.TrimSpace(r.URL.Query().Get("tag"))}
 	d.CanDelete = r.canRepos(d.NS, "deleteRepository")
 	for _, repo := range repos.Items {
-		d.Repos = append(d.Repos, registryRepoRow{Name: repo.Name, Tags: repo.Tags, Size: byteSize(repo.Size), Pushed: pushedAt(repo.PushedAt),
+		d.Repos = append(d.Repos, registryRepoRow{Name: repo.Name, Tags: repo.Tags, Size: printer.Bytes(repo.Size), Pushed: pushedAt(repo.PushedAt),
 			Pull: repo.Pull, URL: repoURL(sc.Base, name, repo.Name)})
 	}
 	q := url.Values{}
@@ -434,7 +422,7 @@ func (s *Server) registryRepoPage(w http.ResponseWriter, r *request) {
 	d := registryRepoData{Scope: sc, NS: name, Repo: repo, Err: msg}
 	d.CanDelete = r.canRepos(r.registryNS(name), "deleteRepository")
 	for _, t := range tags.Items {
-		d.Tags = append(d.Tags, registryTagRow{Name: t.Name, Digest: t.Digest, MediaType: t.MediaType, Size: byteSize(t.Size), Pushed: pushedAt(t.PushedAt), Pull: t.Pull})
+		d.Tags = append(d.Tags, registryTagRow{Name: t.Name, Digest: t.Digest, MediaType: t.MediaType, Size: printer.Bytes(t.Size), Pushed: pushedAt(t.PushedAt), Pull: t.Pull})
 	}
 	r.page(w, "registryrepo", sc.Section, "Repository "+name+"/"+repo, d,
 		crumb{"Registry", sc.Base}, crumb{name, sc.Base + "/" + url.PathEscape(name)}, crumb{repo, repoURL(sc.Base, name, repo)})

@@ -113,3 +113,18 @@ func Names(obj any) ([]string, error) {
 	}
 	return names, nil
 }
+
+// Bytes is n in the largest binary unit that keeps it at least 1
+// ("512 B", "1.5 MiB"), for sizes in tables and pages.
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
