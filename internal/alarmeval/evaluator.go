@@ -80,6 +80,13 @@ type Evaluator struct {
 	// IsLeader: records and status are written only while it returns true;
 	// nil means always.
 	IsLeader func() bool
+	// AdoptGrace is how long an open record adopted from the store (written
+	// by another leader) stays open though no alert of it is pending or
+	// firing here: a replica whose metric store has not got the member's
+	// newest samples yet (it just started, or just connected the member)
+	// would otherwise resolve what still fires. The platform gives it two
+	// collection intervals; zero adopts with no grace.
+	AdoptGrace time.Duration
 	// Registerer takes the rule manager's metrics (prometheus_rule_*); nil registers none.
 	Registerer prometheus.Registerer
 	// ExternalURL is the console's address, for the alerts' generator URL

@@ -55,7 +55,7 @@ type replica struct {
 	e        *Evaluator
 	w        *storeWriter
 	leader   atomic.Bool
-	values   map[string]*atomic.Int64 // restarts by pod
+	values   map[string]*atomic.Int64 // restarts by pod; < 0: no sample
 	cancel   context.CancelFunc
 	stopped  chan struct{}
 	started  bool
@@ -96,6 +96,9 @@ func (r *replica) start() {
 			app := r.metrics.Appender(ctx)
 			ts := time.Now().UnixMilli()
 			for pod, v := range r.values {
+				if v.Load() < 0 {
+					continue // not collected (yet)
+				}
 				_, _ = app.Append(0, labels.FromStrings("__name__", "k8s_pod_restart_total", "cluster", "cls-1", "namespace", "web", "pod", pod), ts, float64(v.Load()))
 			}
 			_ = app.Commit()
@@ -179,6 +182,58 @@ func TestFailoverOneRecordPerFiring(t *testing.T) {
 			name = "warm"
 		}
 		t.Run(name, func(t *testing.T) { testFailover(t, warm) })
+	}
+}
+
+// A new leader whose metric store has no sample of a firing alert yet (it
+// has just connected the member) keeps the record it adopted open for
+// AdoptGrace, and keeps it when the samples come and the alert fires: one
+// record, never resolved in between.
+func TestFailoverAdoptGrace(t *testing.T) {
+	const (
+		unit  = 400 * time.Millisecond
+		bound = 30 * time.Second
+		key   = "prj-a/alarm-a"
+	)
+	ctx := context.Background()
+	records, err := recordstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "records.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer records.Close()
+	pa := podPolicy("prj-a", "alarm-a", "web")
+	pa.Spec.Expr, pa.Spec.ExprPeriods = `k8s_pod_restart_total{pod="api-1"} > 3`, 1
+	c := fake.NewClientBuilder().WithScheme(platformscheme.New()).
+		WithObjects(&platformv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "cls-1"}}, bns("prj-a", "web"), pa).Build()
+
+	a := newReplica(t, c, records, unit, map[string]int64{"api-1": 5})
+	b := newReplica(t, c, records, unit, map[string]int64{"api-1": -1}) // B's collector has nothing yet
+	b.e.AdoptGrace = 10 * unit
+	a.leader.Store(true)
+	a.start()
+	waitFor(t, "A's firing record", bound, func() bool { return len(alarmRecords(t, records, key)) > 0 })
+	rec := alarmRecords(t, records, key)[0]
+
+	b.start()
+	a.leader.Store(false)
+	a.stop()
+	b.leader.Store(true)
+	// B evaluates (and finds nothing) for half the grace: the record stays open.
+	time.Sleep(5 * unit)
+	if rs := alarmRecords(t, records, key); len(rs) != 1 || rs[0].Verb != StatusFiring {
+		t.Fatalf("within the grace, with no sample: %v", brief(rs))
+	}
+	b.values["api-1"].Store(5)
+	waitFor(t, "B's alarm-a to fire", bound, func() bool {
+		al := b.alert(key)
+		return al != nil && al.State == rules.StateFiring
+	})
+	time.Sleep(12 * unit) // past the grace, evaluating on the leader
+	if rs := alarmRecords(t, records, key); len(rs) != 1 || rs[0].UID != rec.UID || rs[0].Verb != StatusFiring {
+		t.Fatalf("after B fired: %v (A's %s)", brief(rs), rec.UID)
+	}
+	if rs := b.w.added(key); len(rs) > 0 {
+		t.Fatalf("B wrote records of an alert A's record covers: %v", brief(rs))
 	}
 }
 

@@ -155,7 +155,8 @@ func (e *Evaluator) loadOpen(ctx context.Context, now time.Time) error {
 
 // checkOpen resolves the open records whose alert does not fire here: its
 // policy is gone (or has no rules), or its group evaluated since the
-// record was known and has no pending or firing alert of it. Pending
+// record was known (and AdoptGrace after, for a record another leader
+// wrote) and has no pending or firing alert of it. Pending
 // counts as firing: a replica that has just started evaluating keeps the
 // record open until its own alert fires (and then adopts it) or clears.
 func (e *Evaluator) checkOpen() {
@@ -196,8 +197,12 @@ func (e *Evaluator) checkOpen() {
 		st := policies[o.rec.Name]
 		if st != nil && len(st.rules) > 0 {
 			g, ok := groups[o.rec.Name]
-			if !ok || !g.evaluated.After(o.since) {
-				continue // not evaluated since
+			since := o.since
+			if !o.own {
+				since = since.Add(e.AdoptGrace)
+			}
+			if !ok || !g.evaluated.After(since) {
+				continue // not evaluated since (with fresh samples, for an adopted record)
 			}
 			if g.active[labelSet(storedData(o.rec).Labels).Fingerprint()] {
 				continue

@@ -99,7 +99,7 @@ func (r *runner) wireAlarms(dial *dialcheck.Policy) (*alarming, error) {
 		}
 		elected := mgr.Elected()
 		eval := &alarmeval.Evaluator{Store: r.monitoring.store, Client: mgr.GetClient(), Unit: o.PeriodUnit, Alerts: alerts,
-			Records: r.records.writer, OpenRecords: r.records.store, IsLeader: isClosed(elected), Log: log.With("part", "evaluator")}
+			Records: r.records.writer, OpenRecords: r.records.store, IsLeader: isClosed(elected), AdoptGrace: 2 * r.o.Metrics.Interval, Log: log.With("part", "evaluator")}
 		if err := eval.SetupWithManager(mgr); err != nil {
 			return err
 		}

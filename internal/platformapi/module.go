@@ -158,6 +158,9 @@ func (m *Module) Controllers() []apigroup.Controller {
 		{Name: "cluster", Setup: func(mgr ctrl.Manager) error {
 			return (&clustercontroller.Reconciler{Client: mgr.GetClient(), Cache: m.Cache}).SetupWithManager(mgr)
 		}},
+		{Name: "cluster-connection", Setup: func(mgr ctrl.Manager) error {
+			return (&clustercontroller.Connection{Client: mgr.GetClient(), Cache: m.Cache}).SetupWithManager(mgr)
+		}},
 		{Name: "virtual-node-set", Setup: func(mgr ctrl.Manager) error {
 			return (&virtualnodeset.Reconciler{Client: mgr.GetClient(), Cache: m.Cache, NodeIP: m.VirtualNodeIP, Log: m.VirtualNodeLog}).SetupWithManager(mgr)
 		}},

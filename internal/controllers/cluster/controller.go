@@ -1,5 +1,5 @@
 // Package cluster reconciles member clusters: it connects each to the
-// cluster cache, keeps the one kstack-owned ClusterRoleBinding in the member
+// cluster cache (on every replica: Connection), keeps the one kstack-owned ClusterRoleBinding in the member
 // that the proxy relies on, reports health and resources in the status, and
 // cleans the member when the cluster leaves the platform.
 package cluster
@@ -135,18 +135,23 @@ func (r *Reconciler) requeue(err error) (ctrl.Result, error) {
 }
 
 func (r *Reconciler) connect(ctx context.Context, cls *platformv1.Cluster) (*clustercache.Entry, *platformv1.ClusterCredential, error) {
+	return connect(ctx, r.Client, r.Cache, cls)
+}
+
+// connect ensures cls's entry in cache, from its credential.
+func connect(ctx context.Context, c client.Client, cache *clustercache.Cache, cls *platformv1.Cluster) (*clustercache.Entry, *platformv1.ClusterCredential, error) {
 	if cls.Spec.ClusterCredentialRef == nil {
 		return nil, nil, fmt.Errorf("the cluster has no clusterCredentialRef")
 	}
 	var cred platformv1.ClusterCredential
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: cls.Spec.ClusterCredentialRef.Name}, &cred); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Name: cls.Spec.ClusterCredentialRef.Name}, &cred); err != nil {
 		return nil, nil, fmt.Errorf("reading credential %s: %w", cls.Spec.ClusterCredentialRef.Name, err)
 	}
-	cfg, fp, err := clusterimport.RESTConfigFor(ctx, r.Client, &cred)
+	cfg, fp, err := clusterimport.RESTConfigFor(ctx, c, &cred)
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := r.Cache.Ensure(cls.Name, cfg, fp, cls.Labels[platformv1.LabelClusterUID])
+	e, err := cache.Ensure(cls.Name, cfg, fp, cls.Labels[platformv1.LabelClusterUID])
 	return e, &cred, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ func TestAlarms(t *testing.T) {
 		args = append(args, "--platform-arg="+f)
 	}
 	p := k.Up(3*time.Minute, args...)
-	second := startReplica(t, k, pg.DSN)
+	second, secondURL := startReplica(t, k, pg.DSN, p.ConsoleURL)
 	hc, adminTok := k.PlatformHTTP()
 	cluster, memberKC := k.ImportedCluster("m1", 1)
 	k.MustRun("cluster", "monitoring", cluster, "on")
@@ -112,6 +113,7 @@ func TestAlarms(t *testing.T) {
 	t.Run("silence", func(t *testing.T) { silence(t, e) })
 	t.Run("records", func(t *testing.T) { records(t, e) })
 	t.Run("test-send", func(t *testing.T) { testSend(t, e) })
+	t.Run("the second replica serves members without leading", func(t *testing.T) { secondServes(t, e, secondURL) })
 	t.Run("failover", func(t *testing.T) { failover(t, e, p.Kubeconfig, second) })
 	second.Stop()
 }
@@ -119,15 +121,18 @@ func TestAlarms(t *testing.T) {
 // startReplica runs a second `kstack platform run` against the same
 // kube-apiserver and PostgreSQL, with its own metric store, record queue,
 // gateway and webhook: it collects and evaluates too.
-func startReplica(t *testing.T, k *framework.Kstack, dsn string) *framework.Proc {
+// external is the first replica's URL: both are one platform, whose
+// tokens either accepts (behind one load balancer, in production).
+func startReplica(t *testing.T, k *framework.Kstack, dsn, external string) (*framework.Proc, string) {
 	pdir := filepath.Join(k.DataDir, "platform")
+	addr := framework.FreeAddr(t)
 	args := []string{"platform", "run", "--kubeconfig", filepath.Join(pdir, "kubeconfig", "platform.kubeconfig"),
-		"--listen", framework.FreeAddr(t),
+		"--listen", addr, "--external-url", external,
 		"--tls-cert-file", filepath.Join(pdir, "pki", "gateway.crt"), "--tls-key-file", filepath.Join(pdir, "pki", "gateway.key"),
 		"--record-store", dsn, "--record-queue-dir", t.TempDir(), "--metrics-dir", t.TempDir()}
 	r := k.Start(append(args, flags...)...)
 	r.WaitOutput(t, "platform starting", 2*time.Minute)
-	return r
+	return r, "https://" + addr
 }
 
 func badInput(t *testing.T, e *env) {
@@ -389,6 +394,25 @@ func testSend(t *testing.T, e *env) {
 	if code != http.StatusOK || !strings.Contains(body, `"status":"failed"`) || !strings.Contains(strings.ToLower(body), "starttls") || len(plain.Messages()) != 0 {
 		t.Fatalf("test-send to a server without STARTTLS: %d %s", code, body)
 	}
+}
+
+// secondServes: the replica that does not lead is connected to the members
+// too: its proxy reaches them and its own metric store has their series
+// (ADR 0014), so a query answered by it tells the truth and its evaluator
+// is ready to take over.
+func secondServes(t *testing.T, e *env, base string) {
+	code, body := framework.Do(t, e.hc, "GET", base+"/apis/platform.tkestack.io/v1/clusters/"+e.cluster+"/proxy/api/v1/namespaces/web/pods", e.aliceTok, "", "", "")
+	if code != http.StatusOK || !strings.Contains(body, e.pod) {
+		t.Fatalf("the member's pods through the second replica's proxy: %d %s", code, body)
+	}
+	q := url.Values{"query": {`k8s_pod_restart_total{pod="` + e.pod + `"}`}}
+	framework.Eventually(t, time.Minute, "the pod's restarts in the second replica's metric store", func() error {
+		code, body := framework.Do(t, e.hc, "GET", base+"/monitor/apis/monitor.tkestack.io/v1/prometheus/api/v1/query?"+q.Encode(), e.aliceTok, "", "", "")
+		if code != http.StatusOK || !strings.Contains(body, e.pod) {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
 }
 
 // failover: while an alarm fires, the leader stops; the other replica
