@@ -2,7 +2,6 @@ package clusters
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +13,11 @@ import (
 	"github.com/kstack/kstack/test/e2e/framework"
 )
 
-// TestHelmThroughTheProxy installs, upgrades and uninstalls a chart with the
-// Helm SDK (what the helm CLI runs) against a kubeconfig from `kstack kubeconfig`.
-func TestHelmThroughTheProxy(t *testing.T) {
-	k := framework.New(t)
-	k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
-	id, member := importedCluster(t, k, "charts", 1)
-	kc := filepath.Join(t.TempDir(), "proxy.kubeconfig")
-	k.MustRun("kubeconfig", "--cluster", id, "-f", kc)
-
+// helmThroughTheProxy installs, upgrades and uninstalls a chart with the
+// Helm SDK (what the helm CLI runs) against kc, a kubeconfig from `kstack
+// kubeconfig`, and reads the result from the member itself. It runs inside
+// TestClusterLifecycle, on its cluster (one platform and member fewer).
+func helmThroughTheProxy(t *testing.T, k *framework.Kstack, kc, member string) {
 	settings := cli.New()
 	settings.KubeConfig = kc
 	cfg := new(action.Configuration)

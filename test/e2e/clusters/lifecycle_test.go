@@ -16,6 +16,8 @@ func TestClusterLifecycle(t *testing.T) {
 	proxy := filepath.Join(t.TempDir(), "proxy.kubeconfig")
 	k.MustRun("kubeconfig", "--cluster", id, "-f", proxy)
 
+	t.Run("helm through the proxy", func(t *testing.T) { helmThroughTheProxy(t, k, proxy, kcLife) })
+
 	t.Run("a locked cluster takes no new workloads", func(t *testing.T) {
 		k.MustRun("cluster", "lock", id)
 		framework.Eventually(t, 30*time.Second, "lock in force", func() error {
