@@ -1,7 +1,8 @@
 // Package cluster reconciles member clusters: it connects each to the
-// cluster cache (on every replica: Connection), keeps the one kstack-owned ClusterRoleBinding in the member
-// that the proxy relies on, reports health and resources in the status, and
-// cleans the member when the cluster leaves the platform.
+// cluster cache (on every replica: Connection), keeps the one kstack-owned
+// ClusterRoleBinding in the member that the proxy relies on, reports health
+// and resources in the status, and cleans the member when the cluster
+// leaves the platform.
 package cluster
 
 import (
