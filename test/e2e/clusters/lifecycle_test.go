@@ -12,10 +12,11 @@ import (
 func TestClusterLifecycle(t *testing.T) {
 	k := framework.New(t)
 	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
-	id, kcLife := importedCluster(t, k, "life", 1)
+	id, kcLife := importedCluster(t, k, "life", 3)
 	proxy := filepath.Join(t.TempDir(), "proxy.kubeconfig")
 	k.MustRun("kubeconfig", "--cluster", id, "-f", proxy)
 
+	t.Run("node operations", func(t *testing.T) { nodeOperations(t, k, id, kcLife, "life") })
 	t.Run("helm through the proxy", func(t *testing.T) { helmThroughTheProxy(t, k, proxy, kcLife) })
 
 	t.Run("a locked cluster takes no new workloads", func(t *testing.T) {

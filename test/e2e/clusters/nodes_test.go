@@ -18,11 +18,13 @@ func podsOn(t *testing.T, k *framework.Kstack, kc, node string) []string {
 	return strings.Fields(out)
 }
 
-func TestNodeOperations(t *testing.T) {
-	k := framework.New(t)
-	k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
-	id, kc := importedCluster(t, k, "nodes", 3)
-	n1, n2 := "nodes-node-1", "nodes-node-2"
+// nodeOperations runs the node commands against cluster id, a member of
+// three nodes named after cluster (its local name) whose own kubeconfig is
+// kc. It runs inside TestClusterLifecycle, on its cluster (one platform
+// and member fewer); what it leaves (9 pods of spread, a DaemonSet, a
+// drained node) is in no later subtest's way.
+func nodeOperations(t *testing.T, k *framework.Kstack, id, kc, cluster string) {
+	n1, n2, n3 := cluster+"-node-1", cluster+"-node-2", cluster+"-node-3"
 
 	list := k.MustRun("node", "list", "--cluster", id)
 	if strings.Count(list, "Ready") != 3 || !strings.Contains(list, n1) {
@@ -100,7 +102,7 @@ spec:
 			return nil
 		})
 		var victim string
-		for _, n := range []string{n2, "nodes-node-3", n1} {
+		for _, n := range []string{n2, n3, n1} {
 			for _, p := range podsOn(t, k, kc, n) {
 				if strings.Contains(p, "spread") {
 					victim = n
