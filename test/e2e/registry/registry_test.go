@@ -77,6 +77,7 @@ func TestRegistry(t *testing.T) {
 	e := setUp(t)
 	t.Run("skopeo in and out with an access key", func(t *testing.T) { skopeoInOut(t, e) })
 	t.Run("another project's private image is invisible", func(t *testing.T) { invisible(t, e) })
+	t.Run("helm registry login, push and pull", func(t *testing.T) { helmLoginPushPull(t, e) })
 	t.Run("registry and platform tokens are not interchangeable", func(t *testing.T) { tokens(t, e) })
 	t.Run("bad input", func(t *testing.T) { badInput(t, e) })
 	t.Run("pull secret and its rotation", func(t *testing.T) { pullSecret(t, e) })
