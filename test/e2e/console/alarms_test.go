@@ -368,6 +368,8 @@ func TestConsoleAlarms(t *testing.T) {
 			t.Error("an expired silence still offers Expire now")
 		}
 	})
+
+	t.Run("logs", func(t *testing.T) { consoleLogs(t, k, p, cluster, prj, aliceCLI, akc) })
 }
 
 // hookMessage is the built-in webhook template's JSON (Alertmanager's v4).

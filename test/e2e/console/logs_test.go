@@ -15,26 +15,15 @@ import (
 	"github.com/kstack/kstack/test/e2e/framework"
 )
 
-// TestConsoleLogs: a workload's recent logs across its pods, merged and
+// consoleLogs: a workload's recent logs across its pods, merged and
 // searched, and the log collection rules pages, on a real local cluster
-// through the platform's own admission.
-func TestConsoleLogs(t *testing.T) {
-	k := framework.New(t)
-	k.Env = append(k.Env, "KSTACK_ADMIN_PASSWORD="+adminPassword)
-	p := k.Up(3*time.Minute, "--listen", framework.FreeAddr(t))
-	cluster, _ := k.ImportedCluster("east", 1)
-	framework.CreateUser(t, k, "alice", "Passw0rd-Alice1")
-	prj := strings.TrimSpace(k.MustRun("project", "create", "team-a", "--cluster", cluster, "--cpu", "4", "--memory", "8Gi", "--pods", "20", "-o", "name"))
-	k.MustRun("project", "add-member", prj, "alice")
-	k.MustRun("namespace", "create", "web", "--project", prj, "--cluster", cluster, "--cpu", "2", "--memory", "2Gi", "--pods", "10")
+// through the platform's own admission. It runs inside TestConsoleAlarms,
+// on its platform, cluster (east), project (team-a, with alice) and
+// namespace (web), after the alarm pages (one platform and member fewer).
+func consoleLogs(t *testing.T, k *framework.Kstack, p *framework.Platform, cluster, prj string, aliceCLI *framework.Kstack, akc string) {
 	other := strings.TrimSpace(k.MustRun("project", "create", "team-b", "--cluster", cluster, "--cpu", "1", "-o", "name"))
 	k.MustRun("namespace", "create", "other", "--project", other, "--cluster", cluster, "--cpu", "500m")
-	aliceCLI := framework.Login(t, k, "default", "alice", "Passw0rd-Alice1")
-	akc := filepath.Join(t.TempDir(), "alice.kubeconfig")
-	aliceCLI.MustRun("kubeconfig", "--cluster", cluster, "-f", akc)
-	// The namespace's quota wants requests: set before the pods are made.
-	aliceCLI.MustKubectl(akc, "-n", "web", "create", "deployment", "shop", "--image=nginx", "--replicas=0")
-	aliceCLI.MustKubectl(akc, "-n", "web", "set", "resources", "deployment", "shop", "--requests=cpu=100m,memory=64Mi")
+	// shop, with its requests, runs one pod since the alarm pages: two here.
 	aliceCLI.MustKubectl(akc, "-n", "web", "scale", "deployment", "shop", "--replicas=2")
 
 	type podInfo struct {
@@ -117,7 +106,9 @@ func TestConsoleLogs(t *testing.T) {
 		}
 		alice.Set("#rule-name", "shop-logs")
 		alice.Set("#rule-workloads", "Deployment/shop")
-		alice.Set("#loki-url", "http://127.0.0.1:3100")
+		// 127.0.0.2: loopback, outside the 127.0.0.1/32 this platform's
+		// administrator allows for the alarm pages' test servers.
+		alice.Set("#loki-url", "http://127.0.0.2:3100")
 		alice.Set(`input[name="loki.password"]`, "pa55-w0rd")
 		alice.Do(chromedp.Click(css("#create-rule")))
 		alice.WaitText("#rule-error", "loopback", 20*time.Second, false)
