@@ -141,6 +141,31 @@ func (r *replica) alert(key string) *rules.Alert {
 	return nil
 }
 
+// sqliteRecords is a record store of the test's own, closed after the
+// replicas started since have stopped.
+func sqliteRecords(t *testing.T) recordstore.Store {
+	t.Helper()
+	s, err := recordstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "records.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// restartPolicy alarms when pod's restarts exceed 3 for periods in a row;
+// clusterClient serves it with cluster cls-1 and namespace web of prj-a.
+func restartPolicy(name, pod string, periods int) client.Object {
+	p := podPolicy("prj-a", name, "web")
+	p.Spec.Expr, p.Spec.ExprPeriods = `k8s_pod_restart_total{pod="`+pod+`"} > 3`, periods
+	return p
+}
+
+func clusterClient(policies ...client.Object) client.Reader {
+	objs := append([]client.Object{&platformv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "cls-1"}}, bns("prj-a", "web")}, policies...)
+	return fake.NewClientBuilder().WithScheme(platformscheme.New()).WithObjects(objs...).Build()
+}
+
 func alarmRecords(t *testing.T, s recordstore.Store, key string) []recordstore.Record {
 	t.Helper()
 	p, err := s.Search(context.Background(), recordstore.Query{Kind: RecordKind, Name: key})
@@ -195,16 +220,8 @@ func TestFailoverAdoptGrace(t *testing.T) {
 		bound = 30 * time.Second
 		key   = "prj-a/alarm-a"
 	)
-	ctx := context.Background()
-	records, err := recordstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "records.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer records.Close()
-	pa := podPolicy("prj-a", "alarm-a", "web")
-	pa.Spec.Expr, pa.Spec.ExprPeriods = `k8s_pod_restart_total{pod="api-1"} > 3`, 1
-	c := fake.NewClientBuilder().WithScheme(platformscheme.New()).
-		WithObjects(&platformv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "cls-1"}}, bns("prj-a", "web"), pa).Build()
+	records := sqliteRecords(t)
+	c := clusterClient(restartPolicy("alarm-a", "api-1", 1))
 
 	a := newReplica(t, c, records, unit, map[string]int64{"api-1": 5})
 	b := newReplica(t, c, records, unit, map[string]int64{"api-1": -1}) // B's collector has nothing yet
@@ -246,18 +263,8 @@ func testFailover(t *testing.T, warm bool) {
 		gone  = "prj-a/gone"
 	)
 	ctx := context.Background()
-	records, err := recordstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "records.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer records.Close()
-
-	pa := podPolicy("prj-a", "alarm-a", "web")
-	pa.Spec.Expr, pa.Spec.ExprPeriods = `k8s_pod_restart_total{pod="api-1"} > 3`, 3
-	pb := podPolicy("prj-a", "alarm-b", "web")
-	pb.Spec.Expr, pb.Spec.ExprPeriods = `k8s_pod_restart_total{pod="api-2"} > 3`, 3
-	c := fake.NewClientBuilder().WithScheme(platformscheme.New()).
-		WithObjects(&platformv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "cls-1"}}, bns("prj-a", "web"), pa, pb).Build()
+	records := sqliteRecords(t)
+	c := clusterClient(restartPolicy("alarm-a", "api-1", 3), restartPolicy("alarm-b", "api-2", 3))
 
 	// Both pods restart on A; on B only api-1 does (alarm-b does not fire there).
 	a := newReplica(t, c, records, unit, map[string]int64{"api-1": 5, "api-2": 5})
@@ -372,11 +379,7 @@ func testFailover(t *testing.T, warm bool) {
 // when the store is read again; the one this replica knows stays open.
 func TestLoadOpenResolvesSecondRecord(t *testing.T) {
 	ctx := context.Background()
-	records, err := recordstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "records.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer records.Close()
+	records := sqliteRecords(t)
 	w := &storeWriter{s: records}
 	e := &Evaluator{Records: w, OpenRecords: records}
 	e.init()

@@ -81,7 +81,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
-	entry, cred, err := r.connect(ctx, &cls)
+	entry, cred, err := connect(ctx, r.Client, r.Cache, &cls)
 	if err != nil {
 		return r.requeue(r.setStatus(ctx, &cls, failedStatus(cls.Status, "CredentialInvalid", err)))
 	}
@@ -135,10 +135,6 @@ func (r *Reconciler) requeue(err error) (ctrl.Result, error) {
 	return ctrl.Result{RequeueAfter: ResyncPeriod}, nil
 }
 
-func (r *Reconciler) connect(ctx context.Context, cls *platformv1.Cluster) (*clustercache.Entry, *platformv1.ClusterCredential, error) {
-	return connect(ctx, r.Client, r.Cache, cls)
-}
-
 // connect ensures cls's entry in cache, from its credential.
 func connect(ctx context.Context, c client.Client, cache *clustercache.Cache, cls *platformv1.Cluster) (*clustercache.Entry, *platformv1.ClusterCredential, error) {
 	if cls.Spec.ClusterCredentialRef == nil {
@@ -181,7 +177,7 @@ func (r *Reconciler) delete(ctx context.Context, cls *platformv1.Cluster) (ctrl.
 		return ctrl.Result{}, nil
 	}
 	force, _ := strconv.ParseBool(cls.Annotations[AnnotationForceDelete])
-	if entry, _, err := r.connect(ctx, cls); err == nil {
+	if entry, _, err := connect(ctx, r.Client, r.Cache, cls); err == nil {
 		err := entry.Client.RbacV1().ClusterRoleBindings().Delete(ctx, platformv1.MemberBindingName, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) && !force {
 			st := failedStatus(cls.Status, "CleanupFailed", err)
