@@ -17,6 +17,12 @@ mkdir -p bin
 go build -ldflags "$LDFLAGS -w" -o bin/kstack ./cmd/kstack
 export KSTACK_BINARY=$PWD/bin/kstack
 
+step "build helm"
+# The real helm CLI the chart tests log in, push and list with, built from
+# the Helm module kstack itself uses.
+go build -ldflags "-w" -o bin/helm helm.sh/helm/v3/cmd/helm
+export KSTACK_HELM=$PWD/bin/helm
+
 step "go vet"
 go vet ./...
 

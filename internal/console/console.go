@@ -85,6 +85,7 @@ func (s *Server) Init() error {
 	s.monitorRoutes(mux)
 	s.alarmRoutes(mux)
 	s.registryRoutes(mux)
+	s.helmRoutes(mux)
 	s.mux = mux
 	return nil
 }

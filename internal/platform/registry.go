@@ -20,8 +20,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/kstack/kstack/internal/apigroup"
+	"github.com/kstack/kstack/internal/applicationapi"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/chartimport"
+	"github.com/kstack/kstack/internal/chartstore"
+	"github.com/kstack/kstack/internal/clustercache"
+	"github.com/kstack/kstack/internal/dialcheck"
 	"github.com/kstack/kstack/internal/gateway"
 	"github.com/kstack/kstack/internal/registry"
 	"github.com/kstack/kstack/internal/registryapi"
@@ -47,12 +52,15 @@ type RegistryOptions struct {
 	// PullRotation is how often a project's pull credential is replaced;
 	// PullGrace how long the one before it still works.
 	PullRotation, PullGrace time.Duration
+	// AppStaleAfter: a Helm application's operation not renewed for that
+	// long was interrupted, and the leader recovers its release.
+	AppStaleAfter time.Duration
 }
 
 // DefaultRegistryOptions are the flags' defaults.
 func DefaultRegistryOptions() RegistryOptions {
 	return RegistryOptions{MaxManifestBytes: 4 << 20, MaxBlobBytes: 10 << 30, GCInterval: 24 * time.Hour, GCGrace: time.Hour,
-		PullRotation: 24 * time.Hour, PullGrace: time.Hour}
+		PullRotation: 24 * time.Hour, PullGrace: time.Hour, AppStaleAfter: 45 * time.Second}
 }
 
 func (o RegistryOptions) enabled() bool { return o.Dir != "" || o.S3Bucket != "" }
@@ -72,6 +80,8 @@ func (o RegistryOptions) check() error {
 		return fmt.Errorf("--registry-pull-rotation %s: want a positive duration such as 24h", o.PullRotation)
 	case o.PullGrace < 0 || o.PullGrace > o.PullRotation:
 		return fmt.Errorf("--registry-pull-grace %s: want 0 or more, at most --registry-pull-rotation %s", o.PullGrace, o.PullRotation)
+	case o.AppStaleAfter < 4*time.Second:
+		return fmt.Errorf("--app-operation-stale-after %s: want at least 4s (a running operation renews every quarter of it; 45s outside tests)", o.AppStaleAfter)
 	case o.S3Bucket == "" && (o.S3Endpoint != "" || o.S3AccessKeyFile != "" || o.S3Region != ""):
 		return fmt.Errorf("the --registry-s3-* flags need --registry-s3-bucket")
 	}
@@ -114,6 +124,10 @@ type registryWiring struct {
 	pull *registryauth.PullCredentials
 	// host is host:port of the registry as clients name it (the external URL's).
 	host string
+	// charts are the chart groups' charts in the registry.
+	charts *chartstore.Store
+	// appStaleAfter is RegistryOptions.AppStaleAfter.
+	appStaleAfter time.Duration
 }
 
 // handler serves the token endpoint and /v2/ for the gateway.
@@ -191,7 +205,11 @@ func (r *runner) wireRegistry(ctx context.Context, dec *decision.Decider, dir *d
 	}
 	pull := &registryauth.PullCredentials{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), SystemNamespace: SystemNamespace,
 		Rotation: o.PullRotation, Grace: o.PullGrace}
-	w := &registryWiring{reg: reg, auth: svc, pull: pull, host: u.Host}
+	charts, err := chartstore.New(reg, u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("starting the chart store: %w", err)
+	}
+	w := &registryWiring{reg: reg, auth: svc, pull: pull, host: u.Host, charts: charts, appStaleAfter: o.AppStaleAfter}
 	// A RunnableFunc runs on the leader only.
 	log := r.log.With("component", "registry-gc")
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return w.collect(ctx, o.GCInterval, log) })); err != nil {
@@ -200,14 +218,27 @@ func (r *runner) wireRegistry(ctx context.Context, dec *decision.Decider, dir *d
 	return w, nil
 }
 
+// applications is the application group; with the registry off there are
+// no charts to install.
+func (w *registryWiring) applications(env apigroup.Env, cache *clustercache.Cache, projectOf func(context.Context, string, string) string) *applicationapi.Module {
+	m := &applicationapi.Module{Env: env, Cache: cache, ProjectOf: projectOf}
+	if w != nil {
+		m.Charts, m.StaleAfter = w.charts, w.appStaleAfter
+	}
+	return m
+}
+
 // module is the registry group, with the registry when it is on.
-func (w *registryWiring) module(env apigroup.Env) *registryapi.Module {
-	m := &registryapi.Module{Env: env}
+func (w *registryWiring) module(env apigroup.Env, dial *dialcheck.Policy) *registryapi.Module {
+	m := &registryapi.Module{Env: env, Dial: dial}
 	if w == nil {
 		return m
 	}
 	m.Store, m.ErrNotFound, m.Pull, m.RegistryHost = w.reg, registry.ErrNotFound, w.pull, w.host
 	m.PullController = w.pull.SetupWithManager
+	m.Charts, m.ErrChartNotFound = w.charts, chartstore.ErrNotFound
+	m.Importer = &chartimport.Importer{Store: w.charts, Dial: dial, Reader: env.Reader, SystemNamespace: env.SystemNamespace,
+		Log: env.Log.With("component", "chart-import")}
 	return m
 }
 

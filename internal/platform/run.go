@@ -397,7 +397,8 @@ func groupList(platform *platformapi.Module, business *businessapi.Module, env a
 		&logagentapi.Module{Env: env, Cache: rw.cache, Dial: rw.dial},
 		monitor,
 		notify,
-		rw.registry.module(env),
+		rw.registry.module(env, rw.dial),
+		rw.registry.applications(env, rw.cache, rw.projectOf),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
+	applicationv1 "github.com/kstack/kstack/api/application/v1"
 	authv1 "github.com/kstack/kstack/api/auth/v1"
 	businessv1 "github.com/kstack/kstack/api/business/v1"
 	logagentv1 "github.com/kstack/kstack/api/logagent/v1"
@@ -26,5 +27,6 @@ func New() *runtime.Scheme {
 	_ = monitorv1.AddToScheme(s)
 	_ = notifyv1.AddToScheme(s)
 	_ = registryv1.AddToScheme(s)
+	_ = applicationv1.AddToScheme(s)
 	return s
 }

@@ -52,6 +52,8 @@ import (
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/decision"
 	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/chartimport"
+	"github.com/kstack/kstack/internal/dialcheck"
 )
 
 const (
@@ -113,7 +115,20 @@ type Module struct {
 	// credentials (registryauth.PullCredentials.SetupWithManager); nil:
 	// the registry is off.
 	PullController func(mgr ctrl.Manager) error
+	// Charts reads and deletes the chart groups' charts; nil: the
+	// registry is off (503).
+	Charts ChartStore
+	// ErrChartNotFound is what Charts' errors wrap for a missing chart or
+	// version (chartstore.ErrNotFound).
+	ErrChartNotFound error
+	// Importer syncs Imported chart groups; nil: none sync.
+	Importer *chartimport.Importer
+	// Dial decides which repository addresses users may give.
+	Dial *dialcheck.Policy
 }
+
+// ChartImportController names the controller that syncs imported chart groups.
+const ChartImportController = "chart-import"
 
 // PullCredentialsController names the pull credentials' controller.
 const PullCredentialsController = "registry-pull-credentials"
@@ -122,9 +137,12 @@ const PullCredentialsController = "registry-pull-credentials"
 func (m *Module) Info() apigroup.Info { return apigroup.Info{Group: Group, Prefix: Prefix} }
 
 // Resources: registry namespaces, tenant-scoped and patchable: Validate
-// sees the object as it would be stored, whatever the patch.
+// sees the object as it would be stored, whatever the patch; chart groups,
+// which administrators alone patch (a repository password comes in whole
+// bodies only, where Admit moves it into a Secret).
 func (m *Module) Resources() []apigroup.Resource {
-	return []apigroup.Resource{{Kind: Kind, TenantScoped: true}}
+	return []apigroup.Resource{{Kind: Kind, TenantScoped: true},
+		{Kind: KindChartGroup, TenantScoped: true, Patch: apigroup.PatchAdmins, NoPatch: "so that a repository password is always moved into its Secret: replace the chart group whole (kstack chart group create, or PUT)"}}
 }
 
 // Indexes: none.
@@ -147,13 +165,19 @@ func (m *Module) Controllers() []apigroup.Controller {
 			}
 			return m.PullController(mgr)
 		}},
+		{Name: ChartImportController, Setup: func(mgr ctrl.Manager) error {
+			if m.Importer == nil {
+				return nil
+			}
+			return (&chartimport.Reconciler{Client: mgr.GetClient(), Importer: m.Importer, Count: m.chartCount}).SetupWithManager(mgr)
+		}},
 	}
 }
 
 // Routes of the group (see the package's comment).
 func (m *Module) Routes() []apigroup.Route {
 	ns := GroupPath + "registrynamespaces/{ns}/"
-	return []apigroup.Route{
+	routes := []apigroup.Route{
 		{Pattern: "GET " + ns + "repositories", Handler: m.listRepositories},
 		{Pattern: "GET " + ns + "repositories/{repo...}", Handler: m.listTags},
 		{Pattern: "DELETE " + ns + "repositories/{repo...}", Handler: m.deleteRepoOrTag},
@@ -162,6 +186,7 @@ func (m *Module) Routes() []apigroup.Route {
 		{Pattern: "POST " + Prefix + "/gc", Handler: m.gc},
 		{Pattern: "POST " + Prefix + "/projects/{project}/pullcredential/rotate", Handler: m.rotate},
 	}
+	return append(routes, m.chartRoutes()...)
 }
 
 // nameRE is distribution's rule for a path component, without '_': the
@@ -191,6 +216,9 @@ func CheckName(name string) error {
 // namespace stays.
 func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	a := r.Attributes
+	if a.Kind == KindChartGroup {
+		return m.admitChartGroup(ctx, r)
+	}
 	if a.Kind != Kind {
 		return nil
 	}
@@ -248,7 +276,13 @@ func (m *Module) admitDelete(ctx context.Context, r *apigroup.Request) error {
 // visibility and display name, and that each project it is shared with
 // is one of its tenant's that the writer may use.
 func (m *Module) Validate(ctx context.Context, r *apigroup.Request) error {
-	if r.Attributes.Kind != Kind || r.Object == nil {
+	if r.Object == nil {
+		return nil
+	}
+	if r.Attributes.Kind == KindChartGroup {
+		return m.validateChartGroup(ctx, r)
+	}
+	if r.Attributes.Kind != Kind {
 		return nil
 	}
 	var ns registryv1.RegistryNamespace
@@ -257,6 +291,11 @@ func (m *Module) Validate(ctx context.Context, r *apigroup.Request) error {
 	}
 	if err := CheckName(ns.Name); err != nil {
 		return err
+	}
+	if r.Old == nil {
+		if err := m.nameFree(ctx, ns.Name, "chart group", &registryv1.ChartGroup{}); err != nil {
+			return err
+		}
 	}
 	switch ns.Spec.Visibility {
 	case "", registryv1.Public, registryv1.Private:

@@ -649,7 +649,8 @@ func TestStatusController(t *testing.T) {
 	if _, err := s.Reconcile(ctx, reconcileRequest("gone")); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Controllers(); len(got) != 2 || got[0].Name != "registry-namespace-status" || got[1].Name != "registry-pull-credentials" || got[1].Setup(nil) != nil {
+	if got := m.Controllers(); len(got) != 3 || got[0].Name != "registry-namespace-status" || got[1].Name != "registry-pull-credentials" || got[1].Setup(nil) != nil ||
+		got[2].Name != "chart-import" {
 		t.Fatalf("controllers: %+v", got)
 	}
 }
@@ -657,7 +658,8 @@ func TestStatusController(t *testing.T) {
 func TestResources(t *testing.T) {
 	m, _, _, _ := module(t)
 	res := m.Resources()
-	if len(res) != 1 || res[0].Kind != "registrynamespace" || !res[0].TenantScoped || res[0].Patch != apigroup.PatchAnyone {
+	if len(res) != 2 || res[0].Kind != "registrynamespace" || !res[0].TenantScoped || res[0].Patch != apigroup.PatchAnyone ||
+		res[1].Kind != "chartgroup" || !res[1].TenantScoped || res[1].Patch != apigroup.PatchAdmins {
 		t.Fatalf("resources: %+v", res)
 	}
 	if _, err := apigroup.NewRegistry(m); err != nil {

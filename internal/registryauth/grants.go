@@ -5,25 +5,21 @@ import (
 	"slices"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	registryv1 "github.com/kstack/kstack/api/registry/v1"
-	"github.com/kstack/kstack/internal/auth/decision"
+	"github.com/kstack/kstack/internal/auth/directory"
 	"github.com/kstack/kstack/internal/registry"
+	"github.com/kstack/kstack/internal/registryspace"
 )
 
 // Actions of the decision point on repositories.
 const (
-	ActionPull   = "pullRepository"
-	ActionPush   = "pushRepository"
-	ActionDelete = "deleteRepository"
+	ActionPull   = registryspace.ActionPull
+	ActionPush   = registryspace.ActionPush
+	ActionDelete = registryspace.ActionDelete
 )
 
 // RepositoryResource is the decision point's resource for a repository.
-func RepositoryResource(ns, repo string) string {
-	return "registrynamespace:" + ns + "/repository:" + repo
-}
+func RepositoryResource(ns, repo string) string { return registryspace.Resource(ns, repo) }
 
 // registryActions maps the token spec's actions to the decision point's.
 var registryActions = map[string]string{"pull": ActionPull, "push": ActionPush, "delete": ActionDelete}
@@ -70,13 +66,13 @@ func (s *Service) grant(ctx context.Context, id *identity, scopes []scope) []reg
 			if len(want) == 0 {
 				continue
 			}
-			rns, ok := s.namespace(ctx, ns)
+			sp, ok := s.space(ctx, ns)
 			if !ok {
 				continue
 			}
 			var got []string
 			for _, a := range want {
-				if !slices.Contains(got, a) && s.may(ctx, id, rns, repo, a) {
+				if !slices.Contains(got, a) && s.may(ctx, id, sp, repo, a) {
 					got = append(got, a)
 				}
 			}
@@ -88,50 +84,31 @@ func (s *Service) grant(ctx context.Context, id *identity, scopes []scope) []reg
 	return out
 }
 
-// namespace reads a registry namespace; false when it is missing or
-// cannot be read (which grants nothing, like a missing one).
-func (s *Service) namespace(ctx context.Context, name string) (*registryv1.RegistryNamespace, bool) {
-	var rns registryv1.RegistryNamespace
-	if err := s.Client.Get(ctx, client.ObjectKey{Name: name}, &rns); err != nil {
-		if !apierrors.IsNotFound(err) {
-			s.log().Warn("reading a registry namespace", "namespace", name, "err", err)
-		}
-		return nil, false
+// space reads the registry namespace or chart group name; false when it
+// is missing or cannot be read (which grants nothing, like a missing one).
+func (s *Service) space(ctx context.Context, name string) (*registryspace.Space, bool) {
+	sp, err := registryspace.Lookup(ctx, s.Client, name)
+	if err != nil {
+		s.log().Warn("reading a registry namespace or chart group", "name", name, "err", err)
 	}
-	if rns.DeletionTimestamp != nil {
-		return nil, false
-	}
-	return &rns, true
+	return sp, sp != nil
 }
 
-// may decides one token action ("pull", "push", "delete") on repo of rns
-// for id, through the one decision point.
-func (s *Service) may(ctx context.Context, id *identity, rns *registryv1.RegistryNamespace, repo, action string) bool {
-	if action == "pull" && rns.Spec.Visibility == registryv1.Public {
-		return true
-	}
-	if id == nil {
-		return false
-	}
-	tenant := tenantOr(rns.Spec.TenantID, rns.Labels)
-	if id.principal == nil {
-		// A pull credential pulls what its project shares, in its tenant.
-		return action == "pull" && id.project != "" && id.tenant == tenant && slices.Contains(rns.Spec.Projects, id.project)
-	}
-	p := id.principal
-	if p.Tenant != tenant && !decision.Admin(p) {
-		return false
-	}
-	act, res := registryActions[action], RepositoryResource(rns.Name, repo)
-	if s.Decider.Can(ctx, p, "", act, res).Allowed {
-		return true
-	}
-	for _, prj := range rns.Spec.Projects {
-		if s.Decider.Can(ctx, p, prj, act, res).Allowed {
+// may decides one token action ("pull", "push", "delete") on repo of sp
+// for id, through the one decision point (registryspace.May); a pull
+// credential pulls what its project shares, in its tenant.
+func (s *Service) may(ctx context.Context, id *identity, sp *registryspace.Space, repo, action string) bool {
+	if id != nil && id.principal == nil {
+		if action == "pull" && sp.Public {
 			return true
 		}
+		return action == "pull" && id.project != "" && id.tenant == sp.Tenant && slices.Contains(sp.Projects, id.project)
 	}
-	return false
+	var p *directory.Principal
+	if id != nil {
+		p = id.principal
+	}
+	return registryspace.May(ctx, s.Decider, p, sp, repo, action)
 }
 
 // Allowed says whether c (nil: anonymous) may take action ("pull", "push",
@@ -144,13 +121,13 @@ func (s *Service) Allowed(ctx context.Context, c *registry.Caller, ns, action st
 	if registryActions[action] == "" {
 		return false
 	}
-	rns, ok := s.namespace(ctx, ns)
+	sp, ok := s.space(ctx, ns)
 	if !ok {
 		return false
 	}
 	// A caller gone or disabled since keeps only what anyone has.
 	id, _ := s.identityOf(ctx, c)
-	return s.may(ctx, id, rns, "*", action)
+	return s.may(ctx, id, sp, "*", action)
 }
 
 // Namespaces lists, sorted, the namespaces c (nil: anonymous) may pull
@@ -163,16 +140,22 @@ func (s *Service) Namespaces(ctx context.Context, c *registry.Caller) []string {
 		s.log().Warn("listing registry namespaces for the catalogue", "err", err)
 		return nil
 	}
+	var groups registryv1.ChartGroupList
+	if err := s.Client.List(ctx, &groups); err != nil {
+		s.log().Warn("listing chart groups for the catalogue", "err", err)
+		return nil
+	}
 	// A caller gone or disabled since keeps only what anyone has.
 	id, _ := s.identityOf(ctx, c)
 	out := []string{}
 	for i := range list.Items {
-		rns := &list.Items[i]
-		if rns.DeletionTimestamp != nil {
-			continue
-		}
-		if s.may(ctx, id, rns, "*", "pull") {
+		if rns := &list.Items[i]; rns.DeletionTimestamp == nil && s.may(ctx, id, registryspace.FromNamespace(rns), "*", "pull") {
 			out = append(out, rns.Name)
+		}
+	}
+	for i := range groups.Items {
+		if cg := &groups.Items[i]; cg.DeletionTimestamp == nil && s.may(ctx, id, registryspace.FromChartGroup(cg), "*", "pull") {
+			out = append(out, cg.Name)
 		}
 	}
 	slices.Sort(out)

@@ -44,8 +44,8 @@ func Predefined() []authv1.Policy {
 			"Every platform and business function and resource of the tenant; in the default tenant, of every tenant.",
 			stmt("allow", all, "*")),
 		mk(PolicyPlatformUser, "Platform user", authv1.ScopePlatform,
-			"Most platform functions: clusters, their contents and projects; reads users, groups and policies.",
-			stmt("allow", all, "cluster:*", "project:*", "namespace:*", "registrynamespace:*"),
+			"Most platform functions: clusters, their contents and projects, the registry, charts and applications; reads users, groups and policies.",
+			stmt("allow", all, "cluster:*", "project:*", "namespace:*", "registrynamespace:*", "chartgroup:*", "namespace:*/app:*"),
 			stmt("allow", readOnly, "user:*", "group:*", "policy:*")),
 		mk(PolicyTenant, "Tenant", authv1.ScopePlatform,
 			"No platform permissions: may only log in (and manage their own access keys).",
@@ -55,11 +55,14 @@ func Predefined() []authv1.Policy {
 			stmt("allow", all, "*"),
 			quotaGuard),
 		mk(PolicyProjectMember, "Project member", authv1.ScopeProject,
-			"Workloads, configuration, log collection rules, alarm policies and notification settings in the project's namespaces; images in the registry namespaces shared with the project; reads the project.",
+			"Workloads, configuration, applications, log collection rules, alarm policies and notification settings in the project's namespaces; images and charts in the registry namespaces and chart groups shared with the project; reads the project.",
 			stmt("allow", all, "cluster:*/namespace:*/*"),
 			// The project's log collection rules (their admission checks
 			// that each names a namespace of the project).
 			stmt("allow", all, "namespace:*/logcollector:*"),
+			// The project's Helm applications: each operation runs as the
+			// member, so the member's rights in the cluster apply too.
+			stmt("allow", all, "namespace:*/app:*"),
 			// The project's alarm policies and silences, and the channels,
 			// templates, receivers and receiver groups they name (their
 			// admission checks each scope and reference).

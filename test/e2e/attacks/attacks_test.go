@@ -135,6 +135,7 @@ func TestAttacks(t *testing.T) {
 	t.Run("monitoring", func(t *testing.T) { monitoring(t, hc, base, a, b, tokens) })
 	t.Run("alarms and notifications", func(t *testing.T) { alarms(t, admin, hc, base, a, tokens) })
 	t.Run("registry", func(t *testing.T) { registry(t, k, hc, base, tokens) })
+	t.Run("applications", func(t *testing.T) { applications(t, admin, k, hc, base, a, tokens) })
 
 	// Nothing the refused rows sent was stored.
 	var cls struct {

@@ -1,0 +1,150 @@
+package applicationapi
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	applicationv1 "github.com/kstack/kstack/api/application/v1"
+)
+
+func TestKeyPathsMaskedSplit(t *testing.T) {
+	vals := map[string]any{"db": map[string]any{"password": "p", "user": "u"}, "token": "t", "replicas": 2}
+	secret := map[string]any{"db": map[string]any{"password": "p"}, "token": "t"}
+	paths := keyPaths(secret)
+	if strings.Join(paths, ",") != "db.password,token" {
+		t.Fatalf("keyPaths = %v", paths)
+	}
+	m := masked(vals, paths)
+	if m["token"] != "(secret)" || m["db"].(map[string]any)["password"] != "(secret)" || m["db"].(map[string]any)["user"] != "u" || m["replicas"] != 2 {
+		t.Fatalf("masked = %v", m)
+	}
+	if vals["token"] != "t" {
+		t.Fatal("masked changed its input")
+	}
+	rest, at := split(vals, paths)
+	if _, ok := rest["token"]; ok || rest["db"].(map[string]any)["user"] != "u" || rest["replicas"] != 2 {
+		t.Fatalf("split's rest = %v", rest)
+	}
+	if at["token"] != "t" || at["db"].(map[string]any)["password"] != "p" {
+		t.Fatalf("split's secret part = %v", at)
+	}
+	if back := merge(rest, at); toYAML(back) != toYAML(vals) {
+		t.Fatalf("merge(split) = %s, want %s", toYAML(back), toYAML(vals))
+	}
+	// A path that is not there, or goes through a leaf, splits nothing.
+	if rest, at := split(vals, []string{"missing.key", "token.deeper"}); len(at) != 0 || rest["token"] != "t" {
+		t.Fatalf("split of absent paths: %v %v", rest, at)
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	if v, err := parseValues("f", ""); err != nil || len(v) != 0 {
+		t.Fatalf("empty: %v %v", v, err)
+	}
+	if v, err := parseValues("f", `{"a": {"b": 1}}`); err != nil || v["a"].(map[string]any)["b"] != float64(1) {
+		t.Fatalf("JSON: %v %v", v, err)
+	}
+	if _, err := parseValues("spec.values.rawValues", "- a list\n- not a map\n"); err == nil || !strings.Contains(err.Error(), "spec.values.rawValues") {
+		t.Fatalf("a list: %v", err)
+	}
+}
+
+func TestCheckSchema(t *testing.T) {
+	ch := &chart.Chart{Metadata: &chart.Metadata{APIVersion: "v2", Name: "web", Version: "1.0.0"},
+		Values: map[string]any{"replicaCount": 1},
+		Schema: []byte(`{"type":"object","properties":{"replicaCount":{"type":"integer","maximum":10}}}`)}
+	if err := checkSchema(ch, map[string]any{"replicaCount": 3}); err != nil {
+		t.Fatalf("valid values: %v", err)
+	}
+	err := checkSchema(ch, map[string]any{"replicaCount": 99})
+	if err == nil || !strings.Contains(err.Error(), "replicaCount") {
+		t.Fatalf("replicaCount 99: %v", err)
+	}
+}
+
+func TestCheckSpec(t *testing.T) {
+	good := func() *applicationv1.App {
+		return &applicationv1.App{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: applicationv1.AppSpec{
+			TargetCluster: "cls-a", TargetNamespace: "shop",
+			Chart: applicationv1.Chart{ChartGroupName: "g", ChartName: "web", ChartVersion: "1.0.0"}}}
+	}
+	if err := checkSpec(good()); err != nil {
+		t.Fatalf("a good spec: %v", err)
+	}
+	for _, tt := range []struct {
+		what   string
+		change func(*applicationv1.App)
+		want   string
+	}{
+		{"no name", func(a *applicationv1.App) { a.Name = "" }, "metadata.name"},
+		{"a bad name", func(a *applicationv1.App) { a.Name = "Web_1" }, "lower-case"},
+		{"a long release", func(a *applicationv1.App) { a.Name = strings.Repeat("a", 60) }, "53"},
+		{"no cluster", func(a *applicationv1.App) { a.Spec.TargetCluster = "" }, "spec.targetCluster"},
+		{"no namespace", func(a *applicationv1.App) { a.Spec.TargetNamespace = "" }, "spec.targetNamespace"},
+		{"no chart", func(a *applicationv1.App) { a.Spec.Chart.ChartName = "" }, "spec.chart"},
+		{"no version", func(a *applicationv1.App) { a.Spec.Chart.ChartVersion = "" }, "chartVersion"},
+		{"a values type", func(a *applicationv1.App) { a.Spec.Values.RawValuesType = "toml" }, "yaml or json"},
+		{"a type", func(a *applicationv1.App) { a.Spec.Type = "HelmV2" }, "HelmV3"},
+		{"a timeout", func(a *applicationv1.App) { a.Spec.Timeout = &metav1.Duration{Duration: 2 * time.Hour} }, "1h"},
+	} {
+		a := good()
+		tt.change(a)
+		if err := checkSpec(a); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error with %q", tt.what, err, tt.want)
+		}
+	}
+}
+
+func TestStale(t *testing.T) {
+	now := time.Now()
+	op := &applicationv1.AppOperation{StartedAt: metav1.NewTime(now.Add(-time.Minute))}
+	if !stale(op, now, 45*time.Second) {
+		t.Fatal("an operation started a minute ago, never renewed, is not stale")
+	}
+	op.RenewTime = ptrTime(now.Add(-10 * time.Second))
+	if stale(op, now, 45*time.Second) {
+		t.Fatal("an operation renewed 10s ago is stale")
+	}
+}
+
+// TestRecoverRelease: a revision left pending by an interrupted operation
+// is marked failed, and Helm then upgrades from it; a deployed one is left
+// alone.
+func TestRecoverRelease(t *testing.T) {
+	cfg := &action.Configuration{Releases: storage.Init(driver.NewMemory())}
+	ch := &chart.Chart{Metadata: &chart.Metadata{APIVersion: "v2", Name: "web", Version: "1.0.0"}}
+	mk := func(v int, st release.Status) {
+		r := &release.Release{Name: "web", Namespace: "shop", Version: v, Chart: ch, Info: &release.Info{Status: st}}
+		if err := cfg.Releases.Create(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op := &applicationv1.AppOperation{Type: "upgrade", User: "alice"}
+	mk(1, release.StatusDeployed)
+	if r, err := recoverRelease(cfg, "web", op); err != nil || r != nil {
+		t.Fatalf("a deployed release was recovered: %v %v", r, err)
+	}
+	mk(2, release.StatusPendingUpgrade)
+	r, err := recoverRelease(cfg, "web", op)
+	if err != nil || r == nil || r.Version != 2 {
+		t.Fatalf("recovering a pending upgrade: %v %v", r, err)
+	}
+	last, err := cfg.Releases.Last("web")
+	if err != nil || last.Info.Status != release.StatusFailed || !strings.Contains(last.Info.Description, "upgrade by alice was interrupted") {
+		t.Fatalf("the revision after the recovery: %+v %v", last.Info, err)
+	}
+	if d, err := cfg.Releases.Deployed("web"); err != nil || d.Version != 1 {
+		t.Fatalf("the deployed revision after the recovery: %v %v", d, err)
+	}
+	if r, err := recoverRelease(cfg, "missing", op); err != nil || r != nil {
+		t.Fatalf("recovering a release that does not exist: %v %v", r, err)
+	}
+}

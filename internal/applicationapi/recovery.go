@@ -1,0 +1,108 @@
+package applicationapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"k8s.io/client-go/util/retry"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	applicationv1 "github.com/kstack/kstack/api/application/v1"
+	"github.com/kstack/kstack/internal/clustercache"
+)
+
+// Recovery finds operations whose replica stopped (they no longer renew)
+// and recovers their releases as the platform: a revision left pending-*
+// is marked failed, so that the next upgrade or rollback goes on from it
+// (helm#8987), and the App says what happened. It runs on the leader.
+type Recovery struct {
+	Client     client.Client
+	Cache      *clustercache.Cache
+	StaleAfter time.Duration
+	Log        *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// SetupWithManager watches Apps.
+func (r *Recovery) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).Named(RecoveryController).For(&applicationv1.App{}).Complete(r)
+}
+
+func (r *Recovery) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Reconcile recovers one App's interrupted operation, or comes back when
+// its running one would be stale.
+func (r *Recovery) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var app applicationv1.App
+	if err := r.Client.Get(ctx, req.NamespacedName, &app); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	op := app.Status.Operation
+	if op == nil {
+		return ctrl.Result{}, nil
+	}
+	now := r.now()
+	if !stale(op, now, r.StaleAfter) {
+		last := op.StartedAt.Time
+		if op.RenewTime != nil {
+			last = op.RenewTime.Time
+		}
+		return ctrl.Result{RequeueAfter: last.Add(r.StaleAfter).Sub(now) + time.Second}, nil
+	}
+	e, ok := r.Cache.Get(app.Spec.TargetCluster)
+	if !ok || !e.Health().Healthy {
+		// The member is away (or not yet probed after a restart): the
+		// release waits for it.
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	cfg, err := helmConfig(e.Config, app.Spec.TargetNamespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	marked, err := recoverRelease(cfg, releaseName(&app), op)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("recovering release %s in %s/%s: %w", releaseName(&app), app.Spec.TargetCluster, app.Spec.TargetNamespace, err)
+	}
+	rel := latest(cfg, releaseName(&app))
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var cur applicationv1.App
+		if err := r.Client.Get(ctx, req.NamespacedName, &cur); err != nil {
+			return err
+		}
+		if cur.Status.Operation == nil || !cur.Status.Operation.StartedAt.Equal(&op.StartedAt) {
+			return nil // it finished, or another operation took over
+		}
+		done := *op
+		done.Result, done.FinishedAt, done.RenewTime = ResultInterrupted, ptrTime(r.now()), nil
+		st := &cur.Status
+		st.Operation, st.LastOperation, st.Phase = nil, &done, applicationv1.AppFailed
+		st.Message = fmt.Sprintf("%s by %s was interrupted: the platform replica running it stopped", op.Type, op.User)
+		if marked != nil {
+			st.Message += fmt.Sprintf("; revision %d was left %s and is now marked failed", marked.Version, "pending")
+		}
+		st.Message += "; upgrade or roll back to go on"
+		if rel != nil {
+			st.Revision = rel.Version
+			if rel.Info != nil {
+				st.ReleaseStatus = rel.Info.Status.String()
+			}
+		}
+		return r.Client.Status().Update(ctx, &cur)
+	})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if r.Log != nil {
+		r.Log.Info("recovered an interrupted application operation", "app", req.String(), "op", op.Type, "user", op.User, "markedFailed", marked != nil)
+	}
+	return ctrl.Result{}, nil
+}
