@@ -121,7 +121,7 @@ func (m *Module) authorize(ctx context.Context, p *directory.Principal, project,
 // checkTarget refuses a namespace that is not the project's.
 func (m *Module) checkTarget(ctx context.Context, project, cluster, namespace string) error {
 	if m.ProjectOf == nil || m.ProjectOf(ctx, cluster, namespace) != project {
-		return apigroup.Refuse(http.StatusForbidden, "namespace %s of cluster %s is not a namespace of project %s: install into one of the project's namespaces (kstack project namespace list %s)", namespace, cluster, project, project)
+		return apigroup.Refuse(http.StatusForbidden, "namespace %s of cluster %s is not a namespace of project %s: install into one of the project's namespaces (kstack namespace list --project %s)", namespace, cluster, project, project)
 	}
 	return nil
 }

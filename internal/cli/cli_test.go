@@ -30,7 +30,7 @@ func everyCommandWithOutput(dir string) [][]string {
 	_ = os.WriteFile(stmts, []byte(`[{"actions":["get*"],"resources":["*"],"effect":"allow"}]`), 0o600)
 	_ = os.WriteFile(app, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"), 0o600)
 	_ = os.WriteFile(idp, []byte(`{"host":"ldap:389"}`), 0o600)
-	return [][]string{
+	return append([][]string{
 		{"version"}, {"whoami"},
 		{"local", "create", "dev"}, {"local", "list"}, {"local", "get", "dev"}, {"local", "delete", "dev"},
 		{"cluster", "import", "--kubeconfig", kc}, {"cluster", "list"}, {"cluster", "get", "cls-a"},
@@ -89,7 +89,7 @@ func everyCommandWithOutput(dir string) [][]string {
 		{"registry", "namespace", "update", "team-a", "--visibility", "Public"}, {"registry", "namespace", "delete", "team-a"},
 		{"registry", "repo", "list", "team-a"}, {"registry", "tag", "list", "team-a/web"}, {"registry", "guide", "team-a"},
 		{"registry", "gc"}, {"registry", "pull-credential", "rotate", "prj-1"},
-	}
+	}, chartAndAppCommandsWithOutput()...)
 }
 
 // walk visits every command of the tree.

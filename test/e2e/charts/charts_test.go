@@ -43,6 +43,7 @@ type env struct {
 	pool   *x509.CertPool
 
 	cluster    string
+	memberKC   string // the member's admin kubeconfig
 	prj, prjB  string
 	ns         string // alice's project's namespace in the member
 	nsB        string // bob's
@@ -75,7 +76,7 @@ func setUp(t *testing.T) *env {
 	if err := os.WriteFile(e.caFile, k.PlatformCA(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.cluster, _ = k.ImportedCluster("m1", 1)
+	e.cluster, e.memberKC = k.ImportedCluster("m1", 1)
 	framework.CreateUser(t, k, "alice", alicePassword)
 	framework.CreateUser(t, k, "bob", bobPassword)
 	project := func(name string) string {
@@ -111,27 +112,9 @@ type helmCLI struct {
 	env                     []string
 }
 
-// helmBinary is $KSTACK_HELM, or bin/helm, built from Helm's module when
-// it is not there yet (hack/test.sh builds it first).
-func helmBinary(t *testing.T) string {
-	if b := os.Getenv("KSTACK_HELM"); b != "" {
-		return b
-	}
-	b := filepath.Join(framework.RepoRoot(), "bin", "helm")
-	if _, err := os.Stat(b); err == nil {
-		return b
-	}
-	cmd := exec.Command("go", "build", "-ldflags=-w", "-o", b, "helm.sh/helm/v3/cmd/helm")
-	cmd.Dir = framework.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building helm: %v\n%s", err, out)
-	}
-	return b
-}
-
 func newHelm(t *testing.T, kubeconfig, caFile string) *helmCLI {
 	home := t.TempDir()
-	return &helmCLI{bin: helmBinary(t), kubeconfig: kubeconfig, caFile: caFile, env: append(os.Environ(),
+	return &helmCLI{bin: framework.Helm(t), kubeconfig: kubeconfig, caFile: caFile, env: append(os.Environ(),
 		"HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"),
 		"HELM_DATA_HOME="+filepath.Join(home, "data"), "KUBECONFIG="+kubeconfig)}
 }

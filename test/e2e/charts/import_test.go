@@ -158,8 +158,12 @@ func killedUpgrade(t *testing.T, e *env) {
 	if msg, _ := field(a, "status.message").(string); !strings.Contains(msg, "upgrade by alice was interrupted") {
 		t.Fatalf("the App's message after the recovery: %q", msg)
 	}
-	// The next upgrade goes on from it.
-	e.alice.MustRun("app", "upgrade", "stuck", "--version", "0.2.0", "--set", "message=after", "--wait")
+	// The next upgrade goes on from it, with values that fit the nodes.
+	// (Helm merges three ways from the last deployed revision: the failed
+	// revision's nodeSelector stays in the member unless the values set
+	// that key again.)
+	e.k.MustKubectl(e.memberKC, "label", "nodes", "--all", "kstack-test=here")
+	e.alice.MustRun("app", "upgrade", "stuck", "--version", "0.2.0", "--set", "message=after", "--set", "nodeSelector.kstack-test=here", "--wait", "--timeout", "2m")
 	e.helm.wantRelease(t, e.ns, "stuck", "3", "deployed", "web-0.2.0")
 	e.alice.MustRun("app", "uninstall", "stuck")
 }
