@@ -332,6 +332,17 @@ func findApp(ctx context.Context, c *apiclient.Client, name, project string) (st
 	return "", fmt.Errorf("apps named %s are in several projects (%s): give --project", name, strings.Join(found, ", "))
 }
 
+// appClientFor is a client of the platform and the project of app name
+// (project when given, else found among the apps the caller may see).
+func appClientFor(ctx context.Context, o *Options, name, project string) (*apiclient.Client, string, error) {
+	c, err := newAPIClient(o)
+	if err != nil {
+		return nil, "", err
+	}
+	project, err = findApp(ctx, c, name, project)
+	return c, project, err
+}
+
 // appProjectFlag adds --project to a command that names an app.
 func appProjectFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVarP(p, "project", "p", "", "the app's project (default: the one project with an app of that name)")
@@ -518,11 +529,8 @@ operations).`,
 		Example: "  kstack app get web\n  kstack app get web --project prj-xxxxxxxx -o yaml",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAPIClient(o)
+			c, project, err := appClientFor(cmd.Context(), o, args[0], project)
 			if err != nil {
-				return err
-			}
-			if project, err = findApp(cmd.Context(), c, args[0], project); err != nil {
 				return err
 			}
 			var a applicationv1.App
@@ -657,11 +665,8 @@ diff' compares two revisions' values, 'kstack app rollback' goes back to one.
 		Example: "  kstack app history web\n  kstack app history web --project prj-xxxxxxxx -o yaml",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAPIClient(o)
+			c, project, err := appClientFor(cmd.Context(), o, args[0], project)
 			if err != nil {
-				return err
-			}
-			if project, err = findApp(cmd.Context(), c, args[0], project); err != nil {
 				return err
 			}
 			var h applicationv1.AppHistory
@@ -709,11 +714,8 @@ AppValuesDiff: both revisions' values and the diff.`,
 				}
 				q.Set(r.flag, strconv.Itoa(r.n))
 			}
-			c, err := newAPIClient(o)
+			c, project, err := appClientFor(cmd.Context(), o, args[0], project)
 			if err != nil {
-				return err
-			}
-			if project, err = findApp(cmd.Context(), c, args[0], project); err != nil {
 				return err
 			}
 			path := appPath(project, args[0]) + "/diff"
@@ -759,11 +761,8 @@ rollback exits non-zero with the platform's message.`,
 			if cmd.Flags().Changed("revision") && revision < 1 {
 				return fmt.Errorf("--revision %d: give a revision from 1 up (see kstack app history %s), or leave it out for the one before the current", revision, args[0])
 			}
-			c, err := newAPIClient(o)
+			c, project, err := appClientFor(cmd.Context(), o, args[0], project)
 			if err != nil {
-				return err
-			}
-			if project, err = findApp(cmd.Context(), c, args[0], project); err != nil {
 				return err
 			}
 			var out applicationv1.App
@@ -799,11 +798,8 @@ when you may not read them. -o json|yaml prints the AppResourceList.`,
 		Example: "  kstack app resources web\n  kstack app resources web --project prj-xxxxxxxx -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAPIClient(o)
+			c, project, err := appClientFor(cmd.Context(), o, args[0], project)
 			if err != nil {
-				return err
-			}
-			if project, err = findApp(cmd.Context(), c, args[0], project); err != nil {
 				return err
 			}
 			var l applicationv1.AppResourceList
@@ -835,11 +831,8 @@ with -o; a failed uninstall exits non-zero with the platform's message.`,
 		Example: "  kstack app uninstall web\n  kstack app delete web --project prj-xxxxxxxx",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAPIClient(o)
+			c, project, err := appClientFor(cmd.Context(), o, args[0], project)
 			if err != nil {
-				return err
-			}
-			if project, err = findApp(cmd.Context(), c, args[0], project); err != nil {
 				return err
 			}
 			var out applicationv1.App

@@ -72,11 +72,11 @@ func applications(t *testing.T, admin, k *framework.Kstack, hc *http.Client, bas
 		// rights: the object is written by the platform alone, and every
 		// operation runs as its caller.
 		{what: "app: retarget the administrator's app, merge patch", who: "pat", method: "PATCH", url: admins, contentType: merge,
-			body: `{"spec":{"targetNamespace":"kube-system"}}`, want: "records what its operations did"},
+			body: `{"spec":{"targetNamespace":"kube-system"}}`, want: "upgrade applications with kstack app upgrade"},
 		{what: "app: replace the administrator's app's status", who: "pat", method: "PUT", url: admins + "/status", contentType: "application/json",
 			body: `{"apiVersion":"application.tkestack.io/v1","kind":"App","metadata":{"name":"atk-admins"},"status":{"phase":"Succeeded"}}`, want: "written by the platform alone"},
 		{what: "app: upgrade the administrator's app, runs as pat", who: "pat", method: "PUT", url: admins, contentType: "application/json",
-			body: app("atk-admins", "", "0.2.0", "role: pat"), want: "forbidden"},
+			body: app("atk-admins", "", "0.2.0", "role: pat"), want: "pat may not getClusterrole"},
 		{what: "app: upgrade it to another namespace", who: "root", method: "PUT", url: admins, contentType: "application/json",
 			body: app("atk-admins", "kube-system", "0.2.0", "role: admin"), want: "keeps the release where it is"},
 		{what: "app: upgrade the administrator's app as the administrator (twin)", who: "root", method: "PUT", url: admins, contentType: "application/json",

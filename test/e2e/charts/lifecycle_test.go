@@ -2,6 +2,7 @@ package charts
 
 import (
 	"encoding/base64"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +108,20 @@ func lifecycle(t *testing.T, e *env) {
 		}
 		return nil
 	})
+
+	// The console shows the chart, the app and its resources, as alice.
+	cc := framework.ConsoleLogin(t, e.p.ConsoleURL, "alice", alicePassword)
+	for _, page := range []struct{ path, want string }{
+		{"/console/business/charts", "shop-charts"},
+		{"/console/business/chartgroups/shop-charts/charts/web?version=0.1.0", "A web server for the shop."},
+		{"/console/business/apps?project=" + e.prj, "web"},
+		{"/console/business/projects/" + e.prj + "/apps/web?tab=resources", "web-config"},
+	} {
+		code, body := cc.Get(t, page.path)
+		if code != http.StatusOK || !strings.Contains(body, page.want) || strings.Contains(body, "s3cr3t-Value") {
+			t.Fatalf("console %s: %d, want %q and no secret value:\n%s", page.path, code, page.want, body)
+		}
+	}
 
 	// Upgrade: a new version and message; the secret value stays.
 	e.alice.MustRun("app", "upgrade", "web", "--version", "0.2.0", "--set", "message=two", "--wait")
