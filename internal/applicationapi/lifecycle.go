@@ -92,8 +92,15 @@ func (m *Module) upgradeApp(ctx context.Context, r *http.Request, p *directory.P
 	}
 	next := cur.DeepCopy()
 	ns := &next.Spec
-	if ws.Chart.ChartGroupName != "" || ws.Chart.ChartName != "" || ws.Chart.ChartVersion != "" {
-		ns.Chart = ws.Chart
+	// The chart's fields that are given replace the App's.
+	for _, f := range []struct {
+		to *string
+		v  string
+	}{{&ns.Chart.ChartGroupName, ws.Chart.ChartGroupName},
+		{&ns.Chart.ChartName, ws.Chart.ChartName}, {&ns.Chart.ChartVersion, ws.Chart.ChartVersion}} {
+		if f.v != "" {
+			*f.to = f.v
+		}
 	}
 	ns.Values.RawValues, ns.Values.RawValuesType = ws.Values.RawValues, ws.Values.RawValuesType
 	ns.Wait, ns.Timeout = ws.Wait, ws.Timeout

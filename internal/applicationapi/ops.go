@@ -307,9 +307,12 @@ func (m *Module) installApp(ctx context.Context, r *http.Request, p *directory.P
 	})
 	if runErr != nil {
 		// Nothing half-made: the release (if Helm recorded one) goes, and
-		// the record with it.
-		if _, uerr := action.NewUninstall(cfg).Run(rel); uerr != nil && !errors.Is(uerr, driver.ErrReleaseNotFound) && m.Log != nil {
-			m.Log.Warn("removing a failed install", "app", project+"/"+app.Name, "err", uerr)
+		// the record with it; but a name taken meanwhile (the helm CLI,
+		// say) is not ours to remove.
+		if !strings.Contains(runErr.Error(), "cannot re-use a name") {
+			if _, uerr := action.NewUninstall(cfg).Run(rel); uerr != nil && !errors.Is(uerr, driver.ErrReleaseNotFound) && m.Log != nil {
+				m.Log.Warn("removing a failed install", "app", project+"/"+app.Name, "err", uerr)
+			}
 		}
 		undo()
 		return nil, helmError(fmt.Sprintf("installing %s into %s/%s", rel, s.TargetCluster, s.TargetNamespace), runErr)

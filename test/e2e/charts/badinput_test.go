@@ -48,6 +48,15 @@ func badInput(t *testing.T, e *env) {
 		}
 		nothingOf("elsewhere")
 	})
+	t.Run("an install that fails in the member", func(t *testing.T) {
+		// Its pods cannot be scheduled, and --wait gives up: the release
+		// Helm recorded is removed, and the App with it.
+		stderr := install("unready", "--version", "0.1.0", "--set", "nodeSelector.kstack-test=nowhere", "--wait", "--timeout", "5s")
+		if !strings.Contains(stderr, "installing unready into") {
+			t.Errorf("an install that times out: %s", stderr)
+		}
+		nothingOf("unready")
+	})
 	t.Run("a release name already taken", func(t *testing.T) {
 		e.alice.MustRun("app", "install", "taken", "--chart", "shop-charts/web", "--version", "0.1.0", "--cluster", e.cluster, "--namespace", e.ns)
 		defer e.alice.MustRun("app", "uninstall", "taken")
