@@ -62,11 +62,19 @@ func (m *Module) admitChartGroup(ctx context.Context, r *apigroup.Request) error
 	password, _ := info["password"].(string)
 	switch {
 	case password != "":
+		delete(info, "password")
+		info["passwordSecret"] = chartimport.SecretName(name)
+		if err := unstructured.SetNestedMap(r.Object.Object, info, "spec", "importedInfo"); err != nil {
+			return err
+		}
+		// The group as it will be stored must pass before its password
+		// is: a refused group leaves no Secret behind.
+		if err := m.validateChartGroup(ctx, r); err != nil {
+			return err
+		}
 		if err := m.storePassword(ctx, name, password); err != nil {
 			return err
 		}
-		delete(info, "password")
-		info["passwordSecret"] = chartimport.SecretName(name)
 	case a.Verb == "update":
 		// A replace without a password keeps the one stored.
 		var old registryv1.ChartGroup
