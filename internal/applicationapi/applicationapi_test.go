@@ -45,6 +45,30 @@ func TestKeyPathsMaskedSplit(t *testing.T) {
 	}
 }
 
+// TestDottedKeys: a key with a dot in it is one key, masked and split as
+// such; the secret keys of an App only grow.
+func TestDottedKeys(t *testing.T) {
+	vals := map[string]any{"annotations": map[string]any{"nginx.ingress/auth": "secret", "plain": "p"}, `back\slash`: "b"}
+	paths := keyPaths(map[string]any{"annotations": map[string]any{"nginx.ingress/auth": "secret"}, `back\slash`: "b"})
+	if strings.Join(paths, " ") != `annotations.nginx\.ingress/auth back\\slash` {
+		t.Fatalf("keyPaths = %q", paths)
+	}
+	if got := splitPath(paths[0]); len(got) != 2 || got[1] != "nginx.ingress/auth" {
+		t.Fatalf("splitPath(%q) = %q", paths[0], got)
+	}
+	m := masked(vals, paths)
+	if m["annotations"].(map[string]any)["nginx.ingress/auth"] != "(secret)" || m[`back\slash`] != "(secret)" || m["annotations"].(map[string]any)["plain"] != "p" {
+		t.Fatalf("masked = %v", m)
+	}
+	rest, at := split(vals, paths)
+	if _, ok := rest["annotations"].(map[string]any)["nginx.ingress/auth"]; ok || at["annotations"].(map[string]any)["nginx.ingress/auth"] != "secret" {
+		t.Fatalf("split = %v / %v", rest, at)
+	}
+	if u := union([]string{"b", "a"}, []string{"c", "a"}); strings.Join(u, ",") != "a,b,c" {
+		t.Fatalf("union = %v", u)
+	}
+}
+
 func TestParseValues(t *testing.T) {
 	if v, err := parseValues("f", ""); err != nil || len(v) != 0 {
 		t.Fatalf("empty: %v %v", v, err)

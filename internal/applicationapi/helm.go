@@ -2,6 +2,7 @@ package applicationapi
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -87,16 +88,18 @@ func checkSchema(ch *chart.Chart, vals map[string]any) error {
 	return chartutil.ValidateAgainstSchema(ch, full)
 }
 
-// keyPaths lists the dotted paths of the leaves of m ("db.password").
+// keyPaths lists the dotted paths of the leaves of m ("db.password"); a
+// dot or backslash in a key is escaped with a backslash, so that
+// "nginx\.ingress" is one key.
 func keyPaths(m map[string]any) []string {
 	var out []string
 	var walk func(prefix string, v any)
 	walk = func(prefix string, v any) {
 		if mm, ok := v.(map[string]any); ok && len(mm) > 0 {
 			for k, vv := range mm {
-				p := k
+				p := pathEscaper.Replace(k)
 				if prefix != "" {
-					p = prefix + "." + k
+					p = prefix + "." + p
 				}
 				walk(p, vv)
 			}
@@ -109,11 +112,41 @@ func keyPaths(m map[string]any) []string {
 	return out
 }
 
+var pathEscaper = strings.NewReplacer(`\`, `\\`, `.`, `\.`)
+
+// splitPath reads a path keyPaths wrote back into its keys.
+func splitPath(p string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '\\' && i+1 < len(p):
+			i++
+			cur.WriteByte(p[i])
+		case p[i] == '.':
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(p[i])
+		}
+	}
+	return append(out, cur.String())
+}
+
+// union is the sorted paths of a and b: an App's secret keys are every
+// key that was ever secret, so that no revision's secret is shown or
+// moved into plain values.
+func union(a, b []string) []string {
+	out := append(append([]string(nil), a...), b...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
 // masked is vals with the leaves at paths replaced by a mark, for showing.
 func masked(vals map[string]any, paths []string) map[string]any {
 	out := deepCopy(vals)
 	for _, p := range paths {
-		parts := strings.Split(p, ".")
+		parts := splitPath(p)
 		cur := out
 		for i, k := range parts {
 			v, ok := cur[k]

@@ -127,6 +127,8 @@ func (m *Module) upgradeApp(ctx context.Context, r *http.Request, p *directory.P
 	if err != nil {
 		return nil, err
 	}
+	// Past the lock, a client that hangs up cuts nothing short.
+	ctx = context.WithoutCancel(ctx)
 	up := action.NewUpgrade(cfg)
 	up.Namespace, up.Wait, up.Timeout, up.MaxHistory = ns.TargetNamespace, ns.Wait, m.timeout(durationOf(ns.Timeout)), maxHistory
 	rel := releaseName(cur)
@@ -151,7 +153,7 @@ func (m *Module) upgradeApp(ctx context.Context, r *http.Request, p *directory.P
 			m.dropSecretValues(ctx, next)
 			next.Spec.Values.SecretName = ""
 		}
-		next.Spec.Values.SecretKeys = keyPaths(secretVals)
+		next.Spec.Values.SecretKeys = union(cur.Spec.Values.SecretKeys, keyPaths(secretVals))
 	}
 	return m.finish(ctx, cur, op, res, func(a *applicationv1.App) {
 		a.Spec.Chart, a.Spec.Values, a.Spec.Wait, a.Spec.Timeout = next.Spec.Chart, next.Spec.Values, next.Spec.Wait, next.Spec.Timeout
@@ -214,6 +216,8 @@ func (m *Module) rollbackApp(ctx context.Context, r *http.Request, p *directory.
 	if err != nil {
 		return nil, err
 	}
+	// Past the lock, a client that hangs up cuts nothing short.
+	ctx = context.WithoutCancel(ctx)
 	rb := action.NewRollback(cfg)
 	rb.Version, rb.Wait, rb.Timeout, rb.MaxHistory = target, cur.Spec.Wait, m.timeout(durationOf(cur.Spec.Timeout)), maxHistory
 	res, runErr := m.run(ctx, cur, op, rb.Timeout, func(context.Context) (*release.Release, error) {
@@ -235,8 +239,14 @@ func (m *Module) rollbackApp(ctx context.Context, r *http.Request, p *directory.
 		vals = map[string]any{}
 	}
 	raw, secretVals := split(vals, cur.Spec.Values.SecretKeys)
-	if cur.Spec.Values.SecretName != "" {
-		if err := m.storeSecretValues(ctx, cur, toYAML(secretVals)); err != nil {
+	secretName := cur.Spec.Values.SecretName
+	if len(secretVals) > 0 && secretName == "" {
+		secretName = cur.Name + "-values"
+	}
+	if secretName != "" {
+		withName := cur.DeepCopy()
+		withName.Spec.Values.SecretName = secretName
+		if err := m.storeSecretValues(ctx, withName, toYAML(secretVals)); err != nil {
 			return nil, err
 		}
 	}
@@ -245,12 +255,13 @@ func (m *Module) rollbackApp(ctx context.Context, r *http.Request, p *directory.
 			a.Spec.Chart.ChartVersion = to.Chart.Metadata.Version
 		}
 		a.Spec.Values.RawValues, a.Spec.Values.RawValuesType = toYAML(raw), "yaml"
+		a.Spec.Values.SecretName = secretName
 	}, nil, "rolled back to revision %d (now revision %d)", target, res.Version)
 	if err != nil {
 		return nil, err
 	}
 	out.Status.RollbackRevision = target
-	if err := m.Client.Status().Update(ctx, out); err != nil && m.Log != nil {
+	if err := m.Client.Status().Update(context.WithoutCancel(ctx), out); err != nil && m.Log != nil {
 		m.Log.Warn("recording a rollback's revision", "app", cur.Namespace+"/"+cur.Name, "err", err)
 	}
 	return out, nil
@@ -271,7 +282,7 @@ func revisions(h []*release.Release) string {
 func split(vals map[string]any, paths []string) (rest, at map[string]any) {
 	rest, at = deepCopy(vals), map[string]any{}
 	for _, p := range paths {
-		parts := strings.Split(p, ".")
+		parts := splitPath(p)
 		src, dst := rest, at
 		for i, k := range parts {
 			v, ok := src[k]
@@ -312,6 +323,8 @@ func (m *Module) uninstallApp(ctx context.Context, r *http.Request, p *directory
 	if err != nil {
 		return nil, err
 	}
+	// Past the lock, a client that hangs up cuts nothing short.
+	ctx = context.WithoutCancel(ctx)
 	rel := releaseName(cur)
 	un := action.NewUninstall(cfg)
 	un.Wait, un.Timeout = cur.Spec.Wait, m.timeout(durationOf(cur.Spec.Timeout))

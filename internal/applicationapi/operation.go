@@ -35,24 +35,21 @@ func stale(op *applicationv1.AppOperation, now time.Time, after time.Duration) b
 }
 
 // begin records op in the App's status: the App is the release's lock on
-// this platform. A live operation refuses the new one, naming it; one that
-// stopped renewing (its replica was killed) is recovered first, as the
-// caller, in the member (cfg), so the new operation finds no pending
-// release.
+// this platform. A live operation refuses the new one, naming it. One that
+// stopped renewing (its replica was killed) is taken over: the new
+// operation claims the lock first (optimistic concurrency on the App), and
+// only then recovers the release in the member, as the caller (cfg), so
+// that no live operation's revision is ever marked failed.
 func (m *Module) begin(ctx context.Context, app *applicationv1.App, typ string, p *directory.Principal, phase applicationv1.AppPhase, cfg *action.Configuration) (*applicationv1.AppOperation, error) {
 	var cur applicationv1.App
 	if err := m.Reader.Get(ctx, client.ObjectKeyFromObject(app), &cur); err != nil {
 		return nil, apigroup.Refuse(http.StatusServiceUnavailable, "reading application %s: %v", app.Name, err)
 	}
 	now := time.Now()
-	if op := cur.Status.Operation; op != nil {
-		if !stale(op, now, m.staleAfter()) {
-			return nil, apigroup.Refuse(http.StatusConflict, "application %s is busy: %s by %s, running since %s; wait for it to finish (kstack app get %s shows when it does)",
-				app.Name, op.Type, op.User, op.StartedAt.UTC().Format(time.RFC3339), app.Name)
-		}
-		if _, err := recoverRelease(cfg, releaseName(&cur), op); err != nil {
-			return nil, helmError("recovering release "+releaseName(&cur)+" from an interrupted "+op.Type, err)
-		}
+	staleOp := cur.Status.Operation
+	if staleOp != nil && !stale(staleOp, now, m.staleAfter()) {
+		return nil, apigroup.Refuse(http.StatusConflict, "application %s is busy: %s by %s, running since %s; wait for it to finish (kstack app get %s shows when it does)",
+			app.Name, staleOp.Type, staleOp.User, staleOp.StartedAt.UTC().Format(time.RFC3339), app.Name)
 	}
 	op := &applicationv1.AppOperation{Type: typ, User: p.Name(), StartedAt: metav1.NewTime(now), RenewTime: ptrTime(now)}
 	cur.Status.Operation, cur.Status.Phase = op, phase
@@ -62,8 +59,25 @@ func (m *Module) begin(ctx context.Context, app *applicationv1.App, typ string, 
 		}
 		return nil, apigroup.Refuse(http.StatusServiceUnavailable, "recording the %s of application %s: %v", typ, app.Name, err)
 	}
+	// What the API server stored (its times are in seconds): the heartbeat
+	// and finish recognise the lock as theirs by it.
+	*op = *cur.Status.Operation
 	*app = cur
+	if staleOp != nil {
+		if _, err := recoverRelease(cfg, releaseName(&cur), staleOp); err != nil {
+			err = helmError("recovering release "+releaseName(&cur)+" from an interrupted "+staleOp.Type, err)
+			if _, ferr := m.finish(ctx, app, op, nil, nil, err, ""); ferr != nil && m.Log != nil {
+				m.Log.Warn("recording a failed recovery", "app", app.Namespace+"/"+app.Name, "err", ferr)
+			}
+			return nil, err
+		}
+	}
 	return op, nil
+}
+
+// sameOp says whether the recorded operation is op (the lock is still op's).
+func sameOp(rec, op *applicationv1.AppOperation) bool {
+	return rec != nil && rec.Type == op.Type && rec.User == op.User && rec.StartedAt.Equal(&op.StartedAt)
 }
 
 func ptrTime(t time.Time) *metav1.Time { mt := metav1.NewTime(t); return &mt }
@@ -72,11 +86,14 @@ func ptrTime(t time.Time) *metav1.Time { mt := metav1.NewTime(t); return &mt }
 // release in half), bounded by timeout plus a margin for Helm's own
 // bookkeeping, renewing op while it runs.
 func (m *Module) run(ctx context.Context, app *applicationv1.App, op *applicationv1.AppOperation, timeout time.Duration, fn func(context.Context) (*release.Release, error)) (*release.Release, error) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+time.Minute)
+	bg := context.WithoutCancel(ctx)
+	rctx, cancel := context.WithTimeout(bg, timeout+time.Minute)
 	defer cancel()
 	done := make(chan struct{})
 	defer close(done)
-	go m.heartbeat(rctx, done, client.ObjectKeyFromObject(app), op)
+	// Renewed until fn returns, however long it takes (Helm's rollback and
+	// uninstall, and hooks, do not all heed rctx).
+	go m.heartbeat(bg, done, client.ObjectKeyFromObject(app), op)
 	return fn(rctx)
 }
 
@@ -88,8 +105,6 @@ func (m *Module) heartbeat(ctx context.Context, done <-chan struct{}, key client
 		select {
 		case <-done:
 			return
-		case <-ctx.Done():
-			return
 		case <-t.C:
 		}
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -97,8 +112,8 @@ func (m *Module) heartbeat(ctx context.Context, done <-chan struct{}, key client
 			if err := m.Reader.Get(ctx, key, &cur); err != nil {
 				return err
 			}
-			if cur.Status.Operation == nil || !cur.Status.Operation.StartedAt.Equal(&op.StartedAt) {
-				return nil // recovered or finished meanwhile
+			if !sameOp(cur.Status.Operation, op) {
+				return nil // taken over meanwhile: the lock is not op's to renew
 			}
 			cur.Status.Operation.RenewTime = ptrTime(time.Now())
 			return m.Client.Status().Update(ctx, &cur)
@@ -135,7 +150,10 @@ func (m *Module) finish(ctx context.Context, app *applicationv1.App, op *applica
 		done := *op
 		done.FinishedAt, done.RenewTime = ptrTime(time.Now()), nil
 		st := &out.Status
-		st.Operation, st.LastOperation = nil, &done
+		if sameOp(st.Operation, op) {
+			st.Operation = nil // only op's own lock: another may hold it now
+		}
+		st.LastOperation = &done
 		if runErr != nil {
 			done.Result, st.Phase = ResultFailed, applicationv1.AppFailed
 			st.Message = fmt.Sprintf("%s by %s failed: %v", op.Type, op.User, runErr)

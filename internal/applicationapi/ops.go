@@ -35,6 +35,9 @@ var appNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 // maxReleaseName is Helm's own bound on a release's name.
 const maxReleaseName = 53
 
+// releaseAppLabel labels a release with the UID of the App that installed it.
+const releaseAppLabel = "kstack.io/app-uid"
+
 // SecretValuesKey is the key of an App's secret values in its Secret.
 const SecretValuesKey = "values.yaml"
 
@@ -270,11 +273,15 @@ func (m *Module) installApp(ctx context.Context, r *http.Request, p *directory.P
 	if len(secretVals) > 0 {
 		s.Values.SecretName = app.Name + "-values"
 	}
-	if app.Labels == nil {
-		app.Labels = map[string]string{}
+	// Fresh metadata: the caller's labels and annotations, nothing that
+	// would tie the record's life to something else (finalizers, owners).
+	labels := map[string]string{}
+	for k, v := range app.Labels {
+		labels[k] = v
 	}
-	app.Labels[apigroup.LabelTenant] = tenant
-	app.ResourceVersion, app.UID, app.Status = "", "", applicationv1.AppStatus{}
+	labels[apigroup.LabelTenant] = tenant
+	app.ObjectMeta = metav1.ObjectMeta{Name: app.Name, Namespace: project, Labels: labels, Annotations: app.Annotations}
+	app.Status = applicationv1.AppStatus{}
 	if err := m.Client.Create(ctx, app); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return nil, appExists(app.Name, project)
@@ -299,17 +306,22 @@ func (m *Module) installApp(ctx context.Context, r *http.Request, p *directory.P
 		undo()
 		return nil, err
 	}
+	// Past the lock, a client that hangs up cuts nothing short.
+	ctx = context.WithoutCancel(ctx)
 	install := action.NewInstall(cfg)
 	install.ReleaseName, install.Namespace = rel, s.TargetNamespace
 	install.Wait, install.Timeout = s.Wait, m.timeout(durationOf(s.Timeout))
+	// The release this install makes carries the App's UID, so that a
+	// failure removes that release only, never one made meanwhile.
+	install.Labels = map[string]string{releaseAppLabel: string(app.UID)}
 	res, runErr := m.run(ctx, app, op, install.Timeout, func(rctx context.Context) (*release.Release, error) {
 		return install.RunWithContext(rctx, ch, all)
 	})
 	if runErr != nil {
-		// Nothing half-made: the release (if Helm recorded one) goes, and
-		// the record with it; but a name taken meanwhile (the helm CLI,
-		// say) is not ours to remove.
-		if !strings.Contains(runErr.Error(), "cannot re-use a name") {
+		// Nothing half-made: the release (if this install recorded one)
+		// goes, and the record with it; a release of that name made
+		// meanwhile (the helm CLI, say) is not ours to remove.
+		if last, err := cfg.Releases.Last(rel); err == nil && last.Labels[releaseAppLabel] == string(app.UID) {
 			if _, uerr := action.NewUninstall(cfg).Run(rel); uerr != nil && !errors.Is(uerr, driver.ErrReleaseNotFound) && m.Log != nil {
 				m.Log.Warn("removing a failed install", "app", project+"/"+app.Name, "err", uerr)
 			}

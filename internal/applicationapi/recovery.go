@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,6 +70,18 @@ func (r *Recovery) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// Claim the lock first (optimistic concurrency on what was read), so
+	// that an operation that began meanwhile keeps its revision; a
+	// recovery that dies here goes stale in turn and is tried again.
+	claim := &applicationv1.AppOperation{Type: "recovery", User: RecoveryController, StartedAt: metav1.NewTime(now), RenewTime: ptrTime(now)}
+	app.Status.Operation = claim
+	if err := r.Client.Status().Update(ctx, &app); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{Requeue: true}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	claim = app.Status.Operation
 	marked, err := recoverRelease(cfg, releaseName(&app), op)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("recovering release %s in %s/%s: %w", releaseName(&app), app.Spec.TargetCluster, app.Spec.TargetNamespace, err)
@@ -78,8 +92,8 @@ func (r *Recovery) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		if err := r.Client.Get(ctx, req.NamespacedName, &cur); err != nil {
 			return err
 		}
-		if cur.Status.Operation == nil || !cur.Status.Operation.StartedAt.Equal(&op.StartedAt) {
-			return nil // it finished, or another operation took over
+		if !sameOp(cur.Status.Operation, claim) {
+			return nil // another operation took over
 		}
 		done := *op
 		done.Result, done.FinishedAt, done.RenewTime = ResultInterrupted, ptrTime(r.now()), nil

@@ -101,8 +101,9 @@ func (im *Importer) Sync(ctx context.Context, cg *registryv1.ChartGroup) (regist
 		if err != nil {
 			return nil, err
 		}
-		// Credentials go to the repository's own host only (as helm does).
-		if info.Username != "" && u.Host == base.Host {
+		// Credentials go to the repository's own scheme and host only (as
+		// helm does): never to another host, never over http from https.
+		if info.Username != "" && u.Host == base.Host && u.Scheme == base.Scheme {
 			req.SetBasicAuth(info.Username, password)
 		}
 		resp, err := hc.Do(req)

@@ -246,4 +246,3 @@ func TestReconcile(t *testing.T) {
 		t.Fatalf("status after a failed sync: %+v", got.Status)
 	}
 }
-

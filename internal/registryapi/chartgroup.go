@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +51,11 @@ func (m *Module) admitChartGroup(ctx context.Context, r *apigroup.Request) error
 		if err := CheckName(name); err != nil {
 			return err
 		}
+		// Before anything is stored for it (its password's Secret): a
+		// group of that name, of any tenant, is not this one.
+		if err := m.nameFree(ctx, name, "chart group", &registryv1.ChartGroup{}); err != nil {
+			return err
+		}
 		// The creator is whoever creates it; administrators may name another.
 		if c, _, _ := unstructured.NestedString(r.Object.Object, "spec", "creator"); c == "" || !decision.Admin(r.Principal) {
 			_ = unstructured.SetNestedField(r.Object.Object, r.Principal.Username, "spec", "creator")
@@ -76,15 +82,27 @@ func (m *Module) admitChartGroup(ctx context.Context, r *apigroup.Request) error
 			return err
 		}
 	case a.Verb == "update":
-		// A replace without a password keeps the one stored.
+		// A replace without a password keeps the one stored, for the same
+		// repository host only: the password is never sent elsewhere.
 		var old registryv1.ChartGroup
-		if err := m.get(ctx, client.ObjectKey{Name: name}, &old); err == nil && old.Spec.ImportedInfo != nil && old.Spec.ImportedInfo.PasswordSecret != "" {
+		addr, _ := info["addr"].(string)
+		if err := m.get(ctx, client.ObjectKey{Name: name}, &old); err == nil && old.Spec.ImportedInfo != nil && old.Spec.ImportedInfo.PasswordSecret != "" &&
+			sameOrigin(old.Spec.ImportedInfo.Addr, addr) {
 			info["passwordSecret"] = old.Spec.ImportedInfo.PasswordSecret
+		} else {
+			delete(info, "passwordSecret")
 		}
 	default:
 		delete(info, "passwordSecret") // only the platform names it
 	}
 	return unstructured.SetNestedMap(r.Object.Object, info, "spec", "importedInfo")
+}
+
+// sameOrigin says whether two repository URLs have one scheme and host.
+func sameOrigin(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Scheme == ub.Scheme && strings.EqualFold(ua.Host, ub.Host)
 }
 
 func (m *Module) storePassword(ctx context.Context, group, password string) error {

@@ -202,6 +202,10 @@ func (m *Module) syncGroup(w http.ResponseWriter, r *http.Request, p *directory.
 		apigroup.WriteError(w, err)
 		return
 	}
+	if !decision.Admin(p) && !sameTenant(p.Tenant, registryspace.TenantOf(cg.Spec.TenantID, cg.Labels)) {
+		apigroup.WriteError(w, apigroup.Refuse(http.StatusForbidden, "chart group %s is another tenant's: it may be read, not synced", cg.Name))
+		return
+	}
 	if !decision.Admin(p) && p.Username != cg.Spec.Creator {
 		if d := m.Decider.Can(ctx, p, "", "updateChartgroup", KindChartGroup+":"+cg.Name); !d.Allowed {
 			apigroup.WriteError(w, apigroup.Refuse(http.StatusForbidden, "%s may not sync chart group %s (it needs updateChartgroup on chartgroup:%s, or to be its creator): %s", p.Name(), cg.Name, cg.Name, d.Reason))
