@@ -70,7 +70,7 @@ func (m *Module) upgrade(w http.ResponseWriter, r *http.Request, p *directory.Pr
 }
 
 func (m *Module) upgradeApp(ctx context.Context, r *http.Request, p *directory.Principal) (*applicationv1.App, error) {
-	want, err := decodeApp(r, r.PathValue("project"))
+	want, err := decodeApp(r, r.PathValue("project"), false)
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +131,7 @@ func (m *Module) upgradeApp(ctx context.Context, r *http.Request, p *directory.P
 	ctx = context.WithoutCancel(ctx)
 	up := action.NewUpgrade(cfg)
 	up.Namespace, up.Wait, up.Timeout, up.MaxHistory = ns.TargetNamespace, ns.Wait, m.timeout(durationOf(ns.Timeout)), maxHistory
+	up.Labels = map[string]string{chartGroupLabel: ns.Chart.ChartGroupName}
 	rel := releaseName(cur)
 	res, runErr := m.run(ctx, cur, op, up.Timeout, func(rctx context.Context) (*release.Release, error) {
 		return up.RunWithContext(rctx, rel, ch, all)
@@ -252,7 +253,10 @@ func (m *Module) rollbackApp(ctx context.Context, r *http.Request, p *directory.
 	}
 	out, err := m.finish(ctx, cur, op, res, func(a *applicationv1.App) {
 		if to.Chart != nil && to.Chart.Metadata != nil {
-			a.Spec.Chart.ChartVersion = to.Chart.Metadata.Version
+			a.Spec.Chart.ChartName, a.Spec.Chart.ChartVersion = to.Chart.Metadata.Name, to.Chart.Metadata.Version
+		}
+		if g := to.Labels[chartGroupLabel]; g != "" {
+			a.Spec.Chart.ChartGroupName = g
 		}
 		a.Spec.Values.RawValues, a.Spec.Values.RawValuesType = toYAML(raw), "yaml"
 		a.Spec.Values.SecretName = secretName

@@ -35,8 +35,12 @@ var appNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 // maxReleaseName is Helm's own bound on a release's name.
 const maxReleaseName = 53
 
-// releaseAppLabel labels a release with the UID of the App that installed it.
-const releaseAppLabel = "kstack.io/app-uid"
+// Labels of a release's revisions: the UID of the App that installed it,
+// and the chart group of the revision's chart (a rollback restores it).
+const (
+	releaseAppLabel = "kstack.io/app-uid"
+	chartGroupLabel = "kstack.io/chart-group"
+)
 
 // SecretValuesKey is the key of an App's secret values in its Secret.
 const SecretValuesKey = "values.yaml"
@@ -48,7 +52,9 @@ func releaseName(app *applicationv1.App) string {
 	return app.Name
 }
 
-func decodeApp(r *http.Request, project string) (*applicationv1.App, error) {
+// decodeApp reads an App from the body; for an install (named), a missing
+// metadata.name is the release's name.
+func decodeApp(r *http.Request, project string, named bool) (*applicationv1.App, error) {
 	var app applicationv1.App
 	if err := apigroup.DecodeBody(r, &app); err != nil {
 		return nil, err
@@ -57,7 +63,7 @@ func decodeApp(r *http.Request, project string) (*applicationv1.App, error) {
 		return nil, apigroup.Invalid("metadata.namespace %q: an App lives in the namespace of its project, %s, as the URL says", app.Namespace, project)
 	}
 	app.Namespace = project
-	if app.Name == "" {
+	if app.Name == "" && named {
 		app.Name = app.Spec.Name
 	}
 	return &app, nil
@@ -223,7 +229,7 @@ func (m *Module) install(w http.ResponseWriter, r *http.Request, p *directory.Pr
 
 func (m *Module) installApp(ctx context.Context, r *http.Request, p *directory.Principal) (*applicationv1.App, error) {
 	project := r.PathValue("project")
-	app, err := decodeApp(r, project)
+	app, err := decodeApp(r, project, true)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +319,7 @@ func (m *Module) installApp(ctx context.Context, r *http.Request, p *directory.P
 	install.Wait, install.Timeout = s.Wait, m.timeout(durationOf(s.Timeout))
 	// The release this install makes carries the App's UID, so that a
 	// failure removes that release only, never one made meanwhile.
-	install.Labels = map[string]string{releaseAppLabel: string(app.UID)}
+	install.Labels = map[string]string{releaseAppLabel: string(app.UID), chartGroupLabel: s.Chart.ChartGroupName}
 	res, runErr := m.run(ctx, app, op, install.Timeout, func(rctx context.Context) (*release.Release, error) {
 		return install.RunWithContext(rctx, ch, all)
 	})
@@ -395,6 +401,10 @@ func (m *Module) storeSecretValues(ctx context.Context, app *applicationv1.App, 
 	if apierrors.IsAlreadyExists(err) {
 		var cur corev1.Secret
 		if err = m.Reader.Get(ctx, client.ObjectKeyFromObject(s), &cur); err == nil {
+			if cur.Labels["application.tkestack.io/app"] != app.Name {
+				// Someone else's Secret of that name is not taken over.
+				return apigroup.Refuse(http.StatusConflict, "Secret %s in %s is not application %s's: rename or remove it, then try again", s.Name, app.Namespace, app.Name)
+			}
 			cur.Data, cur.OwnerReferences = s.Data, s.OwnerReferences
 			err = m.Client.Update(ctx, &cur)
 		}
