@@ -278,6 +278,12 @@ func (m *Module) pullableGroups(ctx context.Context, p *directory.Principal) ([]
 			continue
 		}
 		if registryspace.May(ctx, m.Decider, p, sp, "*", "pull") {
+			if !decision.Admin(p) && !sameTenant(p.Tenant, sp.Tenant) {
+				// Another tenant's public group: what it is, not who
+				// shares it nor where it imports from.
+				cg.Spec.Users, cg.Spec.Projects, cg.Spec.ImportedInfo = nil, nil, nil
+				cg.ManagedFields = nil
+			}
 			out = append(out, cg)
 		}
 	}
