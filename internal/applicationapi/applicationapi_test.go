@@ -1,6 +1,7 @@
 package applicationapi
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +12,14 @@ import (
 	"helm.sh/helm/v3/pkg/storage"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	applicationv1 "github.com/kstack/kstack/api/application/v1"
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/clustercache"
+	"github.com/kstack/kstack/internal/platformscheme"
 )
 
 func TestKeyPathsMaskedSplit(t *testing.T) {
@@ -170,5 +177,48 @@ func TestRecoverRelease(t *testing.T) {
 	}
 	if r, err := recoverRelease(cfg, "missing", op); err != nil || r != nil {
 		t.Fatalf("recovering a release that does not exist: %v %v", r, err)
+	}
+}
+
+// TestRecoveryWithoutMember: a stale operation waits while its member is
+// away, and is ended (Interrupted, the lock released) when its cluster no
+// longer exists; a live one is left to renew.
+func TestRecoveryWithoutMember(t *testing.T) {
+	now := time.Now()
+	mk := func(renewed time.Duration, cluster string) (*Recovery, client.Client) {
+		app := &applicationv1.App{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "prj-a"},
+			Spec: applicationv1.AppSpec{TargetCluster: cluster, TargetNamespace: "shop"},
+			Status: applicationv1.AppStatus{Phase: applicationv1.AppUpgrading, Operation: &applicationv1.AppOperation{
+				Type: "upgrade", User: "alice", StartedAt: metav1.NewTime(now.Add(-time.Hour)), RenewTime: ptrTime(now.Add(-renewed))}}}
+		objs := []client.Object{app, &platformv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: "cls-here"}}}
+		c := fake.NewClientBuilder().WithScheme(platformscheme.New()).WithObjects(objs...).WithStatusSubresource(&applicationv1.App{}).Build()
+		return &Recovery{Client: c, Cache: clustercache.New(nil), StaleAfter: 45 * time.Second, Now: func() time.Time { return now }}, c
+	}
+	req := ctrl.Request{NamespacedName: client.ObjectKey{Namespace: "prj-a", Name: "web"}}
+	ctx := context.Background()
+	get := func(c client.Client) applicationv1.App {
+		var a applicationv1.App
+		if err := c.Get(ctx, req.NamespacedName, &a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+
+	r, c := mk(10*time.Second, "cls-gone")
+	if res, err := r.Reconcile(ctx, req); err != nil || res.RequeueAfter < 30*time.Second || res.RequeueAfter > 40*time.Second || get(c).Status.Operation == nil {
+		t.Fatalf("a live operation: %+v %v", res, err)
+	}
+	r, c = mk(time.Minute, "cls-here")
+	if res, err := r.Reconcile(ctx, req); err != nil || res.RequeueAfter != 5*time.Second || get(c).Status.Operation == nil {
+		t.Fatalf("a stale operation whose member is away: %+v %v", res, err)
+	}
+	r, c = mk(time.Minute, "cls-gone")
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	st := get(c).Status
+	if st.Operation != nil || st.Phase != applicationv1.AppFailed || st.LastOperation == nil || st.LastOperation.Result != ResultInterrupted ||
+		!strings.Contains(st.Message, "upgrade by alice was interrupted") || !strings.Contains(st.Message, "cls-gone no longer exists") {
+		t.Fatalf("a stale operation whose cluster is gone: %+v", st)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	applicationv1 "github.com/kstack/kstack/api/application/v1"
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/directory"
 )
@@ -323,6 +324,11 @@ func (m *Module) uninstallApp(ctx context.Context, r *http.Request, p *directory
 	if err != nil {
 		return nil, err
 	}
+	var cl platformv1.Cluster
+	if err := m.Client.Get(ctx, client.ObjectKey{Name: cur.Spec.TargetCluster}, &cl); apierrors.IsNotFound(err) {
+		// The cluster is gone, and its release with it: only the record is left.
+		return m.dropRecord(ctx, cur, "cluster "+cur.Spec.TargetCluster+" no longer exists; the application's record is removed")
+	}
 	op, err := m.begin(ctx, cur, "uninstall", p, applicationv1.AppUninstalling, cfg)
 	if err != nil {
 		return nil, err
@@ -345,15 +351,19 @@ func (m *Module) uninstallApp(ctx context.Context, r *http.Request, p *directory
 		}
 		return nil, helmError(fmt.Sprintf("uninstalling %s from %s/%s", rel, cur.Spec.TargetCluster, cur.Spec.TargetNamespace), runErr)
 	}
+	return m.dropRecord(ctx, cur, "uninstalled "+rel)
+}
+
+// dropRecord deletes an App whose release is gone, with its secret values.
+func (m *Module) dropRecord(ctx context.Context, cur *applicationv1.App, msg string) (*applicationv1.App, error) {
 	bg := context.WithoutCancel(ctx)
 	if cur.Spec.Values.SecretName != "" {
 		m.dropSecretValues(bg, cur)
 	}
 	if err := m.Client.Delete(bg, cur); err != nil && !apierrors.IsNotFound(err) {
-		return nil, apigroup.Refuse(http.StatusServiceUnavailable, "the release is uninstalled, but deleting application %s failed: %v (uninstall it again to remove the record)", cur.Name, err)
+		return nil, apigroup.Refuse(http.StatusServiceUnavailable, "the release is gone, but deleting application %s failed: %v (uninstall it again to remove the record)", cur.Name, err)
 	}
-	cur.Status.Operation, cur.Status.Phase = nil, applicationv1.AppSucceeded
-	cur.Status.Message = "uninstalled " + rel
+	cur.Status.Operation, cur.Status.Phase, cur.Status.Message = nil, applicationv1.AppSucceeded, msg
 	return cur, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"helm.sh/helm/v3/pkg/release"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	applicationv1 "github.com/kstack/kstack/api/application/v1"
+	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/clustercache"
 )
 
@@ -62,6 +64,12 @@ func (r *Recovery) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	}
 	e, ok := r.Cache.Get(app.Spec.TargetCluster)
 	if !ok || !e.Health().Healthy {
+		var cl platformv1.Cluster
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: app.Spec.TargetCluster}, &cl); apierrors.IsNotFound(err) {
+			// The cluster is gone: there is no release to recover, and the
+			// App is released so that it can be uninstalled.
+			return ctrl.Result{}, r.record(ctx, req, op, op, nil, nil, "; its cluster "+app.Spec.TargetCluster+" no longer exists")
+		}
 		// The member is away (or not yet probed after a restart): the
 		// release waits for it.
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
@@ -86,13 +94,25 @@ func (r *Recovery) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("recovering release %s in %s/%s: %w", releaseName(&app), app.Spec.TargetCluster, app.Spec.TargetNamespace, err)
 	}
-	rel := latest(cfg, releaseName(&app))
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	if err := r.record(ctx, req, claim, op, marked, latest(cfg, releaseName(&app)), "; upgrade or roll back to go on"); err != nil {
+		return ctrl.Result{}, err
+	}
+	if r.Log != nil {
+		r.Log.Info("recovered an interrupted application operation", "app", req.String(), "op", op.Type, "user", op.User, "markedFailed", marked != nil)
+	}
+	return ctrl.Result{}, nil
+}
+
+// record ends op as Interrupted on the App, if holder still holds its
+// lock: marked is the revision marked failed (nil: none), rel the
+// release's latest revision (nil: unknown), extra ends the message.
+func (r *Recovery) record(ctx context.Context, req ctrl.Request, holder, op *applicationv1.AppOperation, marked, rel *release.Release, extra string) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var cur applicationv1.App
 		if err := r.Client.Get(ctx, req.NamespacedName, &cur); err != nil {
-			return err
+			return client.IgnoreNotFound(err)
 		}
-		if !sameOp(cur.Status.Operation, claim) {
+		if !sameOp(cur.Status.Operation, holder) {
 			return nil // another operation took over
 		}
 		done := *op
@@ -101,9 +121,9 @@ func (r *Recovery) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		st.Operation, st.LastOperation, st.Phase = nil, &done, applicationv1.AppFailed
 		st.Message = fmt.Sprintf("%s by %s was interrupted: the platform replica running it stopped", op.Type, op.User)
 		if marked != nil {
-			st.Message += fmt.Sprintf("; revision %d was left %s and is now marked failed", marked.Version, "pending")
+			st.Message += fmt.Sprintf("; revision %d was left pending and is now marked failed", marked.Version)
 		}
-		st.Message += "; upgrade or roll back to go on"
+		st.Message += extra
 		if rel != nil {
 			st.Revision = rel.Version
 			if rel.Info != nil {
@@ -112,11 +132,4 @@ func (r *Recovery) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 		}
 		return r.Client.Status().Update(ctx, &cur)
 	})
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if r.Log != nil {
-		r.Log.Info("recovered an interrupted application operation", "app", req.String(), "op", op.Type, "user", op.User, "markedFailed", marked != nil)
-	}
-	return ctrl.Result{}, nil
 }
