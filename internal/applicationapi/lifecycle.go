@@ -138,11 +138,7 @@ func (m *Module) upgradeApp(ctx context.Context, r *http.Request, p *directory.P
 		return up.RunWithContext(rctx, rel, ch, all)
 	})
 	if runErr != nil {
-		what := fmt.Sprintf("upgrading %s in %s/%s", rel, ns.TargetCluster, ns.TargetNamespace)
-		if _, err := m.finish(ctx, cur, op, latest(cfg, rel), nil, runErr, ""); err != nil && m.Log != nil {
-			m.Log.Warn("recording a failed upgrade", "app", cur.Namespace+"/"+cur.Name, "err", err)
-		}
-		return nil, helmError(what, runErr)
+		return nil, m.failed(ctx, cur, op, latest(cfg, rel), helmError(fmt.Sprintf("upgrading %s in %s/%s", rel, ns.TargetCluster, ns.TargetNamespace), runErr))
 	}
 	// The release has the new values; now the record and the Secret.
 	if secret != nil {
@@ -229,10 +225,7 @@ func (m *Module) rollbackApp(ctx context.Context, r *http.Request, p *directory.
 		return cfg.Releases.Last(rel)
 	})
 	if runErr != nil {
-		if _, err := m.finish(ctx, cur, op, latest(cfg, rel), nil, runErr, ""); err != nil && m.Log != nil {
-			m.Log.Warn("recording a failed rollback", "app", cur.Namespace+"/"+cur.Name, "err", err)
-		}
-		return nil, helmError(fmt.Sprintf("rolling %s back to revision %d", rel, target), runErr)
+		return nil, m.failed(ctx, cur, op, latest(cfg, rel), helmError(fmt.Sprintf("rolling %s back to revision %d", rel, target), runErr))
 	}
 	// The record follows the release: the chart version and values of the
 	// revision rolled back to, the secret ones back in the Secret.
@@ -346,10 +339,7 @@ func (m *Module) uninstallApp(ctx context.Context, r *http.Request, p *directory
 		return nil, err
 	})
 	if runErr != nil {
-		if _, err := m.finish(ctx, cur, op, latest(cfg, rel), nil, runErr, ""); err != nil && m.Log != nil {
-			m.Log.Warn("recording a failed uninstall", "app", cur.Namespace+"/"+cur.Name, "err", err)
-		}
-		return nil, helmError(fmt.Sprintf("uninstalling %s from %s/%s", rel, cur.Spec.TargetCluster, cur.Spec.TargetNamespace), runErr)
+		return nil, m.failed(ctx, cur, op, latest(cfg, rel), helmError(fmt.Sprintf("uninstalling %s from %s/%s", rel, cur.Spec.TargetCluster, cur.Spec.TargetNamespace), runErr))
 	}
 	return m.dropRecord(ctx, cur, "uninstalled "+rel)
 }

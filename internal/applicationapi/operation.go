@@ -25,13 +25,17 @@ const (
 	ResultInterrupted = "Interrupted"
 )
 
+// lastRenewed is when op last said it runs.
+func lastRenewed(op *applicationv1.AppOperation) time.Time {
+	if op.RenewTime != nil {
+		return op.RenewTime.Time
+	}
+	return op.StartedAt.Time
+}
+
 // stale says whether op stopped renewing for longer than after.
 func stale(op *applicationv1.AppOperation, now time.Time, after time.Duration) bool {
-	last := op.StartedAt.Time
-	if op.RenewTime != nil {
-		last = op.RenewTime.Time
-	}
-	return now.Sub(last) > after
+	return now.Sub(lastRenewed(op)) > after
 }
 
 // begin records op in the App's status: the App is the release's lock on
@@ -41,10 +45,9 @@ func stale(op *applicationv1.AppOperation, now time.Time, after time.Duration) b
 // only then recovers the release in the member, as the caller (cfg), so
 // that no live operation's revision is ever marked failed.
 func (m *Module) begin(ctx context.Context, app *applicationv1.App, typ string, p *directory.Principal, phase applicationv1.AppPhase, cfg *action.Configuration) (*applicationv1.AppOperation, error) {
-	var cur applicationv1.App
-	if err := m.Reader.Get(ctx, client.ObjectKeyFromObject(app), &cur); err != nil {
-		return nil, apigroup.Refuse(http.StatusServiceUnavailable, "reading application %s: %v", app.Name, err)
-	}
+	// app is as the caller read it past the cache: if it changed since,
+	// the update below conflicts.
+	cur := *app.DeepCopy()
 	now := time.Now()
 	staleOp := cur.Status.Operation
 	if staleOp != nil && !stale(staleOp, now, m.staleAfter()) {
@@ -65,11 +68,7 @@ func (m *Module) begin(ctx context.Context, app *applicationv1.App, typ string, 
 	*app = cur
 	if staleOp != nil {
 		if _, err := recoverRelease(cfg, releaseName(&cur), staleOp); err != nil {
-			err = helmError("recovering release "+releaseName(&cur)+" from an interrupted "+staleOp.Type, err)
-			if _, ferr := m.finish(ctx, app, op, nil, nil, err, ""); ferr != nil && m.Log != nil {
-				m.Log.Warn("recording a failed recovery", "app", app.Namespace+"/"+app.Name, "err", ferr)
-			}
-			return nil, err
+			return nil, m.failed(ctx, app, op, nil, helmError("recovering release "+releaseName(&cur)+" from an interrupted "+staleOp.Type, err))
 		}
 	}
 	return op, nil
@@ -161,18 +160,33 @@ func (m *Module) finish(ctx context.Context, app *applicationv1.App, op *applica
 			done.Result, st.Phase = ResultSucceeded, applicationv1.AppSucceeded
 			st.Message = fmt.Sprintf(format, args...)
 		}
-		if rel != nil {
-			st.Revision = rel.Version
-			if rel.Info != nil {
-				st.ReleaseStatus = rel.Info.Status.String()
-			}
-		}
+		setRelease(st, rel)
 		return m.Client.Status().Update(ctx, &out)
 	})
 	if err != nil {
 		return nil, apigroup.Refuse(http.StatusServiceUnavailable, "recording the end of the %s of application %s: %v", op.Type, app.Name, err)
 	}
 	return &out, nil
+}
+
+// failed records that op failed with err (a Refusal, answered to the
+// caller) and answers err.
+func (m *Module) failed(ctx context.Context, app *applicationv1.App, op *applicationv1.AppOperation, rel *release.Release, err error) error {
+	if _, ferr := m.finish(ctx, app, op, rel, nil, err, ""); ferr != nil && m.Log != nil {
+		m.Log.Warn("recording a failed "+op.Type, "app", app.Namespace+"/"+app.Name, "err", ferr)
+	}
+	return err
+}
+
+// setRelease records the release's latest revision (nil: unknown) in st.
+func setRelease(st *applicationv1.AppStatus, rel *release.Release) {
+	if rel == nil {
+		return
+	}
+	st.Revision = rel.Version
+	if rel.Info != nil {
+		st.ReleaseStatus = rel.Info.Status.String()
+	}
 }
 
 // latest is the release's latest revision, or nil.

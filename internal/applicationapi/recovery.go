@@ -56,11 +56,7 @@ func (r *Recovery) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	}
 	now := r.now()
 	if !stale(op, now, r.StaleAfter) {
-		last := op.StartedAt.Time
-		if op.RenewTime != nil {
-			last = op.RenewTime.Time
-		}
-		return ctrl.Result{RequeueAfter: last.Add(r.StaleAfter).Sub(now) + time.Second}, nil
+		return ctrl.Result{RequeueAfter: lastRenewed(op).Add(r.StaleAfter).Sub(now) + time.Second}, nil
 	}
 	e, ok := r.Cache.Get(app.Spec.TargetCluster)
 	if !ok || !e.Health().Healthy {
@@ -124,12 +120,7 @@ func (r *Recovery) record(ctx context.Context, req ctrl.Request, holder, op *app
 			st.Message += fmt.Sprintf("; revision %d was left pending and is now marked failed", marked.Version)
 		}
 		st.Message += extra
-		if rel != nil {
-			st.Revision = rel.Version
-			if rel.Info != nil {
-				st.ReleaseStatus = rel.Info.Status.String()
-			}
-		}
+		setRelease(st, rel)
 		return r.Client.Status().Update(ctx, &cur)
 	})
 }
