@@ -42,6 +42,10 @@ func applications(t *testing.T, admin, k *framework.Kstack, hc *http.Client, bas
 	}
 	mustDo(t, hc, root, "POST", groups, group("atk-charts", ""))
 	pushTiny(t, k, strings.TrimPrefix(base, "https://"))
+	// A group of the administrator's own (User visibility), and one of
+	// tenant t2's, made by dave.
+	mustDo(t, hc, root, "POST", groups, strings.Replace(group("atk-private", ""), `"Public"`, `"User"`, 1))
+	mustDo(t, hc, tokens["dave"], "POST", groups, strings.Replace(group("atk-t2-charts", ""), `"Public"`, `"User"`, 1))
 
 	app := func(name, namespace, version, values string) string {
 		return `{"apiVersion":"application.tkestack.io/v1","kind":"App","metadata":{"name":"` + name + `"},"spec":{"targetCluster":"` + a +
@@ -82,6 +86,14 @@ func applications(t *testing.T, admin, k *framework.Kstack, hc *http.Client, bas
 		{what: "app: upgrade the administrator's app as the administrator (twin)", who: "root", method: "PUT", url: admins, contentType: "application/json",
 			body: app("atk-admins", "", "0.2.0", "role: admin2"), allow: true, want: `"lastOperation":{"type":"upgrade","user":"admin"`},
 		{what: "app: uninstall another project's app", who: "quinn", method: "DELETE", url: admins, want: "may not"},
+		// Chart groups across tenants: another tenant's private group is
+		// missing, its public one readable, not changeable.
+		{what: "chart group: read one's own (twin)", who: "dave", method: "GET", url: groups + "/atk-t2-charts", allow: true, want: `"name":"atk-t2-charts"`},
+		{what: "chart group: read another tenant's private one", who: "dave", method: "GET", url: groups + "/atk-private", want: `"atk-private" not found`},
+		{what: "chart group: charts of another tenant's private one", who: "dave", method: "GET", url: groups + "/atk-private/charts", want: `"atk-private" not found`},
+		{what: "chart group: charts of another tenant's public one (twin)", who: "dave", method: "GET", url: groups + "/atk-charts/charts", allow: true, want: `"name":"tiny"`},
+		{what: "chart group: sync another tenant's public one", who: "dave", method: "POST", url: groups + "/atk-charts/sync", want: "another tenant's"},
+		{what: "chart group: delete a chart of another tenant's public one", who: "dave", method: "DELETE", url: groups + "/atk-charts/charts/tiny", want: "another tenant's"},
 		// Repository addresses the platform would dial: not its own (it
 		// listens on 127.0.0.1; only 127.0.0.2 is allowed), not even for
 		// an administrator.
@@ -92,6 +104,13 @@ func applications(t *testing.T, admin, k *framework.Kstack, hc *http.Client, bas
 		{what: "chart group: import from the metadata service", who: "root", method: "POST", url: groups, contentType: "application/json",
 			body: group("atk-meta", "http://169.254.169.254/latest"), want: "link-local"},
 	})
+
+	// A group's name cannot be taken again, by another tenant, to
+	// overwrite its stored password: a conflict, before anything is stored.
+	if code, body := framework.Do(t, hc, "POST", groups, tokens["dave"], "", "application/json",
+		strings.Replace(group("atk-private", "http://127.0.0.2:9/charts"), `"syncInterval"`, `"username":"u","password":"p","syncInterval"`, 1)); code != http.StatusConflict || !strings.Contains(body, "taken by a chart group") {
+		t.Errorf("another tenant's group of the same name, with a password: %d %s", code, body)
+	}
 
 	// Pat's refused upgrade ran as pat: the ClusterRole was not changed to
 	// pat's value, and the App says whose upgrade failed.
