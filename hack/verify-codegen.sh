@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Fails when the generated files (deepcopy, CRD manifests) differ from what
-# the generators make from the current api/ types.
+# the generators make from the current api/ and addonapi/ types.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONTROLLER_GEN=$(realpath "${1:-bin/controller-gen}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cp -r go.mod go.sum api hack config "$tmp/"
-rm -f "$tmp"/config/crd/*.yaml
-(cd "$tmp" && "$CONTROLLER_GEN" object:headerFile=hack/boilerplate.go.txt paths=./api/... \
-  && "$CONTROLLER_GEN" crd:crdVersions=v1 paths=./api/... output:crd:dir=config/crd)
-if ! diff -ru api "$tmp/api" || ! diff -ru config/crd "$tmp/config/crd"; then
+cp -r go.mod go.sum api addonapi hack config "$tmp/"
+mkdir -p "$tmp/internal/addons/cronhpa"
+cp -r internal/addons/cronhpa/crd "$tmp/internal/addons/cronhpa/"
+rm -f "$tmp"/config/crd/*.yaml "$tmp"/internal/addons/cronhpa/crd/*.yaml
+(cd "$tmp" && hack/update-codegen.sh "$CONTROLLER_GEN")
+stale=0
+for d in api addonapi config/crd internal/addons/cronhpa/crd; do
+  diff -ru "$d" "$tmp/$d" || stale=1
+done
+if [ "$stale" = 1 ]; then
   echo "generated files are stale: run 'make generate' and commit the result" >&2
   exit 1
 fi

@@ -60,7 +60,7 @@ Everything kstack keeps (PKI, data, logs) lives in the data dir: ~/.kstack, or
 		newLoginCmd(o), newLogoutCmd(o), newCredentialCmd(o), newWhoamiCmd(o), newPasswdCmd(o), newAdminCmd(o),
 		newUserCmd(o), newGroupCmd(o), newPolicyCmd(o), newPolicyBindingCmd(o), newAPIKeyCmd(o), newIdentityProviderCmd(o),
 		newProjectCmd(o), newNamespaceCmd(o), newPublishCmd(o, false), newPublishCmd(o, true),
-		newVirtualNodeCmd(o), newVirtualNodeSetCmd(o), newLogAgentCmd(o), newLogRuleCmd(o),
+		newVirtualNodeCmd(o), newVirtualNodeSetCmd(o), newAddonCmd(o), newLogAgentCmd(o), newLogRuleCmd(o),
 		newAuditCmd(o), newEventCmd(o), newTopCmd(o), newMetricsCmd(o), newAlarmCmd(o), newNotifyCmd(o), newRegistryCmd(o),
 		newChartCmd(o), newAppCmd(o))
 	routeFlagWarnings(root, o.ErrOut)

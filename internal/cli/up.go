@@ -150,6 +150,8 @@ against an existing control plane.`,
 	f.DurationVar(&rg.PullRotation, "registry-pull-rotation", rg.PullRotation, "how often each project's pull credential (in its namespaces' kstack-registry pull secrets) is replaced")
 	f.DurationVar(&rg.PullGrace, "registry-pull-grace", rg.PullGrace, "how long a replaced pull credential still works, while the members' pull secrets are rewritten")
 	f.DurationVar(&rg.AppStaleAfter, "app-operation-stale-after", rg.AppStaleAfter, "a Helm application's install, upgrade or rollback that has not renewed for this long was interrupted (its replica stopped): the leader marks its pending release failed, so the next operation goes on")
+	f.StringVar(&run.TestClockFile, "test-clock-file", "", "for tests only: the add-on controllers (CronHPA) read the time from this file (an RFC 3339 time the test writes and advances) instead of the system clock")
+	_ = f.MarkHidden("test-clock-file")
 	f.StringSliceVar(&run.Controllers, "controllers", []string{"*"}, "controllers to run: * for all, NAME to enable one, -NAME to disable one (e.g. *,-virtual-node-set); the controllers are "+strings.Join(platform.ControllerNames(), ", "))
 	_ = runCmd.MarkFlagRequired("kubeconfig")
 	_ = runCmd.MarkFlagRequired("tls-cert-file")

@@ -178,6 +178,11 @@ var invariantCases = map[string][]invariantCase{
 	},
 	// validations: spec.clusterName immutable
 	"kstack-credential-owner": immutableCases("clustercredentials.platform.tkestack.io", "clusterName", 0, 1),
+	// validations: spec.clusterName, spec.type fixed
+	"kstack-addon-identity": slices.Concat(
+		fixedCases("clusteraddons.platform.tkestack.io", "clusterName", 0, 2),
+		fixedCases("clusteraddons.platform.tkestack.io", "type", 1, 2),
+	),
 	// validations: spec.username immutable
 	"kstack-user-identity": slices.Concat(
 		immutableCases("users.auth.tkestack.io", "username", 0, 1),

@@ -36,6 +36,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
+	"github.com/kstack/kstack/internal/addons/catalog"
 	"github.com/kstack/kstack/internal/admissionwebhook"
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auditapi"
@@ -46,6 +47,8 @@ import (
 	"github.com/kstack/kstack/internal/auth/signing"
 	"github.com/kstack/kstack/internal/authapi"
 	"github.com/kstack/kstack/internal/businessapi"
+	"github.com/kstack/kstack/internal/clock"
+	"github.com/kstack/kstack/internal/clusteraddon"
 	"github.com/kstack/kstack/internal/clustercache"
 	"github.com/kstack/kstack/internal/console"
 	"github.com/kstack/kstack/internal/dialcheck"
@@ -105,6 +108,9 @@ type RunOptions struct {
 	Alarms AlarmOptions
 	// Registry configures the image registry.
 	Registry RegistryOptions
+	// TestClockFile, for tests only, gives the add-on controllers a clock
+	// read from a file (internal/clock.File).
+	TestClockFile string
 	// DialAllow are prefixes users may point the platform at although
 	// they are loopback, link-local or the platform's own (--dial-allow).
 	DialAllow []string
@@ -315,6 +321,12 @@ func (r *runner) wireGroups(ctx context.Context) error {
 		SystemNamespace: SystemNamespace, Log: r.log.With("component", "gateway")}
 	r.platform = &platformapi.Module{Env: env, Cache: r.cache, Discovery: dc, VirtualNodeIP: r.o.VirtualNodeIP,
 		VirtualNodeLog: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("controller", "virtualnodeset")}
+	ck, err := clock.FromFlag(r.o.TestClockFile)
+	if err != nil {
+		return fmt.Errorf("--test-clock-file: %w", err)
+	}
+	r.platform.Addons = &clusteraddon.Addons{Env: env, Cache: r.cache, Catalog: catalog.All(), Clock: ck,
+		ControllerLog: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("controller", "cluster-addon")}
 	business := &businessapi.Module{Env: env, Cache: r.cache}
 	// Project policies apply in a member namespace that a project owns.
 	dec.ProjectOf = business.ProjectOf

@@ -1,7 +1,8 @@
 // Package platformapi is the platform.tkestack.io API group as a module of
-// the gateway: clusters, their credentials and virtual node sets; importing
-// a cluster and replacing its credential; the connect-form proxy into a
-// member; and the cluster and virtual-node-set controllers.
+// the gateway: clusters, their credentials, virtual node sets and add-ons
+// (ClusterAddon, internal/clusteraddon); importing a cluster and replacing
+// its credential; the connect-form proxy into a member; and the cluster,
+// virtual-node-set and cluster-addon controllers.
 package platformapi
 
 import (
@@ -22,6 +23,7 @@ import (
 	platformv1 "github.com/kstack/kstack/api/platform/v1"
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/directory"
+	"github.com/kstack/kstack/internal/clusteraddon"
 	"github.com/kstack/kstack/internal/clustercache"
 	clustercontroller "github.com/kstack/kstack/internal/controllers/cluster"
 	"github.com/kstack/kstack/internal/controllers/globalcluster"
@@ -47,6 +49,8 @@ type Module struct {
 	VirtualNodeIP string
 	// VirtualNodeLog logs the virtual node sets.
 	VirtualNodeLog *slog.Logger
+	// Addons are the extension components (ClusterAddon).
+	Addons *clusteraddon.Addons
 }
 
 // Info names the group.
@@ -60,6 +64,7 @@ func (m *Module) Resources() []apigroup.Resource {
 		{Kind: "cluster", TenantScoped: true},
 		{Kind: "clustercredential", TenantScoped: true, AdminOnly: "cluster credentials are readable by platform administrators only"},
 		{Kind: "virtualnodeset", TenantScoped: true},
+		{Kind: "clusteraddon", TenantScoped: true},
 	}
 }
 
@@ -73,6 +78,12 @@ func (m *Module) Admit(ctx context.Context, r *apigroup.Request) error {
 	case a.Kind == "cluster" && a.Verb == "deletecollection":
 		// Each cluster's delete is checked for the projects in it.
 		return apigroup.Refuse(http.StatusMethodNotAllowed, "delete clusters one at a time (kstack cluster delete ID)")
+	case a.Kind == "clusteraddon" && a.Verb == "delete":
+		return m.Addons.CheckUninstall(ctx, a.Name)
+	case a.Kind == "clusteraddon" && a.Verb == "deletecollection":
+		return apigroup.Refuse(http.StatusMethodNotAllowed, "uninstall add-ons one at a time (kstack addon uninstall CLUSTER TYPE), so that each is checked for what still uses it")
+	case a.Kind == "clusteraddon":
+		return m.Addons.Admit(ctx, r)
 	}
 	return nil
 }
@@ -85,6 +96,8 @@ func (m *Module) Validate(ctx context.Context, r *apigroup.Request) error {
 		return m.checkCredentialRef(ctx, r.Object)
 	case "virtualnodeset":
 		return m.checkVirtualNodeSet(ctx, r)
+	case "clusteraddon":
+		return m.Addons.Validate(ctx, r)
 	}
 	return nil
 }
@@ -133,6 +146,8 @@ func (m *Module) Routes() []apigroup.Route {
 		{Pattern: Prefix + ProxyPrefix + "{id}/credential", Handler: func(w http.ResponseWriter, r *http.Request, p *directory.Principal) {
 			m.importCluster(w, r, p, r.PathValue("id"))
 		}},
+		{Pattern: "GET " + Prefix + ProxyPrefix + "{id}/addontypes", Handler: m.Addons.Types},
+		{Pattern: "GET " + Prefix + ProxyPrefix + "{id}/addons", Handler: m.Addons.List},
 		{Pattern: ProxyPrefix + "{id}/proxy", Handler: m.proxy},
 		{Pattern: ProxyPrefix + "{id}/proxy/{path...}", Handler: m.proxy},
 	}
@@ -163,6 +178,9 @@ func (m *Module) Controllers() []apigroup.Controller {
 		}},
 		{Name: "virtual-node-set", Setup: func(mgr ctrl.Manager) error {
 			return (&virtualnodeset.Reconciler{Client: mgr.GetClient(), Cache: m.Cache, NodeIP: m.VirtualNodeIP, Log: m.VirtualNodeLog}).SetupWithManager(mgr)
+		}},
+		{Name: "cluster-addon", Setup: func(mgr ctrl.Manager) error {
+			return (&clusteraddon.Reconciler{Client: mgr.GetClient(), Cache: m.Cache, Catalog: m.Addons.Catalog, Clock: m.Addons.Clock, Log: m.Addons.ControllerLog}).SetupWithManager(mgr)
 		}},
 	}
 }

@@ -27,3 +27,26 @@ type ImportRequest struct {
 	// Type is Imported (default) or Local, for clusters that `kstack local` runs.
 	Type ClusterType `json:"type,omitempty"`
 }
+
+// ClusterAddonType is one add-on type the platform offers, as GET
+// /platform/apis/platform.tkestack.io/v1/clusters/{id}/addontypes lists
+// them (TKEStack's ClusterAddonType).
+// +kubebuilder:object:generate=false
+type ClusterAddonType struct {
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	// Level is Basic or Enhance, as TKEStack classes add-ons.
+	Level         string   `json:"level"`
+	LatestVersion string   `json:"latestVersion"`
+	Versions      []string `json:"versions"`
+	// Kinds are the kinds the add-on brings (e.g. cronhpas.extensions.tkestack.io).
+	Kinds []string `json:"kinds"`
+}
+
+// ClusterAddonTypeList is the answer of the addontypes route.
+// +kubebuilder:object:generate=false
+type ClusterAddonTypeList struct {
+	Kind       string             `json:"kind"`
+	APIVersion string             `json:"apiVersion"`
+	Items      []ClusterAddonType `json:"items"`
+}

@@ -136,6 +136,7 @@ func TestAttacks(t *testing.T) {
 	t.Run("alarms and notifications", func(t *testing.T) { alarms(t, admin, hc, base, a, tokens) })
 	t.Run("registry", func(t *testing.T) { registry(t, k, hc, base, tokens) })
 	t.Run("applications", func(t *testing.T) { applications(t, admin, k, hc, base, a, tokens) })
+	t.Run("add-ons", func(t *testing.T) { addons(t, hc, base, a, tokens) })
 
 	// Nothing the refused rows sent was stored.
 	var cls struct {

@@ -1,0 +1,12 @@
+// Package catalog is the list of add-on types the platform offers.
+package catalog
+
+import (
+	"github.com/kstack/kstack/internal/addons"
+	"github.com/kstack/kstack/internal/addons/cronhpa"
+)
+
+// All are the add-on types, each made anew (they hold no state).
+func All() addons.Catalog {
+	return addons.Catalog{cronhpa.Addon()}
+}

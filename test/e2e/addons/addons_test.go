@@ -1,0 +1,351 @@
+// Package addons holds the end-to-end test of extension components: the
+// CronHPA add-on enabled, upgraded and uninstalled in real local member
+// clusters from the platform, and its controller scaling a Deployment at
+// the minutes a test clock (--test-clock-file) reaches: at the scheduled
+// minute, once after a restart that missed schedules, and once across a
+// change of the platform's leader.
+package addons
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kstack/kstack/internal/clock"
+	"github.com/kstack/kstack/test/e2e/framework"
+)
+
+type env struct {
+	t *testing.T
+	// eight is the time the test calls 8:00: a whole hour at least an
+	// hour after the test started, so that the test clock is ahead of the
+	// members' real clocks (a CronHPA never fires for times before it was
+	// created) and no schedule of the test fires between the two.
+	eight    time.Time
+	k        *framework.Kstack
+	clock    string
+	cluster  string
+	memberKC string
+}
+
+// at is the test's hh:mm:ss (8:00 is e.eight), as the CronHPA status
+// writes times.
+func (e *env) at(hms string) string {
+	var h, m, s int
+	if _, err := fmt.Sscanf(hms, "%d:%d:%d", &h, &m, &s); err != nil {
+		e.t.Fatal(err)
+	}
+	return e.eight.Add(time.Duration(h-8)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second).Format(time.RFC3339)
+}
+
+// daily is the crontab of the test's hour h, every day.
+func (e *env) daily(h int) string {
+	return fmt.Sprintf("0 %d * * *", e.eight.Add(time.Duration(h-8)*time.Hour).Hour())
+}
+
+// setClock moves the platform's clock to the test's hh:mm:ss.
+func (e *env) setClock(hms string) {
+	e.t.Helper()
+	t, _ := time.Parse(time.RFC3339, e.at(hms))
+	if err := clock.Set(e.clock, t); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// kubectl runs kubectl against the member directly (the test's view of
+// what is really there).
+func (e *env) kubectl(args ...string) string {
+	e.t.Helper()
+	return e.k.MustKubectl(e.memberKC, args...)
+}
+
+func (e *env) replicas(name string) string {
+	e.t.Helper()
+	return strings.TrimSpace(e.kubectl("-n", "web", "get", "deployment", name, "-o", "jsonpath={.spec.replicas}"))
+}
+
+func (e *env) waitReplicas(name, want string) {
+	e.t.Helper()
+	framework.Eventually(e.t, 2*time.Minute, name+" at "+want+" replicas", func() error {
+		if got := e.replicas(name); got != want {
+			return fmt.Errorf("%s replicas", got)
+		}
+		return nil
+	})
+}
+
+// rescales counts the controller's SuccessfulRescale events of CronHPA
+// shop's schedule firing at at.
+func (e *env) rescales(at string) int {
+	e.t.Helper()
+	out := e.kubectl("-n", "web", "get", "events", "--field-selector", "reason=SuccessfulRescale,involvedObject.name=shop", "-o", "jsonpath={range .items[*]}{.message}|{.count}{\"\\n\"}{end}")
+	n := 0
+	for _, l := range strings.Split(out, "\n") {
+		msg, count, _ := strings.Cut(l, "|")
+		if strings.Contains(msg, "at "+at) {
+			var c int
+			fmt.Sscan(count, &c)
+			n += c
+		}
+	}
+	return n
+}
+
+func (e *env) cronHPA(name, target, kind, apiVersion, tz string, crons ...string) string {
+	var cs []string
+	for _, c := range crons {
+		sched, n, _ := strings.Cut(c, "=")
+		cs = append(cs, fmt.Sprintf(`{"schedule":%q,"targetReplicas":%s}`, sched, n))
+	}
+	tzField := ""
+	if tz != "" {
+		tzField = fmt.Sprintf(`,"timeZone":%q`, tz)
+	}
+	return fmt.Sprintf(`{"apiVersion":"extensions.tkestack.io/v1","kind":"CronHPA","metadata":{"name":%q,"namespace":"web"},`+
+		`"spec":{"scaleTargetRef":{"apiVersion":%q,"kind":%q,"name":%q},"crons":[%s]%s}}`, name, apiVersion, kind, target, strings.Join(cs, ","), tzField)
+}
+
+func (e *env) apply(manifest string) {
+	e.t.Helper()
+	if r := e.k.RunStdin(manifest, "kubectl", "--kubeconfig", e.memberKC, "apply", "-f", "-"); r.Err != nil {
+		e.t.Fatalf("kubectl apply: %v\n%s", r.Err, r.Stderr)
+	}
+}
+
+func TestAddons(t *testing.T) {
+	dir := t.TempDir()
+	e := &env{t: t, clock: filepath.Join(dir, "clock"), eight: time.Now().UTC().Truncate(time.Hour).Add(2 * time.Hour)}
+	e.setClock("07:58:00")
+	k := framework.New(t)
+	e.k = k
+	upArgs := []string{"--listen", framework.FreeAddr(t), "--platform-arg=--test-clock-file=" + e.clock}
+	p := k.Up(3*time.Minute, upArgs...)
+	e.cluster, e.memberKC = k.ImportedCluster("m1", 1)
+
+	t.Run("bad input", func(t *testing.T) {
+		for _, tt := range []struct {
+			what, want string
+			args       []string
+		}{
+			{"an unknown type", `no add-on type "GPUManagerX"; the types are CronHPA`, []string{"addon", "install", e.cluster, "GPUManagerX"}},
+			{"an unknown version", `CronHPA has no version "v9.9.9"; its versions are v1.0.0, v1.1.0`, []string{"addon", "install", e.cluster, "CronHPA", "--version", "v9.9.9"}},
+			{"an unknown cluster", `there is no cluster "cls-nothere"`, []string{"addon", "install", "cls-nothere", "CronHPA"}},
+			{"the global cluster", "is the global cluster", []string{"addon", "install", "global", "CronHPA"}},
+		} {
+			if out := k.MustFail(tt.args...); !strings.Contains(out, tt.want) {
+				t.Errorf("%s: %q, want %q", tt.what, out, tt.want)
+			}
+		}
+	})
+
+	t.Run("enable CronHPA v1.0.0", func(t *testing.T) {
+		k.MustRun("addon", "install", e.cluster, "cronhpa", "--version", "v1.0.0", "--wait")
+		crd := e.kubectl("get", "crd", "cronhpas.extensions.tkestack.io", "-o", "jsonpath={.metadata.labels}")
+		if !strings.Contains(crd, `"app.kubernetes.io/managed-by":"kstack"`) || !strings.Contains(crd, `"platform.kstack.io/addon":"cronhpa"`) {
+			t.Fatalf("CRD labels %s", crd)
+		}
+		managers := e.kubectl("get", "crd", "cronhpas.extensions.tkestack.io", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}")
+		if !strings.Contains(managers, "kstack-addon-cronhpa") {
+			t.Fatalf("field managers %q", managers)
+		}
+		e.kubectl("get", "clusterrole", "kstack-addon-cronhpa-edit")
+		list := k.MustRun("addon", "list", "--cluster", e.cluster)
+		if !strings.Contains(list, "CronHPA") || !strings.Contains(list, "v1.0.0") || !strings.Contains(list, "Running") {
+			t.Fatalf("addon list:\n%s", list)
+		}
+	})
+
+	t.Run("scale at the scheduled minute", func(t *testing.T) {
+		e.kubectl("create", "namespace", "web")
+		e.kubectl("-n", "web", "create", "deployment", "shop", "--image=nginx", "--replicas=1")
+		e.apply(e.cronHPA("shop", "shop", "Deployment", "apps/v1", "", e.daily(8)+"=5", e.daily(9)+"=2", e.daily(10)+"=7", e.daily(11)+"=3"))
+		time.Sleep(2 * time.Second)
+		if r := e.replicas("shop"); r != "1" {
+			t.Fatalf("scaled before 8:00: %s", r)
+		}
+		e.setClock("08:00:05")
+		e.waitReplicas("shop", "5")
+		if last := e.kubectl("-n", "web", "get", "cronhpa", "shop", "-o", "jsonpath={.status.lastScheduleTime}"); last != e.at("08:00:00") {
+			t.Fatalf("lastScheduleTime %q", last)
+		}
+	})
+
+	t.Run("a missed schedule applies once after a restart", func(t *testing.T) {
+		if err := p.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		// 9:00 (2 replicas) and 10:00 (7) pass while the platform is down.
+		e.setClock("10:00:30")
+		p = k.Up(3*time.Minute, upArgs...)
+		e.waitReplicas("shop", "7")
+		framework.Eventually(t, time.Minute, "lastScheduleTime 10:00", func() error {
+			if last := e.kubectl("-n", "web", "get", "cronhpa", "shop", "-o", "jsonpath={.status.lastScheduleTime}"); last != e.at("10:00:00") {
+				return fmt.Errorf("%q", last)
+			}
+			return nil
+		})
+		if n := e.rescales(e.at("09:00:00")); n != 0 {
+			t.Fatalf("the missed 9:00 schedule was replayed %d times", n)
+		}
+		if n := e.rescales(e.at("10:00:00")); n != 1 {
+			t.Fatalf("the 10:00 schedule applied %d times, want 1", n)
+		}
+	})
+
+	t.Run("upgrade keeps the CronHPAs", func(t *testing.T) {
+		uid := e.kubectl("-n", "web", "get", "cronhpa", "shop", "-o", "jsonpath={.metadata.uid}")
+		k.MustRun("addon", "upgrade", e.cluster, "CronHPA", "--version", "v1.1.0", "--wait")
+		if got := e.kubectl("-n", "web", "get", "cronhpa", "shop", "-o", "jsonpath={.metadata.uid}"); got != uid {
+			t.Fatalf("CronHPA uid %q after the upgrade, was %q", got, uid)
+		}
+		e.kubectl("get", "clusterrole", "kstack-addon-cronhpa-view")
+		// v1.1.0's schema has timeZone: it is kept, not pruned.
+		e.apply(e.cronHPA("tz", "nothing", "Deployment", "apps/v1", "Asia/Shanghai", "0 23 * * 7=4"))
+		if tz := e.kubectl("-n", "web", "get", "cronhpa", "tz", "-o", "jsonpath={.spec.timeZone}"); tz != "Asia/Shanghai" {
+			t.Fatalf("timeZone %q", tz)
+		}
+		e.kubectl("-n", "web", "delete", "cronhpa", "tz")
+	})
+
+	t.Run("bad CronHPAs say why", func(t *testing.T) {
+		e.kubectl("-n", "web", "create", "configmap", "cfg")
+		for _, tt := range []struct{ name, manifest, reason, want string }{
+			{"bad-cron", e.cronHPA("bad-cron", "shop", "Deployment", "apps/v1", "", "61 * * * *=2"), "InvalidSchedule", `spec.crons[0].schedule`},
+			{"bad-tz", e.cronHPA("bad-tz", "shop", "Deployment", "apps/v1", "Mars/Olympus", e.daily(8)+"=2"), "InvalidTimeZone", `unknown time zone "Mars/Olympus"`},
+			{"no-scale", e.cronHPA("no-scale", "cfg", "ConfigMap", "v1", "", e.daily(10)+"=2"), "NoScaleSubresource", "v1 ConfigMap has no scale subresource"},
+		} {
+			e.apply(tt.manifest)
+			framework.Eventually(t, time.Minute, tt.name+" condition", func() error {
+				got := e.kubectl("-n", "web", "get", "cronhpa", tt.name, "-o", `jsonpath={.status.conditions[?(@.type=="Valid")].reason}|{.status.conditions[?(@.type=="Valid")].message}`)
+				if !strings.HasPrefix(got, tt.reason+"|") || !strings.Contains(got, tt.want) {
+					return fmt.Errorf("%q", got)
+				}
+				return nil
+			})
+			e.kubectl("-n", "web", "delete", "cronhpa", tt.name)
+		}
+		// A target that does not exist yet: accepted, and the 10:00 firing
+		// applies once it appears.
+		e.apply(e.cronHPA("later", "later", "Deployment", "apps/v1", "", e.daily(10)+"=4"))
+		framework.Eventually(t, time.Minute, "later waits for its target", func() error {
+			got := e.kubectl("-n", "web", "get", "cronhpa", "later", "-o", `jsonpath={.status.conditions[?(@.type=="Scaled")].reason}`)
+			if got != "TargetNotFound" {
+				return fmt.Errorf("%q", got)
+			}
+			return nil
+		})
+		e.kubectl("-n", "web", "create", "deployment", "later", "--image=nginx", "--replicas=1")
+		e.waitReplicas("later", "4")
+		e.kubectl("-n", "web", "delete", "cronhpa", "later")
+	})
+
+	t.Run("a leader change neither loses nor doubles a schedule", func(t *testing.T) {
+		second := startReplica(t, k, p.ConsoleURL, e.clock)
+		platformKC := p.Kubeconfig
+		leader := func() string {
+			out, err := k.Kubectl(platformKC, "-n", "kstack-system", "get", "lease", "kstack-platform", "-o", "jsonpath={.spec.holderIdentity}")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSpace(out)
+		}
+		// After the 10:00 firing someone scales by hand: no one may apply
+		// 10:00 again over it.
+		e.kubectl("-n", "web", "scale", "deployment", "shop", "--replicas=4")
+		before := leader()
+		out, _ := exec.Command("pgrep", "-f", "kstack.* platform run").Output()
+		var victims []string
+		for _, pid := range strings.Fields(string(out)) {
+			if pid != fmt.Sprint(second.Pid()) {
+				victims = append(victims, pid)
+			}
+		}
+		if len(victims) != 1 {
+			t.Fatalf("platform processes other than the second replica: %v", victims)
+		}
+		if err := exec.Command("kill", "-TERM", victims[0]).Run(); err != nil {
+			t.Fatal(err)
+		}
+		// 11:00 (3 replicas) comes while the leader changes.
+		e.setClock("11:00:10")
+		framework.Eventually(t, 2*time.Minute, "another leader", func() error {
+			if l := leader(); l == before || l == "" {
+				return fmt.Errorf("still %q", l)
+			}
+			return nil
+		})
+		e.waitReplicas("shop", "3")
+		time.Sleep(3 * time.Second)
+		if n := e.rescales(e.at("11:00:00")); n != 1 {
+			t.Fatalf("the 11:00 schedule applied %d times across the leader change, want 1", n)
+		}
+		if n := e.rescales(e.at("10:00:00")); n != 1 {
+			t.Fatalf("the 10:00 schedule applied %d times, want 1", n)
+		}
+	})
+
+	t.Run("uninstall refuses while used, then removes everything", func(t *testing.T) {
+		out := k.MustFail("addon", "uninstall", e.cluster, "CronHPA")
+		if !strings.Contains(out, "still used in cluster "+e.cluster+" by CronHPA web/shop") {
+			t.Fatalf("uninstall while used: %s", out)
+		}
+		e.kubectl("get", "crd", "cronhpas.extensions.tkestack.io")
+		k.MustRun("addon", "uninstall", e.cluster, "CronHPA", "--force", "--wait")
+		if left := e.kubectl("get", "crd,clusterroles,leases", "-A", "-l", "platform.kstack.io/addon", "-o", "name"); strings.TrimSpace(left) != "" {
+			t.Fatalf("left in the member: %s", left)
+		}
+		for _, obj := range [][]string{{"crd", "cronhpas.extensions.tkestack.io"}, {"-n", "kube-system", "lease", "kstack-addon-cronhpa"},
+			{"clusterrole", "kstack-addon-cronhpa-edit"}, {"clusterrole", "kstack-addon-cronhpa-view"}} {
+			if _, err := k.Kubectl(e.memberKC, append([]string{"get"}, obj...)...); err == nil || !strings.Contains(err.Error(), "NotFound") {
+				t.Fatalf("%v still in the member: %v", obj, err)
+			}
+		}
+		// What it did not make is still there.
+		if r := e.replicas("shop"); r != "3" {
+			t.Fatalf("shop has %s replicas after the uninstall", r)
+		}
+	})
+
+	t.Run("a cluster that is down gets the add-on when it is back", func(t *testing.T) {
+		down, downKC := k.ImportedCluster("m2", 1)
+		k.MustRun("local", "stop", "m2")
+		framework.Eventually(t, 2*time.Minute, "m2 Failed", func() error {
+			if out := k.MustRun("cluster", "get", down, "-o", "json"); !strings.Contains(out, `"phase": "Failed"`) && !strings.Contains(out, `"phase":"Failed"`) {
+				return fmt.Errorf("not Failed yet")
+			}
+			return nil
+		})
+		k.MustRun("addon", "install", down, "CronHPA")
+		framework.Eventually(t, time.Minute, "Waiting", func() error {
+			out := k.MustRun("addon", "get", down, "CronHPA")
+			if !strings.Contains(out, "Waiting") || !strings.Contains(out, "cannot be reached") {
+				return fmt.Errorf("%s", out)
+			}
+			return nil
+		})
+		k.MustRun("local", "start", "m2")
+		framework.Eventually(t, 3*time.Minute, "installed in m2", func() error {
+			out := k.MustRun("addon", "get", down, "CronHPA")
+			if !strings.Contains(out, "Running") {
+				return fmt.Errorf("%s", out)
+			}
+			return nil
+		})
+		k.MustKubectl(downKC, "get", "crd", "cronhpas.extensions.tkestack.io")
+	})
+}
+
+// startReplica runs a second `kstack platform run` against the same
+// kube-apiserver, with the same test clock.
+func startReplica(t *testing.T, k *framework.Kstack, external, clockFile string) *framework.Proc {
+	pdir := filepath.Join(k.DataDir, "platform")
+	r := k.Start("platform", "run", "--kubeconfig", filepath.Join(pdir, "kubeconfig", "platform.kubeconfig"),
+		"--listen", framework.FreeAddr(t), "--external-url", external,
+		"--tls-cert-file", filepath.Join(pdir, "pki", "gateway.crt"), "--tls-key-file", filepath.Join(pdir, "pki", "gateway.key"),
+		"--test-clock-file", clockFile)
+	r.WaitOutput(t, "platform starting", 2*time.Minute)
+	return r
+}
