@@ -86,6 +86,8 @@ func (s *Server) Init() error {
 	s.alarmRoutes(mux)
 	s.registryRoutes(mux)
 	s.helmRoutes(mux)
+	s.addonRoutes(mux)
+	s.autoscalingRoutes(mux)
 	s.mux = mux
 	return nil
 }

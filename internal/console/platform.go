@@ -272,11 +272,16 @@ func (s *Server) importCluster(w http.ResponseWriter, r *request) {
 // call sends one request to the platform's API as the user and returns
 // the status and body.
 func (r *request) call(method, path string, body []byte) (int, []byte) {
+	return r.callContent(method, path, "application/json", body)
+}
+
+// callContent is call with a body of another type (a merge patch).
+func (r *request) callContent(method, path, contentType string, body []byte) (int, []byte) {
 	req, err := http.NewRequestWithContext(r.Context(), method, inprocess.Host+path, bytes.NewReader(body))
 	if err != nil {
 		return http.StatusBadRequest, nil
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := r.transport().RoundTrip(req)
 	if err != nil {
 		return http.StatusBadGateway, []byte(err.Error())

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
+
+	extv1 "github.com/kstack/kstack/addonapi/extensions/v1"
 )
 
 // workloadForm is the form of seed 004 §4.3.1.2: a workload of one of
@@ -35,8 +38,15 @@ type workloadForm struct {
 	ServiceType   string
 	ServicePorts  string
 	Containers    []containerForm
-	Errors        map[string]string
-	Error         string
+	// ReplicaMode is manual, or cron: a same-named CronHPA of the
+	// schedules in Cron sets the replicas (seed 004 §4.2.4.2).
+	ReplicaMode string
+	Cron        cronFields
+	// AddonsURL links the Extension Components page when the cluster has
+	// no CronHPA add-on.
+	AddonsURL string
+	Errors    map[string]string
+	Error     string
 }
 
 type containerForm struct {
@@ -59,7 +69,8 @@ func (s *Server) workloadForm(w http.ResponseWriter, r *request) {
 		kind = "deployments"
 	}
 	f := workloadForm{NS: r.nsView(kind), Kinds: workloadKinds, Kind: kind, Replicas: "1", RestartPolicy: "OnFailure", ServiceType: "None",
-		Containers: []containerForm{newContainer(0)}, Errors: map[string]string{}}
+		Containers: []containerForm{newContainer(0)}, ReplicaMode: "manual", Errors: map[string]string{}}
+	f.Cron = newCronFields(autoscalingURL(f.NS.Base) + "/cronrow")
 	r.page(w, "workload", "business", "New workload", f, r.crumbs()...)
 }
 
@@ -82,7 +93,10 @@ func parseWorkloadForm(r *http.Request) workloadForm {
 	v := func(k string) string { return strings.TrimSpace(r.PostForm.Get(k)) }
 	f := workloadForm{Kind: v("kind"), Name: v("name"), Labels: v("labels"), Replicas: v("replicas"), Schedule: v("schedule"),
 		RestartPolicy: v("restartPolicy"), Volumes: r.PostForm.Get("volumes"), ServiceType: v("serviceType"), ServicePorts: v("servicePorts"),
-		Errors: map[string]string{}, Kinds: workloadKinds}
+		ReplicaMode: v("replicaMode"), Cron: parseCronFields(r.PostForm, ""), Errors: map[string]string{}, Kinds: workloadKinds}
+	if f.ReplicaMode != "cron" {
+		f.ReplicaMode = "manual"
+	}
 	for i := 0; i < maxContainers; i++ {
 		p := fmt.Sprintf("c%d.", i)
 		if _, ok := r.PostForm[p+"image"]; !ok {
@@ -366,8 +380,23 @@ func (f *workloadForm) container(c *containerForm, name string, volumes map[stri
 	return out
 }
 
+// cronHPA is the same-named CronHPA of a Deployment or StatefulSet whose
+// replicas are scheduled, or nil; a wrong row is marked next to it.
+func (f *workloadForm) cronHPA(namespace string) *extv1.CronHPA {
+	if f.ReplicaMode != "cron" || (f.Kind != "deployments" && f.Kind != "statefulsets") {
+		return nil
+	}
+	crons := f.Cron.crons()
+	if crons == nil {
+		return nil
+	}
+	hpa := newCronHPA(namespace, f.Name, map[string]string{"app": f.Name}, extv1.CronHPASpec{Crons: crons, TimeZone: f.Cron.TimeZone})
+	hpa.Spec.ScaleTargetRef = autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kinds[f.Kind].Kind, Name: f.Name}
+	return hpa
+}
+
 func (f *workloadForm) hasErrors() bool {
-	if len(f.Errors) > 0 || f.Error != "" {
+	if len(f.Errors) > 0 || f.Error != "" || f.Cron.failed() {
 		return true
 	}
 	for _, c := range f.Containers {
@@ -381,7 +410,9 @@ func (f *workloadForm) hasErrors() bool {
 func (s *Server) createWorkload(w http.ResponseWriter, r *request) {
 	f := parseWorkloadForm(r.Request)
 	f.NS = r.nsView(f.Kind)
+	f.Cron.RowURL = autoscalingURL(f.NS.Base) + "/cronrow"
 	obj, svc := f.build(f.NS.Namespace)
+	hpa := f.cronHPA(f.NS.Namespace)
 	if f.hasErrors() {
 		if f.Error == "" {
 			f.Error = "Some fields need attention: see the messages next to them."
@@ -396,16 +427,50 @@ func (s *Server) createWorkload(w http.ResponseWriter, r *request) {
 	}
 	ctx, cancel := r.timeout()
 	defer cancel()
-	// A dry run of everything first: nothing is made unless all of it can be.
+	dc, err := r.dynamicMember(f.NS.Cluster)
+	if err != nil {
+		r.fail(w, err)
+		return
+	}
+	// A dry run of everything first: nothing is made unless all of it can
+	// be (a cluster without the CronHPA add-on refuses the CronHPA's).
 	for _, dry := range []bool{true, false} {
 		if err := createObjects(ctx, cs, f.NS.Namespace, obj, svc, dry); err != nil {
 			_, f.Error = explain(err)
 			r.fragment(w, http.StatusOK, "workload", "form", f)
 			return
 		}
+		if hpa == nil {
+			continue
+		}
+		got, err := writeCronHPA(ctx, dc, hpa, false, dry)
+		if err == nil && dry {
+			f.Cron.ZoneErr = zoneDropped(hpa, got)
+		}
+		if err != nil || f.Cron.ZoneErr != "" {
+			switch {
+			case addonMissing(err):
+				f.Error, f.AddonsURL = addonMissingText(f.NS.Cluster)+"; or choose manual replicas", addonsURL(f.NS.Cluster)
+			case err != nil:
+				_, f.Error = explain(err)
+			default:
+				f.Error = "Some fields need attention: see the messages next to them."
+			}
+			if !dry {
+				f.Error = "Created " + f.Name + ", but not its CronHPA: " + f.Error + " (make it on the Autoscaling tab)"
+			} else if err != nil {
+				f.Error += ". Nothing was created."
+			}
+			r.fragment(w, http.StatusOK, "workload", "form", f)
+			return
+		}
 	}
 	s.Log.Info("console created a workload", "cluster", f.NS.Cluster, "namespace", f.NS.Namespace, "kind", f.Kind, "name", f.Name, "by", r.user.Name())
-	redirect(w, r.Request, f.NS.Base+"/"+f.Kind+"/"+url.PathEscape(f.Name)+"?notice="+url.QueryEscape("Created "+f.Name))
+	done := "Created " + f.Name
+	if hpa != nil {
+		done += " and its CronHPA (Autoscaling tab)"
+	}
+	redirect(w, r.Request, f.NS.Base+"/"+f.Kind+"/"+url.PathEscape(f.Name)+"?notice="+url.QueryEscape(done))
 }
 
 func createObjects(ctx context.Context, cs kubernetes.Interface, ns string, obj any, svc *corev1.Service, dry bool) error {
