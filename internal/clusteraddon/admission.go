@@ -108,7 +108,9 @@ func (m *Addons) Validate(ctx context.Context, r *apigroup.Request) error {
 // used in its member (naming them), unless it is forced.
 func (m *Addons) CheckUninstall(ctx context.Context, name string) error {
 	var ca platformv1.ClusterAddon
-	if err := m.Client.Get(ctx, client.ObjectKey{Name: name}, &ca); err != nil {
+	// Past the cache: kstack addon uninstall --force sets the annotation
+	// just before it deletes.
+	if err := m.Reader.Get(ctx, client.ObjectKey{Name: name}, &ca); err != nil {
 		return nil // the API server answers for a missing add-on
 	}
 	if ca.Annotations[AnnotationForce] == "true" || len(ca.Status.Objects) == 0 {

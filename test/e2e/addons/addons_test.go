@@ -309,6 +309,29 @@ func TestAddons(t *testing.T) {
 		}
 	})
 
+	t.Run("an install that fails says why and leaves the member as it was", func(t *testing.T) {
+		// Another controller's CRD of the same name, not kstack's.
+		e.apply(`{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"cronhpas.extensions.tkestack.io"},` +
+			`"spec":{"group":"extensions.tkestack.io","scope":"Namespaced","names":{"plural":"cronhpas","singular":"cronhpa","kind":"CronHPA"},` +
+			`"versions":[{"name":"v1","served":true,"storage":true,"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}`)
+		out := k.MustFail("addon", "install", e.cluster, "CronHPA", "--wait")
+		if !strings.Contains(out, "CustomResourceDefinition cronhpas.extensions.tkestack.io is already in the member and was not made by kstack's CronHPA add-on") {
+			t.Fatalf("install over another's CRD: %s", out)
+		}
+		if got := k.MustRun("addon", "get", e.cluster, "CronHPA"); !strings.Contains(got, "Failed") {
+			t.Fatalf("addon get:\n%s", got)
+		}
+		if left := e.kubectl("get", "crd,clusterroles", "-l", "platform.kstack.io/addon", "-o", "name"); strings.TrimSpace(left) != "" {
+			t.Fatalf("a failed install left %s", left)
+		}
+		if labels := e.kubectl("get", "crd", "cronhpas.extensions.tkestack.io", "-o", "jsonpath={.metadata.labels}"); labels != "" {
+			t.Fatalf("the other CRD was changed: labels %s", labels)
+		}
+		k.MustRun("addon", "uninstall", e.cluster, "CronHPA", "--wait")
+		e.kubectl("get", "crd", "cronhpas.extensions.tkestack.io") // not kstack's: left alone
+		e.kubectl("delete", "crd", "cronhpas.extensions.tkestack.io")
+	})
+
 	t.Run("a cluster that is down gets the add-on when it is back", func(t *testing.T) {
 		down, downKC := k.ImportedCluster("m2", 1)
 		k.MustRun("local", "stop", "m2")
