@@ -323,7 +323,7 @@ func waitAddonGone(ctx context.Context, c *apiclient.Client, path string) error 
 }
 
 func newAddonRunCmd(o *Options) *cobra.Command {
-	var kubeconfig, name string
+	var kubeconfig, name, clockFile string
 	cmd := &cobra.Command{
 		Use:   "run TYPE --kubeconfig FILE",
 		Short: "Run an add-on's controller as a process of its own, for one member",
@@ -344,16 +344,22 @@ the Lease kube-system/kstack-addon-<type>: one works at a time.`,
 			if err != nil {
 				return fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
 			}
+			ck, err := clock.FromFlag(clockFile)
+			if err != nil {
+				return fmt.Errorf("--test-clock-file: %w", err)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			log := slog.New(slog.NewTextHandler(o.ErrOut, nil))
 			o.warn("running the %s controller for %s (Ctrl-C to stop)", a.Type, cfg.Host)
 			host, _ := os.Hostname()
-			return addons.RunController(ctx, a, addons.Member{Cluster: name, Config: cfg, Clock: clock.Real{}, Log: log}, "addon-run-"+host)
+			return addons.RunController(ctx, a, addons.Member{Cluster: name, Config: cfg, Clock: ck, Log: log}, "addon-run-"+host)
 		},
 	}
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the member cluster")
 	cmd.Flags().StringVar(&name, "cluster-name", "", "the cluster's name in logs")
+	cmd.Flags().StringVar(&clockFile, "test-clock-file", "", "for tests only: read the time from this file (an RFC 3339 time) instead of the system clock")
+	_ = cmd.Flags().MarkHidden("test-clock-file")
 	required(cmd, "kubeconfig")
 	return cmd
 }

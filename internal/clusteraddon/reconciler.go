@@ -128,11 +128,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !ca.DeletionTimestamp.IsZero() {
 		return r.uninstall(ctx, &ca, a)
 	}
-	if !controllerutil.ContainsFinalizer(&ca, Finalizer) {
-		controllerutil.AddFinalizer(&ca, Finalizer)
-		if err := r.Client.Update(ctx, &ca); err != nil {
-			return ctrl.Result{}, err
-		}
+	if err := r.own(ctx, &ca); err != nil {
+		return ctrl.Result{}, err
 	}
 	e, reachable, known := r.member(ctx, ca.Spec.ClusterName)
 	if !known {
@@ -173,6 +170,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: platformv1.AddonHealthy, Status: metav1.ConditionTrue, Reason: "Healthy",
 			Message: fmt.Sprintf("%s %s is installed and %s", a.Type, st.Version, controller)})
 	})
+}
+
+// own adds the finalizer, and makes the add-on its cluster's: a cluster
+// leaving the platform takes its add-ons with it.
+func (r *Reconciler) own(ctx context.Context, ca *platformv1.ClusterAddon) error {
+	changed := controllerutil.AddFinalizer(ca, Finalizer)
+	var cls platformv1.Cluster
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: ca.Spec.ClusterName}, &cls); err == nil {
+		if has, _ := controllerutil.HasOwnerReference(ca.OwnerReferences, &cls, r.Client.Scheme()); !has {
+			if err := controllerutil.SetOwnerReference(&cls, ca, r.Client.Scheme()); err != nil {
+				return err
+			}
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return r.Client.Update(ctx, ca)
 }
 
 func installedStatus(st *platformv1.ClusterAddonStatus) metav1.ConditionStatus {

@@ -2,6 +2,7 @@ package cronhpa
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -255,3 +256,12 @@ func TestMissingTargetAppliesWhenItAppears(t *testing.T) {
 		t.Fatalf("once the target appeared: %d replicas, last %v", f.replicas(t), h.Status.LastScheduleTime)
 	}
 }
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func testLog(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(testWriter{t}, nil)) }

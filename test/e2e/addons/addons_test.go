@@ -341,7 +341,8 @@ func TestAddons(t *testing.T) {
 			}
 			return nil
 		})
-		k.MustRun("addon", "install", down, "CronHPA")
+		// Its controller is to run outside the platform (kstack addon run).
+		k.MustRun("addon", "install", down, "CronHPA", "--external-controller")
 		framework.Eventually(t, time.Minute, "Waiting", func() error {
 			out := k.MustRun("addon", "get", down, "CronHPA")
 			if !strings.Contains(out, "Waiting") || !strings.Contains(out, "cannot be reached") {
@@ -358,6 +359,30 @@ func TestAddons(t *testing.T) {
 			return nil
 		})
 		k.MustKubectl(downKC, "get", "crd", "cronhpas.extensions.tkestack.io")
+
+		// The controller as a process of its own: it takes the member's
+		// Lease and scales at the scheduled minute, as the platform would.
+		run := k.Start("addon", "run", "CronHPA", "--kubeconfig", downKC, "--test-clock-file", e.clock)
+		defer run.Stop()
+		framework.Eventually(t, time.Minute, "kstack addon run holds the Lease", func() error {
+			holder, err := k.Kubectl(downKC, "-n", "kube-system", "get", "lease", "kstack-addon-cronhpa", "-o", "jsonpath={.spec.holderIdentity}")
+			if err != nil || !strings.HasPrefix(holder, "addon-run-") {
+				return fmt.Errorf("holder %q: %v", holder, err)
+			}
+			return nil
+		})
+		k.MustKubectl(downKC, "create", "namespace", "web")
+		k.MustKubectl(downKC, "-n", "web", "create", "deployment", "batch", "--image=nginx", "--replicas=1")
+		if r := k.RunStdin(e.cronHPA("batch", "batch", "Deployment", "apps/v1", "", e.daily(12)+"=6"), "kubectl", "--kubeconfig", downKC, "apply", "-f", "-"); r.Err != nil {
+			t.Fatalf("kubectl apply: %v\n%s", r.Err, r.Stderr)
+		}
+		e.setClock("12:00:05")
+		framework.Eventually(t, 2*time.Minute, "batch scaled by kstack addon run", func() error {
+			if got, _ := k.Kubectl(downKC, "-n", "web", "get", "deployment", "batch", "-o", "jsonpath={.spec.replicas}"); got != "6" {
+				return fmt.Errorf("%q replicas", got)
+			}
+			return nil
+		})
 	})
 }
 
