@@ -41,9 +41,24 @@ type Reconciler struct {
 
 	mu      sync.Mutex
 	running map[string]*run
+	// applied is when each add-on's objects were last applied, and what
+	// for: a cluster's status changes often, and the objects (a CRD of
+	// hundreds of kilobytes) are applied again only when something
+	// changed or every recheck.
+	applied map[string]appliedMark
 	// base ends the controllers when the manager stops (leadership lost).
 	base   context.Context
 	cancel context.CancelFunc
+}
+
+type appliedMark struct {
+	version    string
+	generation int64
+	entry      *clustercache.Entry
+	at         time.Time
+	// failed: the attempt at failed; the next waits for backoff.
+	failed  bool
+	backoff time.Duration
 }
 
 // run is one add-on controller running for one member connection.
@@ -70,7 +85,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.Real{}
 	}
-	r.running = map[string]*run{}
+	r.running, r.applied = map[string]*run{}, map[string]appliedMark{}
 	r.base, r.cancel = context.WithCancel(context.Background())
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
@@ -115,6 +130,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, &ca); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.stop(req.Name)
+			r.forget(req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -138,6 +154,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if !reachable {
 		r.stop(ca.Name)
+		r.forget(ca.Name)
 		return ctrl.Result{}, r.setStatus(ctx, &ca, func(st *platformv1.ClusterAddonStatus) {
 			st.Phase = platformv1.AddonWaiting
 			st.Message = fmt.Sprintf("cluster %s cannot be reached: the add-on installs when it is back", ca.Spec.ClusterName)
@@ -145,7 +162,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		})
 	}
 	m := addons.Member{Cluster: ca.Spec.ClusterName, Config: e.Config, Clock: r.Clock, Log: r.Log}
-	if res, done, err := r.apply(ctx, &ca, a, m); done {
+	if res, done, err := r.apply(ctx, &ca, a, m, e); done {
 		return res, err
 	}
 	in, err := addons.NewInstaller(m)
@@ -219,7 +236,7 @@ func (r *Reconciler) member(ctx context.Context, cluster string) (e *clustercach
 
 // apply installs or upgrades to spec.version, and re-applies the installed
 // version (repairing drift). done: the reconcile ends with res, err.
-func (r *Reconciler) apply(ctx context.Context, ca *platformv1.ClusterAddon, a *addons.Addon, m addons.Member) (res ctrl.Result, done bool, err error) {
+func (r *Reconciler) apply(ctx context.Context, ca *platformv1.ClusterAddon, a *addons.Addon, m addons.Member, e *clustercache.Entry) (res ctrl.Result, done bool, err error) {
 	want, err := a.Version(ca.Spec.Version)
 	if err != nil {
 		return ctrl.Result{}, true, r.failed(ctx, ca, err)
@@ -235,7 +252,20 @@ func (r *Reconciler) apply(ctx context.Context, ca *platformv1.ClusterAddon, a *
 		}
 	}
 	upgrading := ca.Status.Version != want.Version
-	if upgrading {
+	mark := appliedMark{version: want.Version, generation: ca.Generation, entry: e}
+	r.mu.Lock()
+	last, ok := r.applied[ca.Name]
+	r.mu.Unlock()
+	same := ok && last.version == mark.version && last.generation == mark.generation && last.entry == e
+	switch {
+	case same && last.failed && time.Since(last.at) < last.backoff:
+		// A failed attempt is tried again after its backoff, not on every
+		// change of the cluster; the status keeps saying why it failed.
+		return ctrl.Result{RequeueAfter: last.backoff - time.Since(last.at)}, true, nil
+	case same && !last.failed && !upgrading && time.Since(last.at) < recheck:
+		return ctrl.Result{}, false, nil
+	}
+	if upgrading && ca.Status.Phase != platformv1.AddonFailed {
 		if err := r.setStatus(ctx, ca, func(st *platformv1.ClusterAddonStatus) {
 			st.Phase, st.Message = platformv1.AddonInstalling, fmt.Sprintf("applying %s %s", a.Type, want.Version)
 		}); err != nil {
@@ -247,10 +277,14 @@ func (r *Reconciler) apply(ctx context.Context, ca *platformv1.ClusterAddon, a *
 		return ctrl.Result{}, true, err
 	}
 	inv, err := in.Apply(ctx, a, objs, prev, ca.Status.Objects)
+	mark.at, mark.failed = time.Now(), err != nil
+	mark.backoff = min(retryBase<<min(ca.Status.RetryCount, 5), retryMax)
+	r.mu.Lock()
+	r.applied[ca.Name] = mark
+	r.mu.Unlock()
 	if err != nil {
 		r.Log.Warn("add-on install failed", "addon", ca.Name, "version", want.Version, "err", err)
-		retry := retryBase << min(ca.Status.RetryCount, 5)
-		return ctrl.Result{RequeueAfter: min(retry, retryMax)}, true, r.failed(ctx, ca, fmt.Errorf("installing %s %s in cluster %s: %w", a.Type, want.Version, ca.Spec.ClusterName, err))
+		return ctrl.Result{RequeueAfter: mark.backoff}, true, r.failed(ctx, ca, fmt.Errorf("installing %s %s in cluster %s: %w", a.Type, want.Version, ca.Spec.ClusterName, err))
 	}
 	if upgrading {
 		r.Log.Info("add-on installed", "addon", ca.Name, "version", want.Version, "was", ca.Status.Version)
@@ -367,6 +401,14 @@ func (r *Reconciler) ensure(name string, a *addons.Addon, m addons.Member, e *cl
 		defer close(rn.done)
 		_ = addons.RunController(ctx, a, m, "platform-"+host)
 	}()
+}
+
+// forget drops what was applied for add-on name: it is applied again when
+// it is next reconciled (a member that comes back, an add-on made again).
+func (r *Reconciler) forget(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.applied, name)
 }
 
 // stop stops the add-on's controller and waits until it has released its Lease.
