@@ -61,8 +61,11 @@ made, and nothing else. See docs/addons.md.`,
 	}
 
 	types := &cobra.Command{
-		Use:     "types",
-		Short:   "List the add-on types the platform offers, with their versions",
+		Use:   "types",
+		Short: "List the add-on types the platform offers, with their versions",
+		Long: `Lists the add-on types: level, latest version, every version, and what
+each brings. With --cluster it asks the platform (which may be newer than this
+kstack) what it offers for that cluster.`,
 		Example: "  kstack addon types\n  kstack addon types -o yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -93,8 +96,11 @@ made, and nothing else. See docs/addons.md.`,
 	outputFlag(types, &output)
 
 	list := &cobra.Command{
-		Use:     "list [--cluster ID]",
-		Short:   "List the add-ons enabled in clusters you may see",
+		Use:   "list [--cluster ID]",
+		Short: "List the add-ons enabled in clusters you may see",
+		Long: `Lists the add-ons of every cluster you may see, or of one (--cluster): the
+installed version (and the one it is moving to), phase, where its controller
+runs, and why it is not Running.`,
 		Example: "  kstack addon list\n  kstack addon list --cluster cls-ab12cd34 -o yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -117,8 +123,10 @@ made, and nothing else. See docs/addons.md.`,
 	outputFlag(list, &output)
 
 	get := &cobra.Command{
-		Use:     "get CLUSTER TYPE",
-		Short:   "Show one cluster's add-on: version, phase, conditions, what it made",
+		Use:   "get CLUSTER TYPE",
+		Short: "Show one cluster's add-on: version, phase, conditions, what it made",
+		Long: `Shows add-on TYPE of cluster CLUSTER as list does; -o yaml|json prints it
+whole, with its conditions and the objects it made in the member.`,
 		Example: "  kstack addon get cls-ab12cd34 CronHPA -o yaml",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -64,6 +64,8 @@ func everyCommandWithOutput(dir string) [][]string {
 		{"virtualnodeset", "create", "edge", "--upper", "cls-a", "--lower", "cls-b"}, {"virtualnodeset", "list"},
 		{"virtualnodeset", "get", "edge"}, {"virtualnodeset", "update", "edge", "--lower", "cls-c"},
 		{"virtualnodeset", "delete", "edge"},
+		{"addon", "types"}, {"addon", "list"}, {"addon", "get", "cls-a", "CronHPA"}, {"addon", "install", "cls-a", "CronHPA"},
+		{"addon", "upgrade", "cls-a", "CronHPA", "--version", "v1.1.0"},
 		{"cluster", "event-persistence", "cls-a", "--enable"},
 		{"logrule", "create", "shop", "--project", "prj-1", "--cluster", "cls-a", "--namespace", "web", "--kafka", "k:9092/logs"},
 		{"logrule", "list", "--project", "prj-1"}, {"logrule", "get", "shop", "--project", "prj-1"},
