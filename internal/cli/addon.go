@@ -244,12 +244,14 @@ reached go (what it made then stays in the member).`,
 			if err := c.Do(cmd.Context(), http.MethodDelete, path, "", nil, nil); err != nil {
 				return err
 			}
-			if wait {
-				if err := waitAddonGone(cmd.Context(), c, path); err != nil {
-					return err
-				}
+			if !wait {
+				o.warn("addon %s of cluster %s uninstalling (kstack addon get %s %s)", canonicalType(args[1]), args[0], args[0], canonicalType(args[1]))
+				return nil
 			}
-			o.warn("addon %s of cluster %s uninstalling", canonicalType(args[1]), args[0])
+			if err := waitAddonGone(cmd.Context(), c, path); err != nil {
+				return err
+			}
+			o.warn("addon %s of cluster %s uninstalled", canonicalType(args[1]), args[0])
 			return nil
 		},
 	}

@@ -283,6 +283,54 @@ func TestConsole(t *testing.T) {
 		pod = alice.Text(`table td a[href*="/pods/"]`)
 	})
 
+	t.Run("extension components, and a workload whose replicas a CronHPA schedules", func(t *testing.T) {
+		admin, alice := admin.In(t), alice.In(t)
+		admin.Open("/console/platform/addons?cluster=" + clusterID)
+		admin.Do(chromedp.Click(css("#install-CronHPA")))
+		admin.WaitText("#addons", "CronHPA", 30*time.Second, false)
+		framework.Eventually(t, 2*time.Minute, "CronHPA Running on the page", func() error {
+			admin.Open("/console/platform/addons?cluster=" + clusterID)
+			if row := admin.Text("#addon-CronHPA"); !strings.Contains(row, "Running") {
+				return fmt.Errorf("%s", row)
+			}
+			return nil
+		})
+		admin.Screenshot("addons")
+
+		alice.Open("/console/business/" + clusterID + "/web")
+		alice.Do(chromedp.Click(css("#new-workload")), chromedp.WaitVisible(css("#workload-form")))
+		// No pod of it (the namespace allows 3), and schedules that fire on
+		// 29 February only: nothing here scales while the test runs.
+		alice.Set("#name", "nightly")
+		alice.Set(`input[name="c0.image"]`, "nginx:1.27")
+		alice.Set("#form-replicas", "0")
+		alice.Do(chromedp.Click(css("#replicas-cron")))
+		alice.Set("#cron0-schedule", "0 22 29 2 *")
+		alice.Set("#cron0-replicas", "3")
+		alice.Do(chromedp.Click(css("#add-cron-row")), chromedp.WaitVisible(css("#cron1-schedule")))
+		alice.Set("#cron1-schedule", "61 * * * *")
+		alice.Set("#cron1-replicas", "1")
+		alice.Do(chromedp.Click(css("#create-workload")))
+		alice.WaitText("#workload-form", `schedule "61 * * * *"`, 20*time.Second, false)
+		alice.Screenshot("workload-form-cron-error")
+		if _, err := k.Kubectl(kc, "-n", "web", "get", "deployment", "nightly"); err == nil {
+			t.Fatal("a refused schedule row left the Deployment behind")
+		}
+		alice.Set("#cron1-schedule", "0 6 29 2 *")
+		alice.Do(chromedp.Click(css("#create-workload")))
+		alice.WaitText("main", "Created nightly", 30*time.Second, false)
+		got := k.MustKubectl(kc, "-n", "web", "get", "cronhpa", "nightly", "-o", `jsonpath={.spec.scaleTargetRef.kind}/{.spec.scaleTargetRef.name} {range .spec.crons[*]}{.schedule}={.targetReplicas};{end}`)
+		if got != "Deployment/nightly 0 22 29 2 *=3;0 6 29 2 *=1;" {
+			t.Fatalf("the CronHPA made with the workload: %q", got)
+		}
+		alice.Open("/console/business/" + clusterID + "/web/autoscaling")
+		alice.WaitText("main", "nightly", 20*time.Second, false)
+		if text := alice.Text("main"); !strings.Contains(text, "0 22 29 2 *") {
+			t.Errorf("the Autoscaling page does not show nightly's schedules:\n%s", text)
+		}
+		alice.Screenshot("autoscaling")
+	})
+
 	t.Run("create from YAML, with the error in place; Secret values hidden until asked", func(t *testing.T) {
 		alice := alice.In(t)
 		alice.Open("/console/business/" + clusterID + "/web/yaml")
