@@ -7,12 +7,15 @@ CONTROLLER_GEN=$(realpath "${1:-bin/controller-gen}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp -r go.mod go.sum api addonapi hack config "$tmp/"
-mkdir -p "$tmp/internal/addons/cronhpa"
-cp -r internal/addons/cronhpa/crd "$tmp/internal/addons/cronhpa/"
-rm -f "$tmp"/config/crd/*.yaml "$tmp"/internal/addons/cronhpa/crd/*.yaml
+for a in cronhpa tapp; do
+  mkdir -p "$tmp/internal/addons/$a"
+  cp -r "internal/addons/$a/crd" "$tmp/internal/addons/$a/"
+  rm -f "$tmp/internal/addons/$a/crd/"*.yaml
+done
+rm -f "$tmp"/config/crd/*.yaml
 (cd "$tmp" && hack/update-codegen.sh "$CONTROLLER_GEN")
 stale=0
-for d in api addonapi config/crd internal/addons/cronhpa/crd; do
+for d in api addonapi config/crd internal/addons/cronhpa/crd internal/addons/tapp/crd; do
   diff -ru "$d" "$tmp/$d" || stale=1
 done
 if [ "$stale" = 1 ]; then
