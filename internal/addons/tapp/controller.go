@@ -1,0 +1,250 @@
+package tapp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+
+	appsv1 "github.com/kstack/kstack/addonapi/apps/v1"
+)
+
+// GVR is the TApp resource.
+var GVR = appsv1.GroupVersion.WithResource("tapps")
+
+// Controller makes one member's TApps' pods match their specs.
+type Controller struct {
+	Client   kubernetes.Interface
+	Dynamic  dynamic.Interface
+	Recorder record.EventRecorder
+	Log      *slog.Logger
+}
+
+// PodName is instance id's pod.
+func PodName(tapp string, id int) string { return fmt.Sprintf("%s-%d", tapp, id) }
+
+// Sync brings one TApp's pods a step closer to its spec and writes its
+// status; it is called again as pods change.
+func (c *Controller) Sync(ctx context.Context, u *unstructured.Unstructured) error {
+	var t appsv1.TApp
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &t); err != nil {
+		return fmt.Errorf("decoding TApp %s/%s: %w", u.GetNamespace(), u.GetName(), err)
+	}
+	if !t.DeletionTimestamp.IsZero() {
+		return nil // its pods go with it (owner references)
+	}
+	hashes, err := HashTemplates(&t.Spec)
+	if err != nil {
+		return err
+	}
+	list, err := c.Client.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelTApp + "=" + t.Name})
+	if err != nil {
+		return err
+	}
+	pods, byID := map[int]Pod{}, map[int]*corev1.Pod{}
+	for i := range list.Items {
+		p := &list.Items[i]
+		id, err := strconv.Atoi(p.Labels[LabelInstance])
+		if err != nil || p.Name != PodName(t.Name, id) || !metav1.IsControlledBy(p, &t) {
+			continue // not one of its instances' pods
+		}
+		pods[id], byID[id] = podOf(p), p
+	}
+	for _, a := range Plan(&t.Spec, hashes, pods) {
+		if err := c.do(ctx, &t, u, a, hashes, byID[a.ID]); err != nil {
+			return fmt.Errorf("instance %s: %w", PodName(t.Name, a.ID), err)
+		}
+	}
+	return c.writeStatus(ctx, &t, u, hashes, pods)
+}
+
+func podOf(p *corev1.Pod) Pod {
+	ready := false
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			ready = true
+		}
+	}
+	return Pod{Template: p.Labels[LabelTemplate], SpecHash: p.Labels[LabelSpecHash], ImageHash: p.Labels[LabelImageHash],
+		Ready: ready, Deleting: p.DeletionTimestamp != nil, Phase: p.Status.Phase}
+}
+
+// templateOf is the pod template named name.
+func templateOf(t *appsv1.TApp, name string) corev1.PodTemplateSpec {
+	if name == appsv1.DefaultTemplateName {
+		return t.Spec.Template
+	}
+	return t.Spec.TemplatePool[name]
+}
+
+func (c *Controller) do(ctx context.Context, t *appsv1.TApp, u *unstructured.Unstructured, a Action, hashes Hashes, cur *corev1.Pod) error {
+	name := PodName(t.Name, a.ID)
+	pods := c.Client.CoreV1().Pods(t.Namespace)
+	switch a.Op {
+	case Create:
+		pod := c.newPod(t, a.ID, a.Template, hashes[a.Template])
+		if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			c.Recorder.Eventf(u, corev1.EventTypeWarning, "FailedCreate", "Instance: %s: %v", name, err)
+			return err
+		}
+		c.Recorder.Eventf(u, corev1.EventTypeNormal, "SuccessfulCreate", "Instance: %s", name)
+	case Delete, Recreate:
+		opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID}}
+		if t.Spec.ForceDeletePod {
+			opts.GracePeriodSeconds = new(int64)
+		}
+		if err := pods.Delete(ctx, name, opts); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		if a.Op == Recreate {
+			c.Recorder.Eventf(u, corev1.EventTypeNormal, "SuccessfulUpdate", "Instance: %s (recreated: its template changed beyond images)", name)
+		} else {
+			c.Recorder.Eventf(u, corev1.EventTypeNormal, "SuccessfulDelete", "Instance: %s", name)
+		}
+	case UpdateInPlace:
+		patch, err := imagePatch(cur, templateOf(t, a.Template), a.Template, hashes[a.Template][1])
+		if err != nil {
+			return err
+		}
+		if _, err := pods.Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			c.Recorder.Eventf(u, corev1.EventTypeWarning, "FailedUpdate", "Instance: %s: %v", name, err)
+			return err
+		}
+		c.Recorder.Eventf(u, corev1.EventTypeNormal, "SuccessfulUpdate", "Instance: %s", name)
+	}
+	return nil
+}
+
+// newPod is instance id's pod on template name.
+func (c *Controller) newPod(t *appsv1.TApp, id int, name string, h [2]string) *corev1.Pod {
+	tmpl := templateOf(t, name)
+	labels := map[string]string{}
+	for k, v := range tmpl.Labels {
+		labels[k] = v
+	}
+	labels[LabelTApp], labels[LabelInstance], labels[LabelTemplate] = t.Name, strconv.Itoa(id), name
+	labels[LabelSpecHash], labels[LabelImageHash] = h[0], h[1]
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: PodName(t.Name, id), Namespace: t.Namespace, Labels: labels, Annotations: tmpl.Annotations,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(t, appsv1.GroupVersion.WithKind("TApp"))}},
+		Spec: *tmpl.Spec.DeepCopy(),
+	}
+	// A fixed identity, as a StatefulSet's pods have.
+	if pod.Spec.Hostname == "" {
+		pod.Spec.Hostname = pod.Name
+	}
+	return pod
+}
+
+// imagePatch sets the images of cur's containers to the template's (by
+// container name) and relabels the pod: nothing else of the pod changes.
+func imagePatch(cur *corev1.Pod, tmpl corev1.PodTemplateSpec, name, imageHash string) ([]byte, error) {
+	want := map[string]string{}
+	for _, list := range [][]corev1.Container{tmpl.Spec.InitContainers, tmpl.Spec.Containers} {
+		for _, ctr := range list {
+			want[ctr.Name] = ctr.Image
+		}
+	}
+	var containers []map[string]string
+	for _, ctr := range cur.Spec.Containers {
+		if img, ok := want[ctr.Name]; ok && img != ctr.Image {
+			containers = append(containers, map[string]string{"name": ctr.Name, "image": img})
+		}
+	}
+	return json.Marshal(map[string]any{
+		"metadata": map[string]any{"labels": map[string]string{LabelTemplate: name, LabelImageHash: imageHash}},
+		"spec":     map[string]any{"containers": containers},
+	})
+}
+
+// writeStatus computes the status from the pods seen at the start of the
+// sync (the next sync sees what it did).
+func (c *Controller) writeStatus(ctx context.Context, t *appsv1.TApp, u *unstructured.Unstructured, hashes Hashes, pods map[int]Pod) error {
+	st := appsv1.TAppStatus{ObservedGeneration: t.Generation, Statuses: map[string]appsv1.InstanceStatus{}}
+	sel := t.Spec.Selector
+	if sel == nil {
+		sel = &metav1.LabelSelector{MatchLabels: t.Spec.Template.Labels}
+	}
+	if s, err := metav1.LabelSelectorAsSelector(sel); err == nil {
+		st.ScaleLabelSelector = s.String()
+	}
+	counts := map[appsv1.InstanceStatus]int{}
+	for id := 0; id < int(t.Spec.Replicas); id++ {
+		s := instanceStatus(&t.Spec, hashes, id, pods)
+		st.Statuses[strconv.Itoa(id)] = s
+		counts[s]++
+		if p, ok := pods[id]; ok {
+			st.Replicas++
+			if p.Ready {
+				st.ReadyReplicas++
+			}
+		}
+	}
+	n := int(t.Spec.Replicas)
+	switch {
+	case n > 0 && counts[appsv1.InstanceKilled] == n:
+		st.AppStatus = appsv1.AppKilled
+	case counts[appsv1.InstanceFailed] > 0:
+		st.AppStatus = appsv1.AppFailed
+	case n > 0 && counts[appsv1.InstanceSucc]+counts[appsv1.InstanceKilled] == n && counts[appsv1.InstanceSucc] > 0:
+		st.AppStatus = appsv1.AppSucc
+	case counts[appsv1.InstanceRunning]+counts[appsv1.InstanceKilled]+counts[appsv1.InstanceSucc] == n:
+		st.AppStatus = appsv1.AppRunning
+	default:
+		st.AppStatus = appsv1.AppPending
+	}
+	if equality.Semantic.DeepEqual(st, t.Status) {
+		return nil
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
+	if err != nil {
+		return err
+	}
+	out := u.DeepCopy()
+	out.Object["status"] = m
+	_, err = c.Dynamic.Resource(GVR).Namespace(t.Namespace).UpdateStatus(ctx, out, metav1.UpdateOptions{})
+	return err
+}
+
+// instanceStatus is what instance id is doing, as the seed names it.
+func instanceStatus(spec *appsv1.TAppSpec, hashes Hashes, id int, pods map[int]Pod) appsv1.InstanceStatus {
+	p, ok := pods[id]
+	killed := Killed(spec, id)
+	switch {
+	case !ok && killed:
+		return appsv1.InstanceKilled
+	case !ok:
+		return appsv1.InstanceNotCreated
+	case p.Deleting && killed:
+		return appsv1.InstanceKilling
+	case p.Deleting || killed:
+		return appsv1.InstanceUpdating
+	}
+	switch p.Phase {
+	case corev1.PodSucceeded:
+		return appsv1.InstanceSucc
+	case corev1.PodFailed:
+		return appsv1.InstanceFailed
+	case corev1.PodPending:
+		return appsv1.InstancePending
+	case corev1.PodRunning:
+		h := hashes[TemplateOf(spec, id)]
+		if p.Template != TemplateOf(spec, id) || p.SpecHash != h[0] || p.ImageHash != h[1] {
+			return appsv1.InstanceUpdating
+		}
+		return appsv1.InstanceRunning
+	}
+	return appsv1.InstanceUnknown
+}
