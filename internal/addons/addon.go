@@ -13,7 +13,12 @@ import (
 	"slices"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/kstack/kstack/internal/clock"
@@ -102,4 +107,25 @@ func (c Catalog) Lookup(t string) (*Addon, error) {
 	}
 	slices.Sort(names)
 	return nil, fmt.Errorf("there is no add-on type %q; the types are %s (kstack addon types)", t, strings.Join(names, ", "))
+}
+
+// ObjectsOf lists the member's objects of resource gvr as "kind
+// namespace/name" (none when its CRD is not there): an add-on's InUse.
+func ObjectsOf(ctx context.Context, m Member, gvr schema.GroupVersionResource, kind string) ([]string, error) {
+	dyn, err := dynamic.NewForConfig(m.Config)
+	if err != nil {
+		return nil, err
+	}
+	l, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the %ss: %w", kind, err)
+	}
+	var out []string
+	for _, it := range l.Items {
+		out = append(out, kind+" "+it.GetNamespace()+"/"+it.GetName())
+	}
+	return out, nil
 }

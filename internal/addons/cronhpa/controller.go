@@ -93,19 +93,12 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.Clock = clock.Real{}
 	}
 	c.timers = map[string]func(){}
-	c.queue = workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+	c.queue = addons.NewQueue()
 	defer c.queue.ShutDown()
 	f := dynamicinformer.NewDynamicSharedInformerFactory(c.Dynamic, 10*time.Minute)
 	inf := f.ForResource(GVR)
 	c.lister = inf.Lister()
-	enqueue := func(obj any) {
-		if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			c.queue.Add(k)
-		}
-	}
-	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue,
-	}); err != nil {
+	if _, err := inf.Informer().AddEventHandler(addons.Enqueue(c.queue)); err != nil {
 		return err
 	}
 	f.Start(ctx.Done())
@@ -114,29 +107,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	c.Log.Info("CronHPA controller synced")
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
 	defer c.stopTimers()
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return nil
-		}
-		retry, err := c.sync(ctx, key)
-		switch {
-		case err != nil:
-			c.Log.Warn("CronHPA", "key", key, "err", err)
-			c.queue.AddRateLimited(key)
-		case retry > 0:
-			c.queue.Forget(key)
-			c.queue.AddAfter(key, retry)
-		default:
-			c.queue.Forget(key)
-		}
-		c.queue.Done(key)
-	}
+	addons.Work(ctx, c.queue, c.Log, c.sync)
+	return nil
 }
 
 func (c *Controller) stopTimers() {
@@ -352,20 +325,5 @@ func (c *Controller) scaleResource(apiVersion, kind string) (schema.GroupVersion
 
 // InUse lists the member's CronHPAs.
 func InUse(ctx context.Context, m addons.Member) ([]string, error) {
-	dyn, err := dynamic.NewForConfig(m.Config)
-	if err != nil {
-		return nil, err
-	}
-	l, err := dyn.Resource(GVR).List(ctx, metav1.ListOptions{})
-	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing the CronHPAs: %w", err)
-	}
-	var out []string
-	for _, it := range l.Items {
-		out = append(out, "CronHPA "+it.GetNamespace()+"/"+it.GetName())
-	}
-	return out, nil
+	return addons.ObjectsOf(ctx, m, GVR, "CronHPA")
 }

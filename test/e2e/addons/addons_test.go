@@ -287,6 +287,83 @@ func TestAddons(t *testing.T) {
 		}
 	})
 
+	t.Run("TApp: instances with IDs, killed and restored, scaled, updated in place, scheduled by a CronHPA", func(t *testing.T) {
+		k.MustRun("addon", "install", e.cluster, "TApp", "--wait")
+		tapp := func(extra string) string {
+			return `{"apiVersion":"apps.tkestack.io/v1","kind":"TApp","metadata":{"name":"example-tapp","namespace":"web"},"spec":{"replicas":3,` +
+				`"template":{"metadata":{"labels":{"app":"example-tapp"}},"spec":{"containers":[{"name":"nginx","image":"nginx:1.7.9"}]}}` + extra + `}}`
+		}
+		e.apply(tapp(""))
+		statuses := func(want string) {
+			t.Helper()
+			framework.Eventually(t, 2*time.Minute, "TApp statuses "+want, func() error {
+				got := e.kubectl("-n", "web", "get", "tapp", "example-tapp", "-o", `jsonpath={.status.appStatus} {.status.statuses}`)
+				if got != want {
+					return fmt.Errorf("%q", got)
+				}
+				return nil
+			})
+		}
+		statuses(`Running {"0":"Running","1":"Running","2":"Running"}`)
+		pods := e.kubectl("-n", "web", "get", "pods", "-l", "tapp.tkestack.io/name=example-tapp", "-o", "jsonpath={.items[*].metadata.name}")
+		if pods != "example-tapp-0 example-tapp-1 example-tapp-2" {
+			t.Fatalf("pods %q", pods)
+		}
+		if ev := e.kubectl("-n", "web", "get", "events", "--field-selector", "involvedObject.name=example-tapp,reason=SuccessfulCreate", "-o", "jsonpath={.items[*].message}"); strings.Count(ev, "Instance: example-tapp-") != 3 {
+			t.Fatalf("SuccessfulCreate events: %q", ev)
+		}
+		uid := func(id string) string {
+			return e.kubectl("-n", "web", "get", "pod", "example-tapp-"+id, "-o", "jsonpath={.metadata.uid}")
+		}
+		uid1 := uid("1")
+
+		// Kill instance 2, then restore it.
+		e.apply(tapp(`,"statuses":{"2":"Killed"}`))
+		statuses(`Running {"0":"Running","1":"Running","2":"Killed"}`)
+		e.apply(tapp(`,"statuses":{"2":"Running"}`))
+		statuses(`Running {"0":"Running","1":"Running","2":"Running"}`)
+
+		// Instance 1 only to a template of another image: in place, the same pod.
+		pool := `,"templatePool":{"test":{"metadata":{"labels":{"app":"example-tapp"}},"spec":{"containers":[{"name":"nginx","image":"nginx:latest"}]}}},"templates":{"1":"test"}`
+		e.apply(tapp(pool))
+		framework.Eventually(t, time.Minute, "instance 1 on nginx:latest", func() error {
+			if img := e.kubectl("-n", "web", "get", "pod", "example-tapp-1", "-o", "jsonpath={.spec.containers[0].image}"); img != "nginx:latest" {
+				return fmt.Errorf("%q", img)
+			}
+			return nil
+		})
+		if got := uid("1"); got != uid1 {
+			t.Fatalf("instance 1's pod was recreated (uid %s, was %s), not updated in place", got, uid1)
+		}
+		if img := e.kubectl("-n", "web", "get", "pod", "example-tapp-0", "-o", "jsonpath={.spec.containers[0].image}"); img != "nginx:1.7.9" {
+			t.Fatalf("instance 0 changed too: %s", img)
+		}
+
+		// kubectl scale through the platform's proxy, as the administrator.
+		akc := filepath.Join(t.TempDir(), "admin.kubeconfig")
+		k.MustRun("kubeconfig", "--cluster", e.cluster, "-f", akc)
+		k.MustKubectl(akc, "-n", "web", "scale", "tapp", "example-tapp", "--replicas=5")
+		framework.Eventually(t, 2*time.Minute, "5 instances", func() error {
+			if n := e.kubectl("-n", "web", "get", "tapp", "example-tapp", "-o", "jsonpath={.status.replicas}/{.status.readyReplicas}"); n != "5/5" {
+				return fmt.Errorf("%s", n)
+			}
+			return nil
+		})
+
+		// A CronHPA scales the TApp through the same subresource.
+		e.apply(e.cronHPA("tapp", "example-tapp", "TApp", "apps.tkestack.io/v1", "", e.daily(12)+"=2"))
+		e.setClock("12:00:05")
+		framework.Eventually(t, 2*time.Minute, "the TApp scaled to 2 by its CronHPA", func() error {
+			if n := e.kubectl("-n", "web", "get", "tapp", "example-tapp", "-o", "jsonpath={.spec.replicas} {.status.replicas}"); n != "2 2" {
+				return fmt.Errorf("%s", n)
+			}
+			return nil
+		})
+		e.kubectl("-n", "web", "delete", "cronhpa", "tapp")
+		e.kubectl("-n", "web", "delete", "tapp", "example-tapp")
+		k.MustRun("addon", "uninstall", e.cluster, "TApp", "--wait")
+	})
+
 	t.Run("uninstall refuses while used, then removes everything", func(t *testing.T) {
 		out := k.MustFail("addon", "uninstall", e.cluster, "CronHPA")
 		if !strings.Contains(out, "still used in cluster "+e.cluster+" by CronHPA web/shop") {
@@ -294,7 +371,7 @@ func TestAddons(t *testing.T) {
 		}
 		e.kubectl("get", "crd", "cronhpas.extensions.tkestack.io")
 		k.MustRun("addon", "uninstall", e.cluster, "CronHPA", "--force", "--wait")
-		if left := e.kubectl("get", "crd,clusterroles,leases", "-A", "-l", "platform.kstack.io/addon", "-o", "name"); strings.TrimSpace(left) != "" {
+		if left := e.kubectl("get", "crd,clusterroles,leases", "-A", "-l", "platform.kstack.io/addon=cronhpa", "-o", "name"); strings.TrimSpace(left) != "" {
 			t.Fatalf("left in the member: %s", left)
 		}
 		for _, obj := range [][]string{{"crd", "cronhpas.extensions.tkestack.io"}, {"-n", "kube-system", "lease", "kstack-addon-cronhpa"},
@@ -321,7 +398,7 @@ func TestAddons(t *testing.T) {
 		if got := k.MustRun("addon", "get", e.cluster, "CronHPA"); !strings.Contains(got, "Failed") {
 			t.Fatalf("addon get:\n%s", got)
 		}
-		if left := e.kubectl("get", "crd,clusterroles", "-l", "platform.kstack.io/addon", "-o", "name"); strings.TrimSpace(left) != "" {
+		if left := e.kubectl("get", "crd,clusterroles", "-l", "platform.kstack.io/addon=cronhpa", "-o", "name"); strings.TrimSpace(left) != "" {
 			t.Fatalf("a failed install left %s", left)
 		}
 		if labels := e.kubectl("get", "crd", "cronhpas.extensions.tkestack.io", "-o", "jsonpath={.metadata.labels}"); labels != "" {
@@ -373,10 +450,10 @@ func TestAddons(t *testing.T) {
 		})
 		k.MustKubectl(downKC, "create", "namespace", "web")
 		k.MustKubectl(downKC, "-n", "web", "create", "deployment", "batch", "--image=nginx", "--replicas=1")
-		if r := k.RunStdin(e.cronHPA("batch", "batch", "Deployment", "apps/v1", "", e.daily(12)+"=6"), "kubectl", "--kubeconfig", downKC, "apply", "-f", "-"); r.Err != nil {
+		if r := k.RunStdin(e.cronHPA("batch", "batch", "Deployment", "apps/v1", "", e.daily(13)+"=6"), "kubectl", "--kubeconfig", downKC, "apply", "-f", "-"); r.Err != nil {
 			t.Fatalf("kubectl apply: %v\n%s", r.Err, r.Stderr)
 		}
-		e.setClock("12:00:05")
+		e.setClock("13:00:05")
 		framework.Eventually(t, 2*time.Minute, "batch scaled by kstack addon run", func() error {
 			if got, _ := k.Kubectl(downKC, "-n", "web", "get", "deployment", "batch", "-o", "jsonpath={.spec.replicas}"); got != "6" {
 				return fmt.Errorf("%q replicas", got)

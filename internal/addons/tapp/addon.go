@@ -1,0 +1,112 @@
+package tapp
+
+import (
+	"context"
+	"embed"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/kstack/kstack/internal/addons"
+)
+
+// The CRD is generated from addonapi/apps/v1 into crd/.
+//
+//go:embed crd/*.yaml manifests
+var files embed.FS
+
+// Addon is the TApp add-on.
+func Addon() *addons.Addon {
+	return &addons.Addon{
+		Type:        "TApp",
+		Description: "Workloads whose instances have fixed IDs (<tapp>-<id>), several templates at once for gray releases, kill and restore by instance, and in-place image updates.",
+		Level:       "Enhance",
+		Kinds:       []string{"tapps.apps.tkestack.io"},
+		Versions: []addons.Version{
+			{Version: "v1.0.0", Objects: addons.Manifests(files, "crd/apps.tkestack.io_tapps.yaml", "manifests/v1.0.0/rbac.yaml")},
+		},
+		Controller: Run,
+		InUse:      InUse,
+	}
+}
+
+// resync looks at every TApp again this often, whatever happened.
+const resync = 30 * time.Second
+
+// Run is the add-on's controller for member m: TApps and their pods are
+// watched, and each change of either syncs the TApp.
+func Run(ctx context.Context, m addons.Member) error {
+	dyn, err := dynamic.NewForConfig(m.Config)
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(m.Config)
+	if err != nil {
+		return err
+	}
+	b := record.NewBroadcaster(record.WithContext(ctx))
+	defer b.Shutdown()
+	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
+	log := m.Log.With("addon", "TApp", "cluster", m.Cluster)
+	c := &Controller{Client: cs, Dynamic: dyn, Log: log,
+		Recorder: b.NewRecorder(runtime.NewScheme(), corev1.EventSource{Component: "tapp-controller"})}
+	q := addons.NewQueue()
+	defer q.ShutDown()
+	tf := dynamicinformer.NewDynamicSharedInformerFactory(dyn, resync)
+	tapps := tf.ForResource(GVR)
+	if _, err := tapps.Informer().AddEventHandler(addons.Enqueue(q)); err != nil {
+		return err
+	}
+	// A pod's change is its TApp's.
+	pf := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelTApp }))
+	owner := func(obj any) {
+		if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = t.Obj
+		}
+		if p, ok := obj.(*corev1.Pod); ok {
+			q.Add(p.Namespace + "/" + p.Labels[LabelTApp])
+		}
+	}
+	if _, err := pf.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: owner, UpdateFunc: func(_, o any) { owner(o) }, DeleteFunc: owner,
+	}); err != nil {
+		return err
+	}
+	tf.Start(ctx.Done())
+	pf.Start(ctx.Done())
+	defer tf.Shutdown()
+	defer pf.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), tapps.Informer().HasSynced, pf.Core().V1().Pods().Informer().HasSynced) {
+		return ctx.Err()
+	}
+	log.Info("TApp controller synced")
+	lister := tapps.Lister()
+	addons.Work(ctx, q, log, func(ctx context.Context, key string) (time.Duration, error) {
+		obj, err := lister.Get(key)
+		if apierrors.IsNotFound(err) {
+			return 0, nil // its pods go with it (owner references)
+		}
+		if err != nil {
+			return 0, err
+		}
+		return 0, c.Sync(ctx, obj.(*unstructured.Unstructured))
+	})
+	return nil
+}
+
+// InUse lists the member's TApps.
+func InUse(ctx context.Context, m addons.Member) ([]string, error) {
+	return addons.ObjectsOf(ctx, m, GVR, "TApp")
+}
