@@ -65,6 +65,7 @@ spec:
 		podfast.DefaultPodReady,
 		complete,
 		podfast.DefaultPodDelete,
+		podInPlaceUpdateStage,
 		metric,
 		endpoints,
 	}
@@ -76,6 +77,47 @@ spec:
 	}
 	return os.WriteFile(l.KwokConfig(), []byte(strings.Join(docs, "\n---\n")+"\n"), 0o600)
 }
+
+// podInPlaceUpdateStage plays the kubelet's part in an in-place update
+// (TApp): a running pod whose containers' images changed in its spec, as the
+// annotation says, gets them in its container statuses, and each changed
+// container a restart (its count up by one, started now); the others keep
+// theirs. The TApp controller removes the annotation once they show.
+const podInPlaceUpdateStage = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: kstack-pod-in-place-update
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Running'
+    - key: '.metadata.annotations["tapp.tkestack.io/in-place-update"]'
+      operator: 'Exists'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $old := .status.containerStatuses }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      {{ $c := . }}{{ $restarts := 0 }}{{ $same := false }}{{ $started := $now }}
+      {{ range $old }}{{ if eq .name $c.name }}{{ $restarts = .restartCount }}{{ if eq .image $c.image }}{{ $same = true }}{{ with .state.running }}{{ $started = .startedAt }}{{ end }}{{ end }}{{ end }}{{ end }}
+      - image: {{ $c.image | Quote }}
+        name: {{ $c.name | Quote }}
+        ready: true
+        restartCount: {{ if $same }}{{ $restarts }}{{ else }}{{ add1 $restarts }}{{ end }}
+        state:
+          running:
+            startedAt: {{ $started | Quote }}
+      {{ end }}
+`
 
 // podCompleteStage is kwok's pod-complete stage with one change: a pod
 // completes because its restart policy lets it (Never, OnFailure: a process

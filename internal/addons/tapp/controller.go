@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -62,6 +63,11 @@ func (c *Controller) Sync(ctx context.Context, u *unstructured.Unstructured) err
 		}
 		pods[id], byID[id] = podOf(p), p
 	}
+	for id, p := range byID {
+		if err := c.finishInPlace(ctx, p); err != nil {
+			return fmt.Errorf("instance %s: %w", PodName(t.Name, id), err)
+		}
+	}
 	for _, a := range Plan(&t.Spec, hashes, pods) {
 		if err := c.do(ctx, &t, u, a, hashes, byID[a.ID]); err != nil {
 			return fmt.Errorf("instance %s: %w", PodName(t.Name, a.ID), err)
@@ -77,8 +83,11 @@ func podOf(p *corev1.Pod) Pod {
 			ready = true
 		}
 	}
+	inPlace := p.Annotations[AnnotationInPlace] != ""
+	// A pod whose in-place update the kubelet has not shown yet is not
+	// available: it counts against maxUnavailable.
 	return Pod{Template: p.Labels[LabelTemplate], SpecHash: p.Labels[LabelSpecHash], ImageHash: p.Labels[LabelImageHash],
-		Ready: ready, Deleting: p.DeletionTimestamp != nil, Phase: p.Status.Phase}
+		Ready: ready && !inPlace, Deleting: p.DeletionTimestamp != nil, InPlace: inPlace, Phase: p.Status.Phase}
 }
 
 // templateOf is the pod template named name.
@@ -164,8 +173,9 @@ func imagePatch(cur *corev1.Pod, tmpl corev1.PodTemplateSpec, name, imageHash st
 		}
 	}
 	return json.Marshal(map[string]any{
-		"metadata": map[string]any{"labels": map[string]string{LabelTemplate: name, LabelImageHash: imageHash}},
-		"spec":     map[string]any{"containers": containers},
+		"metadata": map[string]any{"labels": map[string]string{LabelTemplate: name, LabelImageHash: imageHash},
+			"annotations": map[string]string{AnnotationInPlace: imageHash}},
+		"spec": map[string]any{"containers": containers},
 	})
 }
 
@@ -241,10 +251,37 @@ func instanceStatus(spec *appsv1.TAppSpec, hashes Hashes, id int, pods map[int]P
 		return appsv1.InstancePending
 	case corev1.PodRunning:
 		h := hashes[TemplateOf(spec, id)]
-		if p.Template != TemplateOf(spec, id) || p.SpecHash != h[0] || p.ImageHash != h[1] {
+		if p.Template != TemplateOf(spec, id) || p.SpecHash != h[0] || p.ImageHash != h[1] || p.InPlace {
 			return appsv1.InstanceUpdating
 		}
 		return appsv1.InstanceRunning
 	}
 	return appsv1.InstanceUnknown
+}
+
+// finishInPlace removes the in-place mark of a pod whose container
+// statuses show the images of its spec (the kubelet restarted them).
+func (c *Controller) finishInPlace(ctx context.Context, p *corev1.Pod) error {
+	if p.Annotations[AnnotationInPlace] == "" || !imagesShown(p) {
+		return nil
+	}
+	patch := []byte(`{"metadata":{"annotations":{"` + AnnotationInPlace + `":null}}}`)
+	_, err := c.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// imagesShown: every container's status has its spec's image (a kubelet
+// may show it qualified: docker.io/library/nginx:latest for nginx:latest).
+func imagesShown(p *corev1.Pod) bool {
+	status := map[string]string{}
+	for _, s := range p.Status.ContainerStatuses {
+		status[s.Name] = s.Image
+	}
+	for _, ctr := range p.Spec.Containers {
+		got := status[ctr.Name]
+		if got != ctr.Image && !strings.HasSuffix(got, "/"+ctr.Image) {
+			return false
+		}
+	}
+	return true
 }

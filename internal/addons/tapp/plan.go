@@ -27,6 +27,10 @@ const (
 	LabelSpecHash = "tapp.tkestack.io/spec-hash"
 	// LabelImageHash is the hash of the images alone.
 	LabelImageHash = "tapp.tkestack.io/image-hash"
+	// AnnotationInPlace marks a pod whose images were changed in place
+	// until its container statuses show them (the kubelet restarted the
+	// containers): until then the instance is Updating.
+	AnnotationInPlace = "tapp.tkestack.io/in-place-update"
 )
 
 // DefaultMaxUnavailable is the update limit when the spec gives none: one
@@ -41,7 +45,9 @@ type Pod struct {
 	// Ready: the pod is Ready; Done: it ended (Succeeded or Failed) and
 	// is not restarted (restart policy Never or OnFailure for success).
 	Ready, Deleting bool
-	Phase           corev1.PodPhase
+	// InPlace: an in-place update is under way (AnnotationInPlace).
+	InPlace bool
+	Phase   corev1.PodPhase
 }
 
 // Op is what an action does to one instance.

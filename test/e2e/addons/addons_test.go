@@ -335,6 +335,20 @@ func TestAddons(t *testing.T) {
 		if got := uid("1"); got != uid1 {
 			t.Fatalf("instance 1's pod was recreated (uid %s, was %s), not updated in place", got, uid1)
 		}
+		// The kubelet (kwok's stage) restarted the changed container: its
+		// status shows the new image, one restart, and the pod Ready.
+		framework.Eventually(t, time.Minute, "instance 1's container restarted on nginx:latest", func() error {
+			got := e.kubectl("-n", "web", "get", "pod", "example-tapp-1", "-o",
+				`jsonpath={.status.containerStatuses[0].image} {.status.containerStatuses[0].restartCount} {.status.conditions[?(@.type=="Ready")].status}`)
+			if got != "nginx:latest 1 True" {
+				return fmt.Errorf("%q", got)
+			}
+			return nil
+		})
+		statuses(`Running {"0":"Running","1":"Running","2":"Running"}`)
+		if ev := e.kubectl("-n", "web", "get", "events", "--field-selector", "involvedObject.name=example-tapp,reason=SuccessfulUpdate", "-o", "jsonpath={.items[*].message}"); !strings.Contains(ev, "Instance: example-tapp-1") {
+			t.Fatalf("SuccessfulUpdate events: %q", ev)
+		}
 		if img := e.kubectl("-n", "web", "get", "pod", "example-tapp-0", "-o", "jsonpath={.spec.containers[0].image}"); img != "nginx:1.7.9" {
 			t.Fatalf("instance 0 changed too: %s", img)
 		}
@@ -361,6 +375,17 @@ func TestAddons(t *testing.T) {
 		})
 		e.kubectl("-n", "web", "delete", "cronhpa", "tapp")
 		e.kubectl("-n", "web", "delete", "tapp", "example-tapp")
+
+		// A batch TApp: restart policy Never, its instances end in Succ.
+		e.apply(`{"apiVersion":"apps.tkestack.io/v1","kind":"TApp","metadata":{"name":"batch","namespace":"web"},"spec":{"replicas":2,` +
+			`"template":{"metadata":{"labels":{"app":"batch"}},"spec":{"restartPolicy":"Never","containers":[{"name":"job","image":"busybox"}]}}}}`)
+		framework.Eventually(t, 2*time.Minute, "the batch TApp Succ", func() error {
+			if got := e.kubectl("-n", "web", "get", "tapp", "batch", "-o", `jsonpath={.status.appStatus} {.status.statuses}`); got != `Succ {"0":"Succ","1":"Succ"}` {
+				return fmt.Errorf("%q", got)
+			}
+			return nil
+		})
+		e.kubectl("-n", "web", "delete", "tapp", "batch")
 		k.MustRun("addon", "uninstall", e.cluster, "TApp", "--wait")
 	})
 
