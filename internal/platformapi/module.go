@@ -148,6 +148,7 @@ func (m *Module) Routes() []apigroup.Route {
 		}},
 		{Pattern: "GET " + Prefix + ProxyPrefix + "{id}/addontypes", Handler: m.Addons.Types},
 		{Pattern: "GET " + Prefix + ProxyPrefix + "{id}/addons", Handler: m.Addons.List},
+		{Pattern: Prefix + ProxyPrefix + "{id}/tapps", Handler: m.tapps},
 		{Pattern: ProxyPrefix + "{id}/proxy", Handler: m.proxy},
 		{Pattern: ProxyPrefix + "{id}/proxy/{path...}", Handler: m.proxy},
 	}
