@@ -248,9 +248,11 @@ type cronForm struct {
 	Cancel                                   string
 }
 
-// scaleKinds are the targets offered (the seed's, but TApp, which kstack
-// has not); another kind of a CronHPA being edited is offered too.
-var scaleKinds = []string{"Deployment", "StatefulSet"}
+// scaleKinds are the targets offered, the seed's, with their apiVersions;
+// another kind of a CronHPA being edited is offered too.
+var scaleKinds = []string{"Deployment", "StatefulSet", "TApp"}
+
+var scaleAPIVersions = map[string]string{"Deployment": "apps/v1", "StatefulSet": "apps/v1", "TApp": "apps.tkestack.io/v1"}
 
 func autoscalingURL(base string) string { return base + "/autoscaling" }
 
@@ -276,11 +278,9 @@ func parseCronForm(r *http.Request, base, editing string) *cronForm {
 // withKind offers the target's kind, and knows the apiVersion of those
 // the console offers.
 func (f *cronForm) withKind() {
-	for _, k := range scaleKinds {
-		if k == f.TargetKind {
-			f.TargetAPIVersion = "apps/v1"
-			return
-		}
+	if v, ok := scaleAPIVersions[f.TargetKind]; ok {
+		f.TargetAPIVersion = v
+		return
 	}
 	if f.TargetKind != "" {
 		f.Kinds = append(append([]string{}, scaleKinds...), f.TargetKind)

@@ -338,3 +338,18 @@ func TestWorkloadFormScheduledReplicas(t *testing.T) {
 		t.Errorf("manual: %v %v %s", w.Header(), f.reqs, w.Body.String())
 	}
 }
+
+// A CronHPA may target a TApp, through its own group's scale subresource.
+func TestCronFormTargetsTApp(t *testing.T) {
+	f := newCronForm("/console/business/cls-a/web")
+	f.TargetKind = "TApp"
+	f.withKind()
+	if f.TargetAPIVersion != "apps.tkestack.io/v1" {
+		t.Fatalf("TApp target apiVersion %q", f.TargetAPIVersion)
+	}
+	f.TargetKind = "Deployment"
+	f.withKind()
+	if f.TargetAPIVersion != "apps/v1" {
+		t.Fatalf("Deployment target apiVersion %q", f.TargetAPIVersion)
+	}
+}

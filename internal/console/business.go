@@ -90,6 +90,7 @@ func (r *request) nsView(kind string) nsView {
 	for _, k := range namespaceKinds {
 		v.Tabs = append(v.Tabs, tab{Name: k, Title: kinds[k].Title, URL: v.Base + "/" + k, Current: k == kind})
 	}
+	v.Tabs = append(v.Tabs, tab{Name: "tapps", Title: "TApps", URL: v.Base + "/tapps", Current: kind == "tapps"})
 	v.Tabs = append(v.Tabs, tab{Name: "autoscaling", Title: "Autoscaling", URL: v.Base + "/autoscaling", Current: kind == "autoscaling"})
 	v.Tabs = append(v.Tabs, tab{Name: "monitoring", Title: "Monitoring", URL: v.Base + "/monitoring", Current: kind == "monitoring"})
 	v.CanCreate = r.canMember(cl, http.MethodPost, "/apis/apps/v1/namespaces/"+ns+"/deployments")

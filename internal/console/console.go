@@ -88,6 +88,7 @@ func (s *Server) Init() error {
 	s.helmRoutes(mux)
 	s.addonRoutes(mux)
 	s.autoscalingRoutes(mux)
+	s.tappRoutes(mux)
 	s.mux = mux
 	return nil
 }

@@ -98,6 +98,14 @@ func pages() []struct {
 		// A valid range: the charts are drawn.
 		{"overview", "layout", overviewData{Monitor: func() *monitorView { m := hostileMonitor(h); m.Range = readMonitorRange(nil); return m }()}},
 		{"project", "layout", projectDetailData{Project: prj, Monitor: hostileMonitor(h)}},
+		{"tapps", "layout", tappsData{NS: nsv, Err: h, More: h, Rows: []tappRow{{Name: h, URL: "/x/" + h, Replicas: h, AppStatus: h, Age: h}}}},
+		{"tapps", "layout", tappsData{NS: nsv, AddonMissing: true, AddonsURL: "/x?" + h}},
+		{"tapp", "layout", &tappData{NS: nsv, Name: h, AppStatus: h, UpdateTmpl: h, CanWrite: true, PodErr: h, Error: h,
+			Instances: []tappInstance{{ID: h, Template: h, Status: h, Desired: h, Pod: h, PodURL: "/x/" + h, Phase: h, PodTemplate: h, Images: []string{h}},
+				{ID: h, Killed: true, Pod: h}},
+			Templates: []tappTemplate{{Name: h, Images: []string{h}}}, Errors: map[string]string{"id": h, "ids": h, "template": h, "replicas": h},
+			Form: map[string]string{"template": h, "replicas": h}, Chosen: map[string]bool{h: true}}},
+		{"tapp", "layout", &tappData{NS: nsv, Name: h, Err: h}},
 		{"error", "layout", nil},
 		{"loggedout", "layout", "/console/"},
 	}, alarmPages(h)...)
