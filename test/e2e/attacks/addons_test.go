@@ -61,4 +61,28 @@ func addons(t *testing.T, hc *http.Client, base, a string, tokens map[string]str
 		{what: "cronhpa: another project's CronHPAs", who: "quinn", method: "GET", url: cronhpas("atk-web"), want: "may not"},
 		{what: "cronhpa: one's project's CronHPAs (twin)", who: "pat", method: "GET", url: cronhpas("atk-web"), allow: true, want: "atk-pat-cron"},
 	})
+
+	// The seed's TApp calls are decided as the TApp in the member, by its
+	// namespace's project, not as the cluster.
+	mustDo(t, hc, tokens["root"], "POST", addonsURL, strings.Replace(enable(a), "CronHPA", "TApp", 1))
+	framework.Eventually(t, 2*time.Minute, "TApp installed in A", func() error {
+		code, body := framework.Do(t, hc, "POST", base+"/apis/platform.tkestack.io/v1/clusters/"+a+"/proxy/apis/apps.tkestack.io/v1/namespaces/atk-web/tapps", tokens["root"], "", "application/json",
+			`{"apiVersion":"apps.tkestack.io/v1","kind":"TApp","metadata":{"name":"atk-tapp"},"spec":{"replicas":0,"template":{"metadata":{"labels":{"app":"atk-tapp"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}`)
+		if code != http.StatusCreated && code != http.StatusConflict {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+	tapps := func(ns string) string {
+		return base + "/platform/apis/platform.tkestack.io/v1/clusters/" + a + "/tapps?namespace=" + ns + "&name=atk-tapp"
+	}
+	check(t, hc, tokens, []row{
+		{what: "tapp call: one's project's TApp (twin)", who: "pat", method: "GET", url: tapps("atk-web"), allow: true, want: `"name":"atk-tapp"`},
+		{what: "tapp call: another project's TApp", who: "quinn", method: "GET", url: tapps("atk-web"), want: "may not"},
+		{what: "tapp call: patch another project's TApp", who: "quinn", method: "PATCH", url: tapps("atk-web"), contentType: merge,
+			body: `{"spec":{"replicas":3}}`, want: "may not"},
+		{what: "tapp call: patch one's project's TApp (twin)", who: "pat", method: "PATCH", url: tapps("atk-web"), contentType: merge,
+			body: `{"spec":{"replicas":0}}`, allow: true, want: `"name":"atk-tapp"`},
+		{what: "tapp call: another tenant's administrator, to whom the cluster does not exist", who: "dave", method: "GET", url: tapps("atk-web"), want: "no cluster"},
+	})
 }
