@@ -20,8 +20,6 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/kubernetes"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -70,20 +68,13 @@ type Controller struct {
 
 // Run is the add-on's controller for member m.
 func Run(ctx context.Context, m addons.Member) error {
-	dyn, err := dynamic.NewForConfig(m.Config)
+	cl, err := addons.NewClients(ctx, m, "kstack-cronhpa")
 	if err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(m.Config)
-	if err != nil {
-		return err
-	}
-	b := record.NewBroadcaster(record.WithContext(ctx))
-	defer b.Shutdown()
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
-	c := &Controller{Dynamic: dyn, Discovery: cs.Discovery(), Clock: m.Clock,
-		Recorder: b.NewRecorder(runtime.NewScheme(), corev1.EventSource{Component: "kstack-cronhpa"}),
-		Log:      m.Log.With("addon", "CronHPA", "cluster", m.Cluster)}
+	defer cl.Close()
+	c := &Controller{Dynamic: cl.Dynamic, Discovery: cl.Kube.Discovery(), Clock: m.Clock, Recorder: cl.Recorder,
+		Log: m.Log.With("addon", "CronHPA", "cluster", m.Cluster)}
 	return c.Run(ctx)
 }
 

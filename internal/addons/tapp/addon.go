@@ -9,14 +9,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/kstack/kstack/internal/addons"
 )
@@ -47,20 +42,14 @@ const resync = 30 * time.Second
 // Run is the add-on's controller for member m: TApps and their pods are
 // watched, and each change of either syncs the TApp.
 func Run(ctx context.Context, m addons.Member) error {
-	dyn, err := dynamic.NewForConfig(m.Config)
+	cl, err := addons.NewClients(ctx, m, "tapp-controller")
 	if err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(m.Config)
-	if err != nil {
-		return err
-	}
-	b := record.NewBroadcaster(record.WithContext(ctx))
-	defer b.Shutdown()
-	b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
+	defer cl.Close()
+	dyn, cs := cl.Dynamic, cl.Kube
 	log := m.Log.With("addon", "TApp", "cluster", m.Cluster)
-	c := &Controller{Client: cs, Dynamic: dyn, Log: log,
-		Recorder: b.NewRecorder(runtime.NewScheme(), corev1.EventSource{Component: "tapp-controller"})}
+	c := &Controller{Client: cs, Dynamic: dyn, Log: log, Recorder: cl.Recorder}
 	q := addons.NewQueue()
 	defer q.ShutDown()
 	tf := dynamicinformer.NewDynamicSharedInformerFactory(dyn, resync)
