@@ -162,12 +162,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		})
 	}
 	m := addons.Member{Cluster: ca.Spec.ClusterName, Config: e.Config, Clock: r.Clock, Log: r.Log}
-	if res, done, err := r.apply(ctx, &ca, a, m, e); done {
-		return res, err
-	}
+	// One installer per reconcile: its discovery of the member is made once.
 	in, err := addons.NewInstaller(m)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if res, done, err := r.apply(ctx, &ca, a, in, e); done {
+		return res, err
 	}
 	healthErr := in.Established(ctx, ca.Status.Objects)
 	controller := "its controller runs in the platform"
@@ -236,7 +237,7 @@ func (r *Reconciler) member(ctx context.Context, cluster string) (e *clustercach
 
 // apply installs or upgrades to spec.version, and re-applies the installed
 // version (repairing drift). done: the reconcile ends with res, err.
-func (r *Reconciler) apply(ctx context.Context, ca *platformv1.ClusterAddon, a *addons.Addon, m addons.Member, e *clustercache.Entry) (res ctrl.Result, done bool, err error) {
+func (r *Reconciler) apply(ctx context.Context, ca *platformv1.ClusterAddon, a *addons.Addon, in *addons.Installer, e *clustercache.Entry) (res ctrl.Result, done bool, err error) {
 	want, err := a.Version(ca.Spec.Version)
 	if err != nil {
 		return ctrl.Result{}, true, r.failed(ctx, ca, err)
@@ -271,10 +272,6 @@ func (r *Reconciler) apply(ctx context.Context, ca *platformv1.ClusterAddon, a *
 		}); err != nil {
 			return ctrl.Result{}, true, err
 		}
-	}
-	in, err := addons.NewInstaller(m)
-	if err != nil {
-		return ctrl.Result{}, true, err
 	}
 	inv, err := in.Apply(ctx, a, objs, prev, ca.Status.Objects)
 	mark.at, mark.failed = time.Now(), err != nil

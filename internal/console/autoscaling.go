@@ -205,8 +205,8 @@ func addonMissing(err error) bool {
 	return d == nil || d.Name == ""
 }
 
-func addonMissingText(cluster string) string {
-	return "the CronHPA add-on is not installed in cluster " + cluster + ": an administrator of the cluster installs it on the Extension Components page"
+func addonMissingText(addon, cluster string) string {
+	return "the " + addon + " add-on is not installed in cluster " + cluster + ": an administrator of the cluster installs it on the Extension Components page"
 }
 
 type autoscalingData struct {
@@ -356,9 +356,8 @@ func (s *Server) renderAutoscaling(w http.ResponseWriter, r *request, f *cronFor
 	}
 	hpas, err := cs.AutoscalingV2().HorizontalPodAutoscalers(ns.Namespace).List(ctx, metav1.ListOptions{Limit: 500})
 	if err != nil {
-		code, msg := explain(err)
-		if code == http.StatusUnauthorized {
-			r.fail(w, err)
+		msg, ok := r.refused(w, err)
+		if !ok {
 			return
 		}
 		d.HPAErr = msg
@@ -491,13 +490,12 @@ func (s *Server) saveCronHPA(w http.ResponseWriter, r *request) {
 	for _, dry := range []bool{true, false} {
 		got, err := writeCronHPA(ctx, dc, hpa, f.Edit, dry)
 		if err != nil {
-			code, msg := explain(err)
-			if code == http.StatusUnauthorized {
-				r.fail(w, err)
+			msg, ok := r.refused(w, err)
+			if !ok {
 				return
 			}
 			if addonMissing(err) {
-				msg = addonMissingText(ns.Cluster)
+				msg = addonMissingText("CronHPA", ns.Cluster)
 			}
 			f.Error = msg
 			s.renderAutoscaling(w, r, f)

@@ -53,6 +53,17 @@ func (r *request) dynamicMember(cluster string) (dynamic.Interface, error) {
 	return dynamic.NewForConfig(r.s.MemberConfig(r.user, cluster))
 }
 
+// refused is err in words for the page; ok is false when the session
+// ended (r.fail answered: the user logs in again).
+func (r *request) refused(w http.ResponseWriter, err error) (msg string, ok bool) {
+	code, msg := explain(err)
+	if code == http.StatusUnauthorized {
+		r.fail(w, err)
+		return "", false
+	}
+	return msg, true
+}
+
 // explain turns an API error into a status code and a message a person
 // can act on.
 func explain(err error) (int, string) {

@@ -42,10 +42,6 @@ func tappsURL(base string) string { return base + "/tapps" }
 
 func tappURL(base, name string) string { return tappsURL(base) + "/" + url.PathEscape(name) }
 
-func tappAddonMissingText(cluster string) string {
-	return "the TApp add-on is not installed in cluster " + cluster + ": an administrator of the cluster installs it on the Extension Components page"
-}
-
 type tappsData struct {
 	NS           nsView
 	Rows         []tappRow
@@ -71,9 +67,8 @@ func (s *Server) tappsPage(w http.ResponseWriter, r *request) {
 	case addonMissing(err):
 		d.AddonMissing = true
 	case err != nil:
-		code, msg := explain(err)
-		if code == http.StatusUnauthorized {
-			r.fail(w, err)
+		msg, ok := r.refused(w, err)
+		if !ok {
 			return
 		}
 		d.Err = msg
@@ -161,18 +156,16 @@ func (s *Server) renderTApp(w http.ResponseWriter, r *request, d *tappData) {
 	case addonMissing(err):
 		d.AddonMissing = true
 	case err != nil:
-		code, msg := explain(err)
-		if code == http.StatusUnauthorized {
-			r.fail(w, err)
+		msg, ok := r.refused(w, err)
+		if !ok {
 			return
 		}
 		d.Err = msg
 	default:
 		pods, perr := tappPods(ctx, r, ns, t.Name)
 		if perr != nil {
-			code, msg := explain(perr)
-			if code == http.StatusUnauthorized {
-				r.fail(w, perr)
+			msg, ok := r.refused(w, perr)
+			if !ok {
 				return
 			}
 			d.PodErr = msg
@@ -363,13 +356,12 @@ func (s *Server) tappAction(w http.ResponseWriter, r *request) {
 	defer cancel()
 	t, err := readTApp(ctx, r, ns, name)
 	if err != nil {
-		code, msg := explain(err)
-		if code == http.StatusUnauthorized {
-			r.fail(w, err)
+		msg, ok := r.refused(w, err)
+		if !ok {
 			return
 		}
 		if addonMissing(err) {
-			msg = tappAddonMissingText(ns.Cluster)
+			msg = addonMissingText("TApp", ns.Cluster)
 		}
 		d.Error = msg
 		s.renderTApp(w, r, d)
@@ -388,9 +380,8 @@ func (s *Server) tappAction(w http.ResponseWriter, r *request) {
 		err = patchTApp(ctx, r, ns, name, body)
 	}
 	if err != nil {
-		code, msg := explain(err)
-		if code == http.StatusUnauthorized {
-			r.fail(w, err)
+		msg, ok := r.refused(w, err)
+		if !ok {
 			return
 		}
 		d.Error = "The cluster refused: " + msg

@@ -450,7 +450,7 @@ func (s *Server) createWorkload(w http.ResponseWriter, r *request) {
 		if err != nil || f.Cron.ZoneErr != "" {
 			switch {
 			case addonMissing(err):
-				f.Error, f.AddonsURL = addonMissingText(f.NS.Cluster)+"; or choose manual replicas", addonsURL(f.NS.Cluster)
+				f.Error, f.AddonsURL = addonMissingText("CronHPA", f.NS.Cluster)+"; or choose manual replicas", addonsURL(f.NS.Cluster)
 			case err != nil:
 				_, f.Error = explain(err)
 			default:
