@@ -12,4 +12,5 @@ OUT=${2:-config/crd}
 # The latest version of each add-on's CRDs; released versions are frozen
 # beside them (internal/addons/<addon>/manifests/<version>/).
 "$CONTROLLER_GEN" crd:crdVersions=v1 paths=./addonapi/extensions/... output:crd:dir=internal/addons/cronhpa/crd
-"$CONTROLLER_GEN" crd:crdVersions=v1 paths=./addonapi/apps/... output:crd:dir=internal/addons/tapp/crd
+# TApp: volumeClaimTemplates keep their claims' names and labels.
+"$CONTROLLER_GEN" crd:crdVersions=v1,generateEmbeddedObjectMeta=true paths=./addonapi/apps/... output:crd:dir=internal/addons/tapp/crd

@@ -49,7 +49,7 @@ func Run(ctx context.Context, m addons.Member) error {
 	defer cl.Close()
 	dyn, cs := cl.Dynamic, cl.Kube
 	log := m.Log.With("addon", "TApp", "cluster", m.Cluster)
-	c := &Controller{Client: cs, Dynamic: dyn, Log: log, Recorder: cl.Recorder}
+	c := &Controller{Client: cs, Dynamic: dyn, Log: log, Recorder: cl.Recorder, Clock: m.Clock}
 	q := addons.NewQueue()
 	defer q.ShutDown()
 	tf := dynamicinformer.NewDynamicSharedInformerFactory(dyn, resync)
@@ -73,11 +73,33 @@ func Run(ctx context.Context, m addons.Member) error {
 	}); err != nil {
 		return err
 	}
+	// A node that stops being Ready, or goes, may hold instances to
+	// migrate: every TApp is looked at again.
+	nf := informers.NewSharedInformerFactory(cs, 10*time.Minute)
+	nodes := nf.Core().V1().Nodes()
+	all := func() {
+		for _, key := range tapps.Informer().GetStore().ListKeys() {
+			q.Add(key)
+		}
+	}
+	if _, err := nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(o, n any) {
+			if ready(o) != ready(n) {
+				all()
+			}
+		},
+		DeleteFunc: func(any) { all() },
+	}); err != nil {
+		return err
+	}
+	c.Nodes = func(name string) (*corev1.Node, error) { return nodes.Lister().Get(name) }
 	tf.Start(ctx.Done())
 	pf.Start(ctx.Done())
+	nf.Start(ctx.Done())
 	defer tf.Shutdown()
 	defer pf.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), tapps.Informer().HasSynced, pf.Core().V1().Pods().Informer().HasSynced) {
+	defer nf.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), tapps.Informer().HasSynced, pf.Core().V1().Pods().Informer().HasSynced, nodes.Informer().HasSynced) {
 		return ctx.Err()
 	}
 	log.Info("TApp controller synced")
@@ -93,6 +115,20 @@ func Run(ctx context.Context, m addons.Member) error {
 		return 0, c.Sync(ctx, obj.(*unstructured.Unstructured))
 	})
 	return nil
+}
+
+// ready is a node's Ready condition status ("" if obj is not a node).
+func ready(obj any) corev1.ConditionStatus {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return ""
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status
+		}
+	}
+	return ""
 }
 
 // InUse lists the member's TApps.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	appsv1 "github.com/kstack/kstack/addonapi/apps/v1"
+	"github.com/kstack/kstack/internal/clock"
 )
 
 // GVR is the TApp resource.
@@ -31,6 +33,18 @@ type Controller struct {
 	Dynamic  dynamic.Interface
 	Recorder record.EventRecorder
 	Log      *slog.Logger
+	// Nodes looks a node up (a lister's); nil: nodes are not watched and
+	// no instance is migrated.
+	Nodes func(name string) (*corev1.Node, error)
+	// Clock tells how long a node has been lost (nil: the real clock).
+	Clock clock.Clock
+}
+
+func (c *Controller) now() time.Time {
+	if c.Clock == nil {
+		return time.Now()
+	}
+	return c.Clock.Now()
 }
 
 // PodName is instance id's pod.
@@ -62,6 +76,14 @@ func (c *Controller) Sync(ctx context.Context, u *unstructured.Unstructured) err
 			continue // not one of its instances' pods
 		}
 		pods[id], byID[id] = podOf(p), p
+	}
+	gone, err := c.migrate(ctx, &t, u, byID)
+	if err != nil {
+		return err
+	}
+	for _, id := range gone {
+		delete(pods, id)
+		delete(byID, id)
 	}
 	for id, p := range byID {
 		if err := c.finishInPlace(ctx, p); err != nil {
@@ -95,7 +117,7 @@ func templateOf(t *appsv1.TApp, name string) corev1.PodTemplateSpec {
 	if name == appsv1.DefaultTemplateName {
 		return t.Spec.Template
 	}
-	return t.Spec.TemplatePool[name]
+	return t.Spec.TemplatePool[name].PodTemplateSpec
 }
 
 func (c *Controller) do(ctx context.Context, t *appsv1.TApp, u *unstructured.Unstructured, a Action, hashes Hashes, cur *corev1.Pod) error {
@@ -103,6 +125,10 @@ func (c *Controller) do(ctx context.Context, t *appsv1.TApp, u *unstructured.Uns
 	pods := c.Client.CoreV1().Pods(t.Namespace)
 	switch a.Op {
 	case Create:
+		if err := c.ensureClaims(ctx, t, a.ID); err != nil {
+			c.Recorder.Eventf(u, corev1.EventTypeWarning, "FailedCreate", "Instance: %s: %v", name, err)
+			return err
+		}
 		pod := c.newPod(t, a.ID, a.Template, hashes[a.Template])
 		if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			c.Recorder.Eventf(u, corev1.EventTypeWarning, "FailedCreate", "Instance: %s: %v", name, err)
@@ -154,7 +180,44 @@ func (c *Controller) newPod(t *appsv1.TApp, id int, name string, h [2]string) *c
 	if pod.Spec.Hostname == "" {
 		pod.Spec.Hostname = pod.Name
 	}
+	// The instance's claims, in place of template volumes of their names.
+	for _, claim := range t.Spec.VolumeClaimTemplates {
+		vols := pod.Spec.Volumes[:0]
+		for _, v := range pod.Spec.Volumes {
+			if v.Name != claim.Name {
+				vols = append(vols, v)
+			}
+		}
+		pod.Spec.Volumes = append(vols, corev1.Volume{Name: claim.Name, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: ClaimName(claim.Name, t.Name, id)}}})
+	}
 	return pod
+}
+
+// ClaimName is instance id's claim of volumeClaimTemplate claim, named as a
+// StatefulSet's.
+func ClaimName(claim, tapp string, id int) string { return fmt.Sprintf("%s-%s-%d", claim, tapp, id) }
+
+// ensureClaims makes instance id's claims that do not exist yet. They are
+// not owned by the TApp: as a StatefulSet's, they stay when it goes, and an
+// instance that comes back gets its data back.
+func (c *Controller) ensureClaims(ctx context.Context, t *appsv1.TApp, id int) error {
+	for _, claim := range t.Spec.VolumeClaimTemplates {
+		labels := map[string]string{}
+		for k, v := range claim.Labels {
+			labels[k] = v
+		}
+		labels[LabelTApp], labels[LabelInstance] = t.Name, strconv.Itoa(id)
+		pvc := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: ClaimName(claim.Name, t.Name, id), Namespace: t.Namespace, Labels: labels, Annotations: claim.Annotations},
+			Spec:       *claim.Spec.DeepCopy(),
+		}
+		_, err := c.Client.CoreV1().PersistentVolumeClaims(t.Namespace).Create(ctx, pvc, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("claim %s: %w", pvc.Name, err)
+		}
+	}
+	return nil
 }
 
 // imagePatch sets the images of cur's containers to the template's (by

@@ -108,9 +108,9 @@ func TestControllerCreatesUpdatesInPlaceAndKills(t *testing.T) {
 	// The image of instance 1 only: a template of the pool that differs in
 	// its image, and instance 1 on it.
 	f.runAll(t)
-	tapp.Spec.TemplatePool = map[string]corev1.PodTemplateSpec{"test": *tapp.Spec.Template.DeepCopy()}
+	tapp.Spec.TemplatePool = map[string]appsv1.PoolTemplate{"test": {PodTemplateSpec: *tapp.Spec.Template.DeepCopy()}}
 	tapp.Spec.TemplatePool["test"].Spec.Containers[0].Image = "nginx:latest"
-	tapp.Spec.Templates = map[string]string{"1": "test"}
+	tapp.Spec.Templates = map[string]appsv1.TemplateName{"1": "test"}
 	f.sync(t)
 	pods = f.pods(t)
 	p1 := pods["example-tapp-1"]

@@ -94,7 +94,7 @@ func HashTemplates(spec *appsv1.TAppSpec) (Hashes, error) {
 		return nil, err
 	}
 	for name, t := range spec.TemplatePool {
-		if err := add(name, t); err != nil {
+		if err := add(name, t.PodTemplateSpec); err != nil {
 			return nil, err
 		}
 	}
@@ -127,7 +127,7 @@ func short(b []byte) string {
 // TemplateOf is the template an instance runs.
 func TemplateOf(spec *appsv1.TAppSpec, id int) string {
 	if t, ok := spec.Templates[strconv.Itoa(id)]; ok && t != "" {
-		return t
+		return string(t)
 	}
 	return appsv1.DefaultTemplateName
 }

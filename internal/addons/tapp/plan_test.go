@@ -19,7 +19,7 @@ func template(image, env string) corev1.PodTemplateSpec {
 
 func spec(replicas int32) *appsv1.TAppSpec {
 	return &appsv1.TAppSpec{Replicas: replicas, Template: template("nginx:1.7.9", ""),
-		TemplatePool: map[string]corev1.PodTemplateSpec{}, Templates: map[string]string{}, Statuses: map[string]appsv1.InstanceStatus{}}
+		TemplatePool: map[string]appsv1.PoolTemplate{}, Templates: map[string]appsv1.TemplateName{}, Statuses: map[string]appsv1.InstanceStatus{}}
 }
 
 // running pods of the spec's templates, one per instance, all Ready.
@@ -90,13 +90,13 @@ func TestPlan(t *testing.T) {
 			want: "Recreate 0 default; Recreate 1 default; Recreate 2 default; "},
 		{what: "instance 1 to another template of other images only: gray release in place", spec: func() *appsv1.TAppSpec { return spec(3) },
 			before: func(s *appsv1.TAppSpec) {
-				s.TemplatePool["test"] = template("nginx:latest", "")
+				s.TemplatePool["test"] = appsv1.PoolTemplate{PodTemplateSpec: template("nginx:latest", "")}
 				s.Templates["1"] = "test"
 			},
 			want: "UpdateInPlace 1 test; "},
 		{what: "the limit applies to the strategy's template only", spec: func() *appsv1.TAppSpec { return spec(4) },
 			before: func(s *appsv1.TAppSpec) {
-				s.TemplatePool["test"] = template("nginx:latest", "")
+				s.TemplatePool["test"] = appsv1.PoolTemplate{PodTemplateSpec: template("nginx:latest", "")}
 				s.Templates["0"], s.Templates["1"], s.Templates["2"] = "test", "test", "test"
 				s.UpdateStrategy = appsv1.TAppUpdateStrategy{Template: "test", MaxUnavailable: i32(2)}
 			},

@@ -7,6 +7,7 @@
 package addons
 
 import (
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -106,6 +107,33 @@ func (e *env) cronHPA(name, target, kind, apiVersion, tz string, crons ...string
 	}
 	return fmt.Sprintf(`{"apiVersion":"extensions.tkestack.io/v1","kind":"CronHPA","metadata":{"name":%q,"namespace":"web"},`+
 		`"spec":{"scaleTargetRef":{"apiVersion":%q,"kind":%q,"name":%q},"crons":[%s]%s}}`, name, apiVersion, kind, target, strings.Join(cs, ","), tzField)
+}
+
+// addNode registers another simulated node in the member, a copy of its
+// first one that kwok runs too, and returns its name.
+func (e *env) addNode(suffix string) string {
+	e.t.Helper()
+	var n map[string]any
+	if err := json.Unmarshal([]byte(e.kubectl("get", "nodes", "-l", "kstack.io/local-cluster", "-o", "jsonpath={.items[0]}")), &n); err != nil {
+		e.t.Fatal(err)
+	}
+	meta := n["metadata"].(map[string]any)
+	name := meta["name"].(string) + "-" + suffix
+	labels := meta["labels"].(map[string]any)
+	labels["kubernetes.io/hostname"] = name
+	n["metadata"] = map[string]any{"name": name, "labels": labels, "annotations": map[string]any{"kwok.x-k8s.io/node": "fake"}}
+	st := n["status"].(map[string]any)
+	n["status"] = map[string]any{"capacity": st["capacity"], "allocatable": st["allocatable"]}
+	delete(n, "spec")
+	b, _ := json.Marshal(n)
+	e.apply(string(b)) // a node's status may be set when it is created
+	framework.Eventually(e.t, 2*time.Minute, "node "+name+" Ready", func() error {
+		if got := e.kubectl("get", "node", name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`); got != "True" {
+			return fmt.Errorf("Ready %q", got)
+		}
+		return nil
+	})
+	return name
 }
 
 func (e *env) apply(manifest string) {
@@ -287,7 +315,7 @@ func TestAddons(t *testing.T) {
 		}
 	})
 
-	t.Run("TApp: instances with IDs, killed and restored, scaled, updated in place, scheduled by a CronHPA", func(t *testing.T) {
+	t.Run("TApp: instances with IDs, killed and restored, updated in place, gray-released, bad input refused, claims, migrated off a failed node, scaled, scheduled by a CronHPA", func(t *testing.T) {
 		k.MustRun("addon", "install", e.cluster, "TApp", "--wait")
 		tapp := func(extra string) string {
 			return `{"apiVersion":"apps.tkestack.io/v1","kind":"TApp","metadata":{"name":"example-tapp","namespace":"web"},"spec":{"replicas":3,` +
@@ -353,6 +381,45 @@ func TestAddons(t *testing.T) {
 			t.Fatalf("instance 0 changed too: %s", img)
 		}
 
+		// Instance 0 gray-released to a second template that differs in
+		// more than images: its pod is recreated on it.
+		uid0 := uid("0")
+		canary := `,"canary":{"metadata":{"labels":{"app":"example-tapp"}},"spec":{"containers":[{"name":"nginx","image":"nginx:1.7.9","env":[{"name":"CANARY","value":"1"}]}]}}`
+		pool2 := `,"templatePool":{"test":{"metadata":{"labels":{"app":"example-tapp"}},"spec":{"containers":[{"name":"nginx","image":"nginx:latest"}]}}` +
+			canary + `},"templates":{"0":"canary","1":"test"}`
+		e.apply(tapp(pool2))
+		framework.Eventually(t, 2*time.Minute, "instance 0 on template canary", func() error {
+			got := e.kubectl("-n", "web", "get", "pod", "example-tapp-0", "--ignore-not-found", "-o", `jsonpath={.metadata.uid} {.metadata.labels.tapp\.tkestack\.io/template} {.spec.containers[0].env[0].name} {.status.conditions[?(@.type=="Ready")].status}`)
+			if f := strings.Fields(got); len(f) != 4 || f[0] == uid0 || f[1] != "canary" || f[2] != "CANARY" || f[3] != "True" {
+				return fmt.Errorf("%q (uid before %s)", got, uid0)
+			}
+			return nil
+		})
+		statuses(`Running {"0":"Running","1":"Running","2":"Running"}`)
+		if got := uid("1"); got != uid1 {
+			t.Fatalf("instance 1 was recreated by instance 0's gray release")
+		}
+
+		// Bad input: the member's API server refuses it and the TApp
+		// stays as it was.
+		gen := e.kubectl("-n", "web", "get", "tapp", "example-tapp", "-o", "jsonpath={.metadata.generation}")
+		for _, c := range []struct{ extra, want string }{
+			{`,"templatePool":{"test":{"spec":{"containers":[{"name":"nginx","image":"nginx:latest"}]}}},"templates":{"1":"stable"}`,
+				`spec.templates: instance 1 names template "stable", which is not in spec.templatePool: add the template to spec.templatePool, or name "default" for spec.template`},
+			{`,"templates":{"5":"default"}`, `spec.templates: the keys are instance ids, from 0 to replicas-1, written as numbers without sign or leading zeros; of the other keys, such as "5", only those of instances removed by scaling down may stay, unchanged`},
+			{`,"statuses":{"x":"Killed"}`, `spec.statuses: the keys are instance ids`},
+			{`,"statuses":{"1":"Stopped"}`, `spec.statuses: instance 1 is "Stopped": an instance can only be set Running or Killed`},
+			{`,"updateStrategy":{"maxUnavailable":0}`, `spec.updateStrategy.maxUnavailable in body should be greater than or equal to 1`},
+		} {
+			r := e.k.RunStdin(tapp(c.extra), "kubectl", "--kubeconfig", e.memberKC, "apply", "-f", "-")
+			if r.Err == nil || !strings.Contains(r.Stderr, c.want) {
+				t.Fatalf("%s: err %v, stderr %s\nwant %s", c.extra, r.Err, r.Stderr, c.want)
+			}
+		}
+		if got := e.kubectl("-n", "web", "get", "tapp", "example-tapp", "-o", "jsonpath={.metadata.generation}"); got != gen {
+			t.Fatalf("a refused change was applied: generation %s, was %s", got, gen)
+		}
+
 		// kubectl scale through the platform's proxy, as the administrator.
 		akc := filepath.Join(t.TempDir(), "admin.kubeconfig")
 		k.MustRun("kubeconfig", "--cluster", e.cluster, "-f", akc)
@@ -375,6 +442,65 @@ func TestAddons(t *testing.T) {
 		})
 		e.kubectl("-n", "web", "delete", "cronhpa", "tapp")
 		e.kubectl("-n", "web", "delete", "tapp", "example-tapp")
+
+		// Claims: each instance gets its own, and they cannot change.
+		claims := func(size string) string {
+			return `{"apiVersion":"apps.tkestack.io/v1","kind":"TApp","metadata":{"name":"db","namespace":"web"},"spec":{"replicas":1,` +
+				`"template":{"metadata":{"labels":{"app":"db"}},"spec":{"containers":[{"name":"db","image":"postgres:16"}]}},` +
+				`"volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"` + size + `"}}}}]}}`
+		}
+		e.apply(claims("1Gi"))
+		framework.Eventually(t, time.Minute, "instance 0's claim", func() error {
+			got := e.kubectl("-n", "web", "get", "pvc", "data-db-0", "--ignore-not-found", "-o", "jsonpath={.spec.resources.requests.storage}") + " " +
+				e.kubectl("-n", "web", "get", "pod", "db-0", "--ignore-not-found", "-o", `jsonpath={.spec.volumes[?(@.name=="data")].persistentVolumeClaim.claimName}`)
+			if got != "1Gi data-db-0" {
+				return fmt.Errorf("%q", got)
+			}
+			return nil
+		})
+		if r := e.k.RunStdin(claims("2Gi"), "kubectl", "--kubeconfig", e.memberKC, "apply", "-f", "-"); r.Err == nil ||
+			!strings.Contains(r.Stderr, "spec.volumeClaimTemplates cannot change once the TApp exists (as for a StatefulSet): make a new TApp for other claims") {
+			t.Fatalf("a claim change: err %v, %s", r.Err, r.Stderr)
+		}
+		e.kubectl("-n", "web", "delete", "tapp", "db")
+		e.kubectl("-n", "web", "delete", "pvc", "data-db-0")
+
+		// Migration: an instance on a node that fails runs again on another.
+		spare := e.addNode("spare")
+		node1 := strings.TrimSpace(e.kubectl("get", "nodes", "-l", "kstack.io/local-cluster", "-o", "jsonpath={.items[0].metadata.name}"))
+		e.kubectl("cordon", node1)
+		e.apply(`{"apiVersion":"apps.tkestack.io/v1","kind":"TApp","metadata":{"name":"moving","namespace":"web"},"spec":{"replicas":1,` +
+			`"template":{"metadata":{"labels":{"app":"moving"}},"spec":{"containers":[{"name":"web","image":"nginx"}]}}}}`)
+		placed := func(node string) string {
+			t.Helper()
+			var uid string
+			framework.Eventually(t, 2*time.Minute, "moving-0 Running on "+node, func() error {
+				got := e.kubectl("-n", "web", "get", "pod", "moving-0", "--ignore-not-found", "-o", `jsonpath={.spec.nodeName} {.status.phase} {.metadata.uid}`)
+				f := strings.Fields(got)
+				if len(f) != 3 || f[0] != node || f[1] != "Running" {
+					return fmt.Errorf("%q", got)
+				}
+				uid = f[2]
+				return nil
+			})
+			return uid
+		}
+		before := placed(spare)
+		e.kubectl("uncordon", node1)
+		// The node's kubelet stops: kwok no longer runs it, and it is not
+		// Ready (the platform's clock is hours ahead: long enough).
+		e.kubectl("annotate", "node", spare, "kwok.x-k8s.io/node-")
+		now := time.Now().UTC().Format(time.RFC3339)
+		e.kubectl("patch", "node", spare, "--subresource=status", "-p",
+			`{"status":{"conditions":[{"type":"Ready","status":"False","reason":"KubeletStopped","message":"the test stopped it","lastHeartbeatTime":"`+now+`","lastTransitionTime":"`+now+`"}]}}`)
+		if after := placed(node1); after == before {
+			t.Fatal("moving-0 is the same pod")
+		}
+		if ev := e.kubectl("-n", "web", "get", "events", "--field-selector", "involvedObject.name=moving,reason=Migrate", "-o", "jsonpath={.items[*].message}"); !strings.Contains(ev, "Instance: moving-0: node "+spare+" has not been Ready") {
+			t.Fatalf("Migrate events: %q", ev)
+		}
+		e.kubectl("-n", "web", "delete", "tapp", "moving")
+		e.kubectl("delete", "node", spare)
 
 		// A batch TApp: restart policy Never, its instances end in Succ.
 		e.apply(`{"apiVersion":"apps.tkestack.io/v1","kind":"TApp","metadata":{"name":"batch","namespace":"web"},"spec":{"replicas":2,` +
