@@ -212,11 +212,7 @@ func (m *Module) beforeCredentials(ctx context.Context, ch *notifyv1.Channel, cr
 	if create {
 		var cur notifyv1.Channel
 		key := client.ObjectKeyFromObject(ch)
-		err := m.Client.Get(ctx, key, &cur)
-		if apierrors.IsNotFound(err) && m.Reader != nil {
-			err = m.Reader.Get(ctx, key, &cur)
-		}
-		if err == nil {
+		if err := m.getFresh(ctx, key, &cur); err == nil {
 			return apigroup.Refuse(http.StatusConflict, "channels %q already exists", ch.Name)
 		}
 	}
@@ -467,6 +463,16 @@ func (m *Module) get(ctx context.Context, key client.ObjectKey, obj client.Objec
 		return m.Reader.Get(ctx, key, obj)
 	}
 	return m.Client.Get(ctx, key, obj)
+}
+
+// getFresh reads key from the cache, and from the API server when the
+// cache has not seen it (yet): a channel made a moment ago is found.
+func (m *Module) getFresh(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := m.Client.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) && m.Reader != nil {
+		err = m.Reader.Get(ctx, key, obj)
+	}
+	return err
 }
 
 func (m *Module) now() time.Time {

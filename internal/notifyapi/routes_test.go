@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	notifyv1 "github.com/kstack/kstack/api/notify/v1"
 	"github.com/kstack/kstack/internal/apigroup"
 	"github.com/kstack/kstack/internal/auth/directory"
 	"github.com/kstack/kstack/internal/recordstore"
@@ -268,5 +271,28 @@ func TestRecordsExport(t *testing.T) {
 	m.Store = nil
 	if w := serve(t, m, admin, http.MethodGet, groupPath+"clusters/cls-a/notifications", ""); w.Code != 503 || !strings.Contains(w.Body.String(), "without a record store") {
 		t.Errorf("without a store: %d %s", w.Code, w.Body.String())
+	}
+}
+
+// lagging is a cache that has not seen any channel yet.
+type lagging struct{ client.Client }
+
+func (l lagging) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*notifyv1.Channel); ok {
+		return apierrors.NewNotFound(notifyv1.GroupVersion.WithResource("channels").GroupResource(), key.Name)
+	}
+	return l.Client.Get(ctx, key, obj, opts...)
+}
+
+// The console's Test follows a channel's creation at once: a cache that
+// lags the write must not make it "not found".
+func TestTestSendOfAChannelJustMade(t *testing.T) {
+	m, c := module(t)
+	m.Client = lagging{c}
+	s := &sender{}
+	m.Queue = s
+	w := serve(t, m, pa, http.MethodPost, testPath(prjA, "hook"), `{}`)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"status":"sent"`) || len(s.calls) != 1 {
+		t.Fatalf("%d %s, %d sends", w.Code, w.Body.String(), len(s.calls))
 	}
 }

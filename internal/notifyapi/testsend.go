@@ -36,7 +36,8 @@ func (m *Module) doTestSend(r *http.Request, p *directory.Principal) (*notifyv1.
 	ctx := r.Context()
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	var ch notifyv1.Channel
-	err := m.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ch)
+	// The console's Test follows the channel's creation at once.
+	err := m.getFresh(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ch)
 	tenant := ch.Labels[apigroup.LabelTenant]
 	if tenant == "" {
 		tenant = ch.Spec.TenantID
