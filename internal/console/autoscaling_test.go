@@ -29,8 +29,8 @@ type cronMember struct {
 	reqs   []string
 	bodies map[string]string
 	// noCRD: the CronHPA add-on is not installed. v100: its v1.0.0 CRD,
-	// which prunes timeZone.
-	noCRD, v100 bool
+	// which prunes timeZone. noTApp: the TApp add-on is not installed.
+	noCRD, v100, noTApp bool
 }
 
 const cronhpasPath = "/apis/extensions.tkestack.io/v1/namespaces/web/cronhpas"
@@ -67,6 +67,10 @@ func (f *cronMember) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(404, &metav1.Status{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}, Status: metav1.StatusFailure, Code: 404,
 			Reason: metav1.StatusReasonNotFound, Message: msg, Details: details})
 	}
+	if strings.HasPrefix(p, tappsAPI) && f.noTApp {
+		notFound(&metav1.StatusDetails{}, "the server could not find the requested resource")
+		return
+	}
 	if strings.HasPrefix(p, cronhpasPath) && f.noCRD {
 		notFound(&metav1.StatusDetails{}, "the server could not find the requested resource")
 		return
@@ -82,7 +86,7 @@ func (f *cronMember) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(200, map[string]any{"apiVersion": "extensions.tkestack.io/v1", "kind": "CronHPAList", "metadata": map[string]any{}, "items": []any{storedCronHPA()}})
 	case key == "GET "+cronhpasPath+"/shop":
 		writeJSON(200, storedCronHPA())
-	case r.Method == http.MethodPost && (p == cronhpasPath || p == "/apis/apps/v1/namespaces/web/deployments"):
+	case r.Method == http.MethodPost && (p == cronhpasPath || p == "/apis/apps/v1/namespaces/web/deployments" || p == tappsAPI || p == "/api/v1/namespaces/web/services"):
 		var obj map[string]any
 		_ = json.Unmarshal(body, &obj)
 		if spec, ok := obj["spec"].(map[string]any); ok && f.v100 && p == cronhpasPath {
@@ -148,6 +152,7 @@ func cronServer(t *testing.T) (*Server, *cronMember) {
 	}
 	s.autoscalingRoutesWith(mux, wrap)
 	mux.Handle("POST /console/business/{cluster}/{ns}/new", wrap(s.createWorkload))
+	mux.Handle("GET /console/business/{cluster}/{ns}/new", wrap(s.workloadForm))
 	testMuxes.Store(s, mux)
 	return s, f
 }

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kstack/kstack/internal/addons/tapp"
 )
 
 // kindInfo is how the console lists one kind of a member cluster.
@@ -92,8 +94,8 @@ func images(u *unstructured.Unstructured, path ...string) string {
 	return strings.Join(out, ", ")
 }
 
-func mapKeys(u *unstructured.Unstructured, field string) string {
-	m, _, _ := unstructured.NestedMap(u.Object, field)
+func mapKeys(u *unstructured.Unstructured, path ...string) string {
+	m, _, _ := unstructured.NestedMap(u.Object, path...)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -151,7 +153,7 @@ var kinds = map[string]*kindInfo{}
 func register(k *kindInfo) { kinds[k.Name] = k }
 
 // workloadKinds are the kinds the workload form makes, in menu order.
-var workloadKinds = []string{"deployments", "statefulsets", "daemonsets", "jobs", "cronjobs"}
+var workloadKinds = []string{"deployments", "statefulsets", "daemonsets", "jobs", "cronjobs", "tapps"}
 
 // namespaceKinds are the tabs of a namespace, in order.
 var namespaceKinds = []string{"deployments", "statefulsets", "daemonsets", "jobs", "cronjobs", "pods", "services", "ingresses", "configmaps", "secrets", "persistentvolumeclaims", "events"}
@@ -214,6 +216,23 @@ func init() {
 				last = age(time.Since(t)) + " ago"
 			}
 			return txt(str(u, "spec", "schedule"), fmt.Sprint(str(u, "spec", "suspend") == "true"), last, ageOf(u))
+		}})
+	// TApps are objects of the TApp add-on's CRD: their tab is the TApp
+	// pages' (tapp.go), which say so when the cluster has no add-on.
+	register(&kindInfo{Name: "tapps", Title: "TApps", Kind: "TApp", GVR: tapp.GVR, Namespaced: true, Workload: true,
+		Columns: []string{"Ready", "Status", "Templates", "Images", "Age"},
+		Cells: func(u *unstructured.Unstructured) []cell {
+			want, ready := num(u, "spec", "replicas"), num(u, "status", "readyReplicas")
+			c := cell{Text: ratio(ready, want)}
+			if ready == want {
+				c.Class = "Ready"
+			}
+			st := str(u, "status", "appStatus")
+			tmpls := "default"
+			if pool := mapKeys(u, "spec", "templatePool"); pool != "" {
+				tmpls += ", " + pool
+			}
+			return []cell{c, {Text: st, Class: st}, {Text: tmpls}, {Text: images(u, "spec", "template", "spec")}, {Text: ageOf(u)}}
 		}})
 	register(&kindInfo{Name: "pods", Title: "Pods", Kind: "Pod", GVR: core("pods"), Namespaced: true,
 		Columns: []string{"Status", "Ready", "Restarts", "Node", "IP", "Age"},

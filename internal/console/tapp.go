@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	tappv1 "github.com/kstack/kstack/addonapi/apps/v1"
 	"github.com/kstack/kstack/internal/addons/tapp"
@@ -50,7 +51,7 @@ type tappsData struct {
 	AddonMissing bool
 }
 
-type tappRow struct{ Name, URL, Replicas, AppStatus, Age string }
+type tappRow struct{ Name, URL, Replicas, AppStatus, Templates, Images, Age string }
 
 func (s *Server) tappsPage(w http.ResponseWriter, r *request) {
 	ns := r.nsView("tapps")
@@ -77,9 +78,11 @@ func (s *Server) tappsPage(w http.ResponseWriter, r *request) {
 		sort.Slice(items, func(i, j int) bool { return items[i].GetName() < items[j].GetName() })
 		for i := range items {
 			u := &items[i]
+			// The kind's cells: Ready, Status, Templates, Images, Age.
+			c := kinds["tapps"].Cells(u)
 			d.Rows = append(d.Rows, tappRow{Name: u.GetName(), URL: tappURL(ns.Base, u.GetName()),
 				Replicas:  fmt.Sprintf("%d / %d", num(u, "status", "readyReplicas"), num(u, "spec", "replicas")),
-				AppStatus: str(u, "status", "appStatus"), Age: ageOf(u)})
+				AppStatus: str(u, "status", "appStatus"), Templates: c[2].Text, Images: c[3].Text, Age: ageOf(u)})
 		}
 		if l.GetContinue() != "" {
 			d.More = "Only the first 500 TApps are shown."
@@ -92,20 +95,24 @@ type tappData struct {
 	NS   nsView
 	Name string
 	// Replicas is the spec's; Ready and AppStatus the status's.
-	Replicas, Ready        int32
-	AppStatus, UpdateTmpl  string
-	Instances              []tappInstance
-	Templates              []tappTemplate
+	Replicas, Ready       int32
+	AppStatus, UpdateTmpl string
+	Instances             []tappInstance
+	Templates             []tappTemplate
+	// Containers are the default template's, whose images a new template
+	// of the pool may change.
+	Containers             []containerImage
 	AddonsURL              string
 	AddonMissing, CanWrite bool
 	// Err is why the TApp could not be read, PodErr why its pods could
 	// not; Error why the last action was refused.
 	Err, PodErr, Error string
 	// Errors are the actions' problems next to their fields: "id" (an
-	// instance), "ids" and "template" (the gray release), "replicas".
+	// instance), "ids" and "template" (the gray release), "replicas",
+	// "name" and "image" (a new template of the pool).
 	Errors map[string]string
-	// Form is what the last action typed: "replicas", "template", and the
-	// chosen instances in Chosen.
+	// Form is what the last action typed: "replicas", "template", "name",
+	// "image.CONTAINER", and the chosen instances in Chosen.
 	Form   map[string]string
 	Chosen map[string]bool
 }
@@ -176,6 +183,11 @@ func (s *Server) renderTApp(w http.ResponseWriter, r *request, d *tappData) {
 	if d.Form["replicas"] == "" {
 		d.Form["replicas"] = strconv.Itoa(int(d.Replicas))
 	}
+	for _, c := range d.Containers {
+		if d.Form["image."+c.Container] == "" {
+			d.Form["image."+c.Container] = c.Image
+		}
+	}
 	r.page(w, "tapp", "business", "TApp "+d.Name, d, append(r.crumbs(), crumb{"TApps", tappsURL(ns.Base)})...)
 }
 
@@ -210,7 +222,7 @@ func podImages(spec *corev1.PodSpec) []string {
 // templateOf is the name of the template instance id runs.
 func templateOf(t *tappv1.TApp, id string) string {
 	if n := t.Spec.Templates[id]; n != "" {
-		return n
+		return string(n)
 	}
 	return tappv1.DefaultTemplateName
 }
@@ -246,6 +258,9 @@ func (d *tappData) fill(t *tappv1.TApp, pods map[string]*corev1.Pod) {
 			}
 		}
 		d.Instances = append(d.Instances, in)
+	}
+	for _, c := range t.Spec.Template.Spec.Containers {
+		d.Containers = append(d.Containers, containerImage{c.Name, c.Image})
 	}
 	d.Templates = []tappTemplate{{Name: tappv1.DefaultTemplateName, Images: podImages(&t.Spec.Template.Spec), Instances: uses[tappv1.DefaultTemplateName]}}
 	var names []string
@@ -332,6 +347,32 @@ func tappPatch(r *request, t *tappv1.TApp, action string, d *tappData) (patch ma
 		}
 		spec["templates"] = m
 		return map[string]any{"spec": spec}, fmt.Sprintf("Moving %s to template %s", plural(len(ids), "instance", "instances"), name)
+	case "template":
+		// A new template of the pool: the default one with other images,
+		// for a gray release of some instances to it.
+		name := v("name")
+		d.Form["name"] = name
+		switch {
+		case len(validation.IsDNS1123Label(name)) > 0:
+			d.Errors["name"] = "a template's name is lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
+		case inPool(t, name):
+			d.Errors["name"] = fmt.Sprintf("the pool already has a template %q", name)
+		}
+		tmpl := t.Spec.Template.DeepCopy()
+		for i := range tmpl.Spec.Containers {
+			c := &tmpl.Spec.Containers[i]
+			img := v("image." + c.Name)
+			d.Form["image."+c.Name] = img
+			if img == "" || strings.ContainsAny(img, " \t") {
+				d.Errors["image"] = fmt.Sprintf("give container %s an image, e.g. nginx:1.27", c.Name)
+			}
+			c.Image = img
+		}
+		if len(d.Errors) > 0 {
+			return nil, ""
+		}
+		spec["templatePool"] = map[string]any{name: tmpl}
+		return map[string]any{"spec": spec}, "Added template " + name + " to the pool"
 	case "scale":
 		d.Form["replicas"] = v("replicas")
 		n, err := strconv.Atoi(v("replicas"))

@@ -41,8 +41,8 @@ func storedTApp() *tappv1.TApp {
 	return &tappv1.TApp{TypeMeta: metav1.TypeMeta{APIVersion: "apps.tkestack.io/v1", Kind: "TApp"},
 		ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "web", ResourceVersion: "7"},
 		Spec: tappv1.TAppSpec{Replicas: 3, Template: corev1.PodTemplateSpec{Spec: container("nginx:1.26")},
-			TemplatePool: map[string]corev1.PodTemplateSpec{"v2": {Spec: container("nginx:1.27")}},
-			Templates:    map[string]string{"2": "v2"}, Statuses: map[string]tappv1.InstanceStatus{"1": "Killed"}},
+			TemplatePool: map[string]tappv1.PoolTemplate{"v2": {PodTemplateSpec: corev1.PodTemplateSpec{Spec: container("nginx:1.27")}}},
+			Templates:    map[string]tappv1.TemplateName{"2": "v2"}, Statuses: map[string]tappv1.InstanceStatus{"1": "Killed"}},
 		Status: tappv1.TAppStatus{Replicas: 3, ReadyReplicas: 1, AppStatus: "Running",
 			Statuses: map[string]tappv1.InstanceStatus{"0": "Running", "1": "Killed", "2": "Updating"}}}
 }
@@ -162,6 +162,9 @@ func TestTAppPages(t *testing.T) {
 		// The actions.
 		`name="ids" value="2" form="gray-form"`, `<form id="gray-form" method="post" action="/console/business/cls-a/web/tapps/shop/gray">`,
 		`<option>v2</option>`, `action="/console/business/cls-a/web/tapps/shop/scale"`, `id="replicas" min="0" max="10000" value="3"`,
+		// A new template of the pool, from the default one's images.
+		`<form id="template-form" method="post" action="/console/business/cls-a/web/tapps/shop/template">`, `id="new-template-name" value=""`,
+		`name="image.app" id="new-template-image-app" value="nginx:1.26"`,
 		`name="csrf" value="tok"`)
 	if ps := f.patches(); len(ps) != 0 {
 		t.Errorf("written: %v", ps)
@@ -195,6 +198,10 @@ func TestTAppActionsPatch(t *testing.T) {
 		{"gray", map[string][]string{"ids": {"0", "1"}, "template": {"v2"}}, `{"spec":{"templates":{"0":"v2","1":"v2"}}}`, "Moving+2+instances+to+template+v2"},
 		{"gray", map[string][]string{"ids": {"2"}, "template": {"default"}}, `{"spec":{"templates":{"2":null}}}`, "Moving+1+instance+to+template+default"},
 		{"scale", map[string][]string{"replicas": {"5"}}, `{"spec":{"replicas":5}}`, "Scaled+to+5"},
+		// A new template of the pool: the default one with another image.
+		{"template", map[string][]string{"name": {"v3"}, "image.app": {"nginx:1.28"}},
+			`{"spec":{"templatePool":{"v3":{"metadata":{},"spec":{"containers":[{"name":"app","image":"nginx:1.28","resources":{}}]}}}}}`,
+			"Added+template+v3+to+the+pool"},
 	} {
 		f.reqs = nil
 		w := do(s, "POST", tappsPath+"/shop/"+c.action, c.form, false)
@@ -224,6 +231,12 @@ func TestTAppActionsRefused(t *testing.T) {
 		{"kill", map[string][]string{"id": {"-1"}}, []string{`instance &#34;-1&#34; is not one`}},
 		{"restore", map[string][]string{"id": {"01"}}, []string{`instance &#34;01&#34; is not one`}},
 		{"scale", map[string][]string{"replicas": {"many"}}, []string{`value="many" aria-invalid="true"`, `replicas must be a whole number from 0 to 10000`}},
+		{"template", map[string][]string{"name": {"v2"}, "image.app": {"nginx:1.28"}}, []string{`id="new-template-name" value="v2" placeholder="v2" aria-invalid="true"`,
+			`the pool already has a template &#34;v2&#34;`}},
+		{"template", map[string][]string{"name": {"default"}, "image.app": {"nginx:1.28"}}, []string{`the pool already has a template &#34;default&#34;`}},
+		{"template", map[string][]string{"name": {"V_3"}, "image.app": {"nginx:1.28"}}, []string{`a template&#39;s name is lowercase letters`}},
+		{"template", map[string][]string{"name": {"v3"}, "image.app": {""}}, []string{`id="new-template-image-app" value="nginx:1.26" aria-invalid="true"`,
+			`give container app an image`}},
 	} {
 		f.reqs = nil
 		w := do(s, "POST", tappsPath+"/shop/"+c.action, c.form, false)

@@ -14,17 +14,23 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	tappv1 "github.com/kstack/kstack/addonapi/apps/v1"
 	extv1 "github.com/kstack/kstack/addonapi/extensions/v1"
+	"github.com/kstack/kstack/internal/addons/tapp"
 )
 
 // workloadForm is the form of seed 004 §4.3.1.2: a workload of one of
-// five kinds, its containers (image, resources, env from values,
-// ConfigMaps and Secrets, ports, probes, volume mounts), its volumes,
-// replicas, and a Service in front of it.
+// six kinds (a TApp when the cluster has the TApp add-on), its containers
+// (image, resources, env from values, ConfigMaps and Secrets, ports,
+// probes, volume mounts), its volumes, replicas, and a Service in front of
+// it.
 type workloadForm struct {
 	NS            nsView
 	Kinds         []string
@@ -43,10 +49,10 @@ type workloadForm struct {
 	ReplicaMode string
 	Cron        cronFields
 	// AddonsURL links the Extension Components page when the cluster has
-	// no CronHPA add-on.
-	AddonsURL string
-	Errors    map[string]string
-	Error     string
+	// no MissingAddon (CronHPA or TApp) add-on.
+	AddonsURL, MissingAddon string
+	Errors                  map[string]string
+	Error                   string
 }
 
 type containerForm struct {
@@ -167,7 +173,7 @@ func (f *workloadForm) build(namespace string) (workload any, svc *corev1.Servic
 	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: containers, Volumes: vols}}
 	meta := metav1.ObjectMeta{Name: f.Name, Namespace: namespace, Labels: labels}
 	replicas := int32(1)
-	if f.Kind == "deployments" || f.Kind == "statefulsets" {
+	if replicated(f.Kind) {
 		n, err := strconv.Atoi(f.Replicas)
 		if err != nil || n < 0 || n > 1000 {
 			f.Errors["replicas"] = "replicas must be a whole number from 0 to 1000"
@@ -182,6 +188,9 @@ func (f *workloadForm) build(namespace string) (workload any, svc *corev1.Servic
 		workload = &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: &replicas, Selector: sel, Template: tmpl, ServiceName: f.Name}}
 	case "daemonsets":
 		workload = &appsv1.DaemonSet{ObjectMeta: meta, Spec: appsv1.DaemonSetSpec{Selector: sel, Template: tmpl}}
+	case "tapps":
+		workload = &tappv1.TApp{TypeMeta: metav1.TypeMeta{APIVersion: tappv1.GroupVersion.String(), Kind: "TApp"}, ObjectMeta: meta,
+			Spec: tappv1.TAppSpec{Replicas: replicas, Selector: sel, Template: tmpl}}
 	case "jobs", "cronjobs":
 		rp := corev1.RestartPolicy(f.RestartPolicy)
 		if rp != corev1.RestartPolicyOnFailure && rp != corev1.RestartPolicyNever {
@@ -199,7 +208,7 @@ func (f *workloadForm) build(namespace string) (workload any, svc *corev1.Servic
 				JobTemplate: batchv1.JobTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: job}}}
 		}
 	default:
-		f.Errors["kind"] = "choose Deployment, StatefulSet, DaemonSet, Job or CronJob"
+		f.Errors["kind"] = "choose Deployment, StatefulSet, DaemonSet, Job, CronJob or TApp"
 	}
 	switch f.ServiceType {
 	case "", "None":
@@ -380,10 +389,16 @@ func (f *workloadForm) container(c *containerForm, name string, volumes map[stri
 	return out
 }
 
-// cronHPA is the same-named CronHPA of a Deployment or StatefulSet whose
-// replicas are scheduled, or nil; a wrong row is marked next to it.
+// replicated says whether the form's replicas apply to a kind: those with
+// a scale subresource, which a CronHPA may also scale.
+func replicated(kind string) bool {
+	return kind == "deployments" || kind == "statefulsets" || kind == "tapps"
+}
+
+// cronHPA is the same-named CronHPA of a Deployment, StatefulSet or TApp
+// whose replicas are scheduled, or nil; a wrong row is marked next to it.
 func (f *workloadForm) cronHPA(namespace string) *extv1.CronHPA {
-	if f.ReplicaMode != "cron" || (f.Kind != "deployments" && f.Kind != "statefulsets") {
+	if f.ReplicaMode != "cron" || !replicated(f.Kind) {
 		return nil
 	}
 	crons := f.Cron.crons()
@@ -391,7 +406,8 @@ func (f *workloadForm) cronHPA(namespace string) *extv1.CronHPA {
 		return nil
 	}
 	hpa := newCronHPA(namespace, f.Name, map[string]string{"app": f.Name}, extv1.CronHPASpec{Crons: crons, TimeZone: f.Cron.TimeZone})
-	hpa.Spec.ScaleTargetRef = autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kinds[f.Kind].Kind, Name: f.Name}
+	kind := kinds[f.Kind].Kind
+	hpa.Spec.ScaleTargetRef = autoscalingv2.CrossVersionObjectReference{APIVersion: scaleAPIVersions[kind], Kind: kind, Name: f.Name}
 	return hpa
 }
 
@@ -433,10 +449,16 @@ func (s *Server) createWorkload(w http.ResponseWriter, r *request) {
 		return
 	}
 	// A dry run of everything first: nothing is made unless all of it can
-	// be (a cluster without the CronHPA add-on refuses the CronHPA's).
+	// be (a cluster without the CronHPA add-on refuses the CronHPA's, one
+	// without the TApp add-on the TApp's).
+	_, isTApp := obj.(*tappv1.TApp)
 	for _, dry := range []bool{true, false} {
-		if err := createObjects(ctx, cs, f.NS.Namespace, obj, svc, dry); err != nil {
-			_, f.Error = explain(err)
+		if err := createObjects(ctx, cs, dc, f.NS.Namespace, obj, svc, dry); err != nil {
+			if isTApp && addonMissing(err) {
+				f.Error, f.AddonsURL, f.MissingAddon = addonMissingText("TApp", f.NS.Cluster)+"; or choose another kind. Nothing was created.", addonsURL(f.NS.Cluster), "TApp"
+			} else {
+				_, f.Error = explain(err)
+			}
 			r.fragment(w, http.StatusOK, "workload", "form", f)
 			return
 		}
@@ -450,7 +472,7 @@ func (s *Server) createWorkload(w http.ResponseWriter, r *request) {
 		if err != nil || f.Cron.ZoneErr != "" {
 			switch {
 			case addonMissing(err):
-				f.Error, f.AddonsURL = addonMissingText("CronHPA", f.NS.Cluster)+"; or choose manual replicas", addonsURL(f.NS.Cluster)
+				f.Error, f.AddonsURL, f.MissingAddon = addonMissingText("CronHPA", f.NS.Cluster)+"; or choose manual replicas", addonsURL(f.NS.Cluster), "CronHPA"
 			case err != nil:
 				_, f.Error = explain(err)
 			default:
@@ -473,7 +495,9 @@ func (s *Server) createWorkload(w http.ResponseWriter, r *request) {
 	redirect(w, r.Request, f.NS.Base+"/"+f.Kind+"/"+url.PathEscape(f.Name)+"?notice="+url.QueryEscape(done))
 }
 
-func createObjects(ctx context.Context, cs kubernetes.Interface, ns string, obj any, svc *corev1.Service, dry bool) error {
+// createObjects creates the workload, then its Service (if any); a TApp,
+// an object of the TApp add-on's CRD, through the dynamic client.
+func createObjects(ctx context.Context, cs kubernetes.Interface, dc dynamic.Interface, ns string, obj any, svc *corev1.Service, dry bool) error {
 	o := metav1.CreateOptions{}
 	if dry {
 		o.DryRun = []string{metav1.DryRunAll}
@@ -490,6 +514,11 @@ func createObjects(ctx context.Context, cs kubernetes.Interface, ns string, obj 
 		_, err = cs.BatchV1().Jobs(ns).Create(ctx, w, o)
 	case *batchv1.CronJob:
 		_, err = cs.BatchV1().CronJobs(ns).Create(ctx, w, o)
+	case *tappv1.TApp:
+		var m map[string]any
+		if m, err = runtime.DefaultUnstructuredConverter.ToUnstructured(w); err == nil {
+			_, err = dc.Resource(tapp.GVR).Namespace(ns).Create(ctx, &unstructured.Unstructured{Object: m}, o)
+		}
 	}
 	if err != nil || svc == nil {
 		return err

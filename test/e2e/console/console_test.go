@@ -331,6 +331,177 @@ func TestConsole(t *testing.T) {
 		alice.Screenshot("autoscaling")
 	})
 
+	t.Run("a TApp from the workload form: instances Running, one killed and restored, one gray-released to a new template", func(t *testing.T) {
+		admin, alice := admin.In(t), alice.In(t)
+		nsPath := "/console/business/" + clusterID + "/web"
+		// Room for the TApp's 3 pods beside hello's 2: web allows 3 pods,
+		// so 6 while this runs, and 3 again at the end (what the later
+		// subtests count on).
+		setPods := func(n string) {
+			t.Helper()
+			framework.Eventually(t, 2*time.Minute, "web's quota of "+n+" pods in the member", func() error {
+				if r := k.Run("namespace", "set-quota", "web", "--project", project, "--cluster", clusterID, "--cpu", "2", "--memory", "4Gi", "--pods", n); r.Err != nil {
+					return fmt.Errorf("set-quota: %v: %s", r.Err, r.Stderr)
+				}
+				got := k.MustKubectl(kc, "-n", "web", "get", "resourcequota", "-o", "jsonpath={.items[*].spec.hard.pods}")
+				for _, f := range strings.Fields(got) {
+					if f == n {
+						return nil
+					}
+				}
+				return fmt.Errorf("the member's quotas allow %q pods", got)
+			})
+		}
+		setPods("6")
+
+		// Without the add-on: the form says so, and makes nothing (not the Service either).
+		alice.Open(nsPath)
+		alice.Do(chromedp.Click(css("#new-workload")), chromedp.WaitVisible(css("#workload-form")))
+		alice.Set("#kind", "tapps")
+		alice.Set("#name", "shop")
+		alice.Set("#form-replicas", "3")
+		alice.Set(`input[name="c0.image"]`, "nginx:1.27")
+		alice.Set(`input[name="c0.ports"]`, "80")
+		alice.Set("#serviceType", "ClusterIP")
+		alice.Set(`input[name=servicePorts]`, "80:80")
+		alice.Do(chromedp.Click(css("#create-workload")))
+		alice.WaitText("#form-error", "the TApp add-on is not installed in cluster "+clusterID, 20*time.Second, false)
+		if !strings.Contains(alice.Text("#form-error"), "Nothing was created") || !framework.Eval[bool](alice, `document.querySelector("#tapp-missing a#install-tapp") !== null`) {
+			t.Errorf("the form without the TApp add-on: %q", alice.Text("#workload-form"))
+		}
+		alice.Screenshot("workload-form-tapp-missing")
+		if out, err := k.Kubectl(kc, "-n", "web", "get", "service", "shop"); err == nil || !strings.Contains(err.Error(), "NotFound") {
+			t.Fatalf("a refused TApp left its Service behind: %s %v", out, err)
+		}
+		// The TApps tab says so too, instead of failing.
+		alice.Open(nsPath + "/tapps")
+		alice.WaitText("#tapp-missing", "not installed", 10*time.Second, false)
+
+		admin.Open("/console/platform/addons?cluster=" + clusterID)
+		admin.Do(chromedp.Click(css("#install-TApp")))
+		admin.WaitText("#addons", "TApp", 30*time.Second, false)
+		framework.Eventually(t, 2*time.Minute, "TApp Running on the page", func() error {
+			admin.Open("/console/platform/addons?cluster=" + clusterID)
+			if row := admin.Text("#addon-TApp"); !strings.Contains(row, "Running") {
+				return fmt.Errorf("%s", row)
+			}
+			return nil
+		})
+		admin.Screenshot("addons-tapp")
+
+		// The same TApp again, from the TApps tab's "New TApp": now it and
+		// its Service are made, and the TApp's page follows.
+		alice.Open(nsPath + "/tapps")
+		alice.Do(chromedp.Click(css("#new-tapp")), chromedp.WaitVisible(css("#workload-form")))
+		if kind := framework.Eval[string](alice, `document.querySelector("#kind").value`); kind != "tapps" {
+			t.Errorf("the TApps tab's New TApp opens the form with kind %q", kind)
+		}
+		alice.Set("#name", "shop")
+		alice.Set("#form-replicas", "3")
+		alice.Set(`input[name="c0.image"]`, "nginx:1.27")
+		alice.Set(`input[name="c0.ports"]`, "80")
+		alice.Set("#serviceType", "ClusterIP")
+		alice.Set(`input[name=servicePorts]`, "80:80")
+		alice.Do(chromedp.Click(css("#create-workload")))
+		alice.WaitText("main", "Created shop", 30*time.Second, false)
+		if loc := alice.Location(); !strings.Contains(loc, nsPath+"/tapps/shop") {
+			t.Errorf("after creating the TApp alice is at %s, not its page", loc)
+		}
+		if got := k.MustKubectl(kc, "-n", "web", "get", "tapp", "shop", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}"); got != "3 nginx:1.27" {
+			t.Fatalf("the TApp made from the form: %q", got)
+		}
+		if got := k.MustKubectl(kc, "-n", "web", "get", "service", "shop", "-o", "jsonpath={.spec.selector.app} {.spec.ports[0].port}"); got != "shop 80" {
+			t.Errorf("the TApp's Service: %q", got)
+		}
+		tappPage := nsPath + "/tapps/shop"
+		running := func(want int) {
+			t.Helper()
+			framework.Eventually(t, 3*time.Minute, fmt.Sprintf("%d instances Running on the TApp's page", want), func() error {
+				alice.Open(tappPage)
+				if n := framework.Eval[int](alice, `document.querySelectorAll("#tapp-instances td span.status-Running").length`); n != want {
+					return fmt.Errorf("%d Running: %s", n, framework.Eval[string](alice, `(document.querySelector("#tapp-instances")||{}).textContent||""`))
+				}
+				return nil
+			})
+		}
+		running(3)
+		for _, id := range []string{"0", "1", "2"} {
+			if row := alice.Text("#instance-" + id); !strings.Contains(row, "default") || !strings.Contains(row, "shop-"+id) || !strings.Contains(row, "nginx:1.27") {
+				t.Errorf("instance %s's row: %q", id, row)
+			}
+		}
+		alice.Screenshot("tapp")
+		alice.Open(nsPath + "/tapps")
+		alice.WaitText("#tapp-shop", "3 / 3", 30*time.Second, true)
+		alice.Screenshot("tapps")
+
+		// Kill instance 2: its pod goes; restore it: Running again.
+		alice.Open(tappPage)
+		alice.Do(chromedp.Click(css("#kill-2")))
+		alice.WaitText("main", "Killing instance 2", 20*time.Second, false)
+		alice.WaitText("#instance-2", "Killed", 2*time.Minute, true)
+		framework.Eventually(t, 2*time.Minute, "pod shop-2 gone", func() error {
+			if out := k.MustKubectl(kc, "-n", "web", "get", "pod", "shop-2", "--ignore-not-found", "-o", "name"); out != "" {
+				return fmt.Errorf("still there: %s", out)
+			}
+			return nil
+		})
+		alice.Screenshot("tapp-killed")
+		alice.Open(tappPage)
+		alice.Do(chromedp.Click(css("#restore-2")))
+		alice.WaitText("main", "Restoring instance 2", 20*time.Second, false)
+		running(3)
+		if phase := k.MustKubectl(kc, "-n", "web", "get", "pod", "shop-2", "-o", "jsonpath={.status.phase}"); phase != "Running" {
+			t.Errorf("restored shop-2: phase %q", phase)
+		}
+
+		// A gray release: a new template v2 of the pool (another image),
+		// and instance 0 only moved to it.
+		alice.Set("#new-template-name", "v2")
+		alice.Set("#new-template-image-shop", "nginx:1.28")
+		alice.Do(chromedp.Click(css("#add-template")))
+		alice.WaitText("main", "Added template v2 to the pool", 20*time.Second, false)
+		alice.WaitText("#template-v2", "nginx:1.28", 10*time.Second, false)
+		alice.Do(chromedp.Click(css("#choose-0")))
+		alice.Set("#gray-template", "v2")
+		alice.Do(chromedp.Click(css("#gray-release")))
+		alice.WaitText("main", "Moving 1 instance to template v2", 20*time.Second, false)
+		instancePod := func(id string) string {
+			return k.MustKubectl(kc, "-n", "web", "get", "pod", "shop-"+id, "-o", `jsonpath={.metadata.labels.tapp\.tkestack\.io/template} {.spec.containers[0].image}`)
+		}
+		framework.Eventually(t, 2*time.Minute, "instance 0 on v2's image", func() error {
+			if got := instancePod("0"); got != "v2 nginx:1.28" {
+				return fmt.Errorf("shop-0: %q", got)
+			}
+			return nil
+		})
+		for _, id := range []string{"1", "2"} {
+			if got := instancePod(id); got != "default nginx:1.27" {
+				t.Errorf("shop-%s, not chosen, is %q", id, got)
+			}
+		}
+		alice.WaitText("#instance-0", "nginx:1.28", time.Minute, true)
+		if row := alice.Text("#instance-0"); !strings.Contains(row, "v2") {
+			t.Errorf("instance 0's row after the gray release: %q", row)
+		}
+		if row := alice.Text("#instance-1"); strings.Contains(row, "v2") || strings.Contains(row, "nginx:1.28") {
+			t.Errorf("instance 1's row after the gray release: %q", row)
+		}
+		running(3)
+		alice.Screenshot("tapp-gray")
+
+		// Away again, and web's quota back to 3 pods.
+		k.MustKubectl(kc, "-n", "web", "delete", "tapp", "shop")
+		k.MustKubectl(kc, "-n", "web", "delete", "service", "shop")
+		framework.Eventually(t, 2*time.Minute, "the TApp's pods gone", func() error {
+			if out := k.MustKubectl(kc, "-n", "web", "get", "pods", "-l", "tapp.tkestack.io/name=shop", "-o", "name"); out != "" {
+				return fmt.Errorf("still there: %s", out)
+			}
+			return nil
+		})
+		setPods("3")
+	})
+
 	t.Run("create from YAML, with the error in place; Secret values hidden until asked", func(t *testing.T) {
 		alice := alice.In(t)
 		alice.Open("/console/business/" + clusterID + "/web/yaml")

@@ -320,6 +320,16 @@ func TestSeedCalls(t *testing.T) {
 		if code, out := send(t, hc, load(t, "7.1-2.2-get-tapp", f2)); code != 400 || !strings.Contains(fmt.Sprint(out["message"]), "give the TApp's name") {
 			t.Errorf("no name: %d %v", code, out)
 		}
+		// Bad input in the seed's PATCH is refused by the member, with its
+		// reason, and nothing of it is stored.
+		bad := load(t, "7.1-2.3-patch-tapp", fill)
+		bad.body = `{"spec":{"statuses":{"0":"Stopped"}}}`
+		if code, out := send(t, hc, bad); code != 422 || !strings.Contains(fmt.Sprint(out["message"]), `spec.statuses: instance 0 is "Stopped": an instance can only be set Running or Killed`) {
+			t.Errorf("a bad status: %d %v", code, out)
+		}
+		if got := k.MustKubectl(memberKC, "get", "tapp", "seed", "-o", "jsonpath={.spec.statuses}"); got != "" {
+			t.Errorf("the refused patch was stored: statuses %s", got)
+		}
 	})
 	t.Run("7.1 4.1 portal", func(t *testing.T) {
 		code, out := send(t, hc, load(t, "7.1-4.1-portal", fill))
