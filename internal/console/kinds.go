@@ -94,6 +94,16 @@ func images(u *unstructured.Unstructured, path ...string) string {
 	return strings.Join(out, ", ")
 }
 
+// readyCell is "ready / wanted" replicas, marked Ready when all are.
+func readyCell(u *unstructured.Unstructured) cell {
+	want, ready := num(u, "spec", "replicas"), num(u, "status", "readyReplicas")
+	c := cell{Text: ratio(ready, want)}
+	if ready == want {
+		c.Class = "Ready"
+	}
+	return c
+}
+
 func mapKeys(u *unstructured.Unstructured, path ...string) string {
 	m, _, _ := unstructured.NestedMap(u.Object, path...)
 	keys := make([]string, 0, len(m))
@@ -174,11 +184,7 @@ func init() {
 	register(&kindInfo{Name: "deployments", Title: "Deployments", Kind: "Deployment", GVR: apps("deployments"), Namespaced: true, Workload: true,
 		Columns: []string{"Ready", "Up to date", "Available", "Images", "Age"},
 		Cells: func(u *unstructured.Unstructured) []cell {
-			want, ready := num(u, "spec", "replicas"), num(u, "status", "readyReplicas")
-			c := cell{Text: ratio(ready, want)}
-			if ready == want {
-				c.Class = "Ready"
-			}
+			c := readyCell(u)
 			return append([]cell{c}, txt(fmt.Sprint(num(u, "status", "updatedReplicas")), fmt.Sprint(num(u, "status", "availableReplicas")), images(u, "spec", "template", "spec"), ageOf(u))...)
 		}})
 	register(&kindInfo{Name: "statefulsets", Title: "StatefulSets", Kind: "StatefulSet", GVR: apps("statefulsets"), Namespaced: true, Workload: true,
@@ -222,11 +228,7 @@ func init() {
 	register(&kindInfo{Name: "tapps", Title: "TApps", Kind: "TApp", GVR: tapp.GVR, Namespaced: true, Workload: true,
 		Columns: []string{"Ready", "Status", "Templates", "Images", "Age"},
 		Cells: func(u *unstructured.Unstructured) []cell {
-			want, ready := num(u, "spec", "replicas"), num(u, "status", "readyReplicas")
-			c := cell{Text: ratio(ready, want)}
-			if ready == want {
-				c.Class = "Ready"
-			}
+			c := readyCell(u)
 			st := str(u, "status", "appStatus")
 			tmpls := "default"
 			if pool := mapKeys(u, "spec", "templatePool"); pool != "" {

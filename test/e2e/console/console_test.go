@@ -285,17 +285,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("extension components, and a workload whose replicas a CronHPA schedules", func(t *testing.T) {
 		admin, alice := admin.In(t), alice.In(t)
-		admin.Open("/console/platform/addons?cluster=" + clusterID)
-		admin.Do(chromedp.Click(css("#install-CronHPA")))
-		admin.WaitText("#addons", "CronHPA", 30*time.Second, false)
-		framework.Eventually(t, 2*time.Minute, "CronHPA Running on the page", func() error {
-			admin.Open("/console/platform/addons?cluster=" + clusterID)
-			if row := admin.Text("#addon-CronHPA"); !strings.Contains(row, "Running") {
-				return fmt.Errorf("%s", row)
-			}
-			return nil
-		})
-		admin.Screenshot("addons")
+		installAddon(t, admin, clusterID, "CronHPA", "addons")
 
 		alice.Open("/console/business/" + clusterID + "/web")
 		alice.Do(chromedp.Click(css("#new-workload")), chromedp.WaitVisible(css("#workload-form")))
@@ -353,18 +343,23 @@ func TestConsole(t *testing.T) {
 			})
 		}
 		setPods("6")
+		// fillShop fills the open workload form with a TApp "shop" of 3
+		// instances and a Service, and submits it.
+		fillShop := func() {
+			alice.Set("#name", "shop")
+			alice.Set("#form-replicas", "3")
+			alice.Set(`input[name="c0.image"]`, "nginx:1.27")
+			alice.Set(`input[name="c0.ports"]`, "80")
+			alice.Set("#serviceType", "ClusterIP")
+			alice.Set(`input[name=servicePorts]`, "80:80")
+			alice.Do(chromedp.Click(css("#create-workload")))
+		}
 
 		// Without the add-on: the form says so, and makes nothing (not the Service either).
 		alice.Open(nsPath)
 		alice.Do(chromedp.Click(css("#new-workload")), chromedp.WaitVisible(css("#workload-form")))
 		alice.Set("#kind", "tapps")
-		alice.Set("#name", "shop")
-		alice.Set("#form-replicas", "3")
-		alice.Set(`input[name="c0.image"]`, "nginx:1.27")
-		alice.Set(`input[name="c0.ports"]`, "80")
-		alice.Set("#serviceType", "ClusterIP")
-		alice.Set(`input[name=servicePorts]`, "80:80")
-		alice.Do(chromedp.Click(css("#create-workload")))
+		fillShop()
 		alice.WaitText("#form-error", "the TApp add-on is not installed in cluster "+clusterID, 20*time.Second, false)
 		if !strings.Contains(alice.Text("#form-error"), "Nothing was created") || !framework.Eval[bool](alice, `document.querySelector("#tapp-missing a#install-tapp") !== null`) {
 			t.Errorf("the form without the TApp add-on: %q", alice.Text("#workload-form"))
@@ -377,17 +372,7 @@ func TestConsole(t *testing.T) {
 		alice.Open(nsPath + "/tapps")
 		alice.WaitText("#tapp-missing", "not installed", 10*time.Second, false)
 
-		admin.Open("/console/platform/addons?cluster=" + clusterID)
-		admin.Do(chromedp.Click(css("#install-TApp")))
-		admin.WaitText("#addons", "TApp", 30*time.Second, false)
-		framework.Eventually(t, 2*time.Minute, "TApp Running on the page", func() error {
-			admin.Open("/console/platform/addons?cluster=" + clusterID)
-			if row := admin.Text("#addon-TApp"); !strings.Contains(row, "Running") {
-				return fmt.Errorf("%s", row)
-			}
-			return nil
-		})
-		admin.Screenshot("addons-tapp")
+		installAddon(t, admin, clusterID, "TApp", "addons-tapp")
 
 		// The same TApp again, from the TApps tab's "New TApp": now it and
 		// its Service are made, and the TApp's page follows.
@@ -396,13 +381,7 @@ func TestConsole(t *testing.T) {
 		if kind := framework.Eval[string](alice, `document.querySelector("#kind").value`); kind != "tapps" {
 			t.Errorf("the TApps tab's New TApp opens the form with kind %q", kind)
 		}
-		alice.Set("#name", "shop")
-		alice.Set("#form-replicas", "3")
-		alice.Set(`input[name="c0.image"]`, "nginx:1.27")
-		alice.Set(`input[name="c0.ports"]`, "80")
-		alice.Set("#serviceType", "ClusterIP")
-		alice.Set(`input[name=servicePorts]`, "80:80")
-		alice.Do(chromedp.Click(css("#create-workload")))
+		fillShop()
 		alice.WaitText("main", "Created shop", 30*time.Second, false)
 		if loc := alice.Location(); !strings.Contains(loc, nsPath+"/tapps/shop") {
 			t.Errorf("after creating the TApp alice is at %s, not its page", loc)
@@ -867,4 +846,21 @@ func nodeLabels(t *testing.T, k *framework.Kstack, kc, node string) map[string]s
 		t.Fatalf("node %s has no labels at all", node)
 	}
 	return n.Metadata.Labels
+}
+
+// installAddon installs an add-on from the Extension Components page and
+// waits for the page to show it Running.
+func installAddon(t *testing.T, admin *framework.Browser, clusterID, name, shot string) {
+	t.Helper()
+	admin.Open("/console/platform/addons?cluster=" + clusterID)
+	admin.Do(chromedp.Click(css("#install-" + name)))
+	admin.WaitText("#addons", name, 30*time.Second, false)
+	framework.Eventually(t, 2*time.Minute, name+" Running on the page", func() error {
+		admin.Open("/console/platform/addons?cluster=" + clusterID)
+		if row := admin.Text("#addon-" + name); !strings.Contains(row, "Running") {
+			return fmt.Errorf("%s", row)
+		}
+		return nil
+	})
+	admin.Screenshot(shot)
 }
