@@ -88,6 +88,11 @@ func Processes(o Options) []supervisor.Process {
 		"--audit-log-path=" + l.AuditLog(),
 		"--audit-log-maxsize=50",
 		"--audit-log-maxbackup=2",
+		// On SIGTERM: answer 429 until the requests in flight are done,
+		// then close the connections left (watches of clients that are
+		// still running, such as the platform's of a member) within 2 s,
+		// instead of waiting up to a minute for them to go idle.
+		"--shutdown-send-retry-after=true",
 		"--v=1",
 	}
 	if o.Kubelets {

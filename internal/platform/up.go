@@ -334,6 +334,7 @@ func (u *upRun) startProcesses(ctx context.Context) error {
 		}),
 	}
 	plat.Args = append(plat.Args, o.PlatformArgs...)
+	plat.Stopped = u.auditStandIn
 	procs = append(procs, plat)
 	o.progress("Starting etcd, kube-apiserver, kube-controller-manager and the platform (logs in %s)", l.LogDir())
 	u.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -32,6 +32,12 @@ type Process struct {
 	// Ready returns nil once the process serves; the supervisor waits for it
 	// before starting the next process. Nil means ready once started.
 	Ready func(ctx context.Context) error
+	// Stopped, if set, runs as soon as the process has stopped for good
+	// (when the supervisor stops, not between restarts), before the
+	// processes started before it are stopped; what it returns runs once
+	// all have stopped. It stands in for what the process served to them
+	// (the platform's audit receiver, for the apiserver's last events).
+	Stopped func() (release func())
 }
 
 // Supervisor runs processes.
@@ -108,11 +114,22 @@ func (s *Supervisor) Start(ctx context.Context) (wait func(), err error) {
 		}
 		s.Log.Info("component ready", "component", p.Name)
 	}
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		<-ctx.Done()
+		var releases []func()
 		for i := len(stopChans) - 1; i >= 0; i-- {
 			close(stopChans[i])
 			<-doneChans[i]
+			if f := s.Processes[i].Stopped; f != nil {
+				if release := f(); release != nil {
+					releases = append(releases, release)
+				}
+			}
+		}
+		for _, release := range releases {
+			release()
 		}
 	}()
 	return wg.Wait, nil

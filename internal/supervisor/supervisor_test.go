@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,8 @@ func TestRestartAndOrderedStop(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "first-ready")
 	// Each process notes in order when it is asked to stop: the stop must
-	// come to second before first (reverse order).
+	// come to second before first (reverse order); second's Stopped runs
+	// between the two, its release after both.
 	order := filepath.Join(dir, "stop-order")
 	stopNoted := func(name string) string {
 		return "trap 'echo " + name + " >> " + order + "; exit 0' TERM; "
@@ -48,6 +50,19 @@ func TestRestartAndOrderedStop(t *testing.T) {
 			return errors.New("not started")
 		}
 		return nil
+	}
+	note := func(line string) {
+		f, err := os.OpenFile(order, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		fmt.Fprintln(f, line)
+		f.Close()
+	}
+	second.Stopped = func() func() {
+		note("second stopped")
+		return func() { note("released") }
 	}
 	s := &Supervisor{Processes: []Process{first, second}, StateFile: filepath.Join(dir, "state.json"), MaxBackoff: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -82,8 +97,8 @@ func TestRestartAndOrderedStop(t *testing.T) {
 			t.Errorf("%s (pid %d) still alive after stop", name, pid)
 		}
 	}
-	if got, err := os.ReadFile(order); err != nil || string(got) != "second\nfirst\n" {
-		t.Errorf("stop order %q (%v), want second then first", got, err)
+	if got, err := os.ReadFile(order); err != nil || string(got) != "second\nsecond stopped\nfirst\nreleased\n" {
+		t.Errorf("stop order %q (%v), want second, its Stopped, first, the release", got, err)
 	}
 }
 

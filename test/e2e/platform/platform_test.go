@@ -139,6 +139,18 @@ func TestUp(t *testing.T) {
 		if out != "cGxhaW4tdGV4dC1zZW50aW5lbA==" {
 			t.Fatalf("secret after restart: %q", out)
 		}
+		// The platform's last write on its way out (removing its admission
+		// webhook's registration) reached the apiserver after the platform
+		// had stopped: up kept its audit event for the next start.
+		c, tok := k.PlatformHTTP()
+		url := p2.ConsoleURL + "/audit/apis/audit.tkestack.io/v1/events?resource=validatingwebhookconfigurations&verb=delete"
+		framework.Eventually(t, time.Minute, "the audit record of the platform's last write before Ctrl-C", func() error {
+			code, body := framework.Do(t, c, http.MethodGet, url, tok, "", "", "")
+			if code != 200 || !strings.Contains(body, `"username":"kstack-platform"`) || !strings.Contains(body, "kstack-validate-") {
+				return fmt.Errorf("%d %.300s", code, body)
+			}
+			return nil
+		})
 		if err := p2.Stop(); err != nil {
 			t.Fatal(err)
 		}

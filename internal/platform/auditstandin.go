@@ -1,0 +1,68 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kstack/kstack/internal/audit"
+	"github.com/kstack/kstack/internal/controlplane"
+	"github.com/kstack/kstack/internal/diskqueue"
+	"github.com/kstack/kstack/internal/recordstore"
+)
+
+// recordQueueDir is the platform's record queue: up's default, or the
+// one --platform-arg gives it.
+func (u *upRun) recordQueueDir() string {
+	dir := filepath.Join(u.l.Dir, "records", "queue")
+	for _, a := range u.o.PlatformArgs {
+		if v, ok := strings.CutPrefix(a, "--record-queue-dir="); ok {
+			dir = v
+		}
+	}
+	return dir
+}
+
+// auditStandIn takes the platform's place as the apiserver's audit
+// receiver from the moment the platform has stopped until the apiserver
+// has: the apiserver sends the last writes it saw (the platform's own,
+// on its way out) as it stops, and would otherwise retry a receiver that
+// is gone for 16 s and then drop them. They go into the record queue,
+// which the platform drains into the store at its next start.
+func (u *upRun) auditStandIn() (release func()) {
+	log := u.log.With("component", "audit-stand-in")
+	q, err := diskqueue.Open(u.recordQueueDir(), diskqueue.Options{})
+	if err != nil {
+		log.Warn("the apiserver's last audit events are not kept", "err", err)
+		return nil
+	}
+	l := u.l
+	rs := &audit.ReceiverServer{
+		Listen:   fmt.Sprintf("127.0.0.1:%d", u.st.Ports.AuditWebhook),
+		CertFile: l.PKI(controlplane.AuditWebhookServing + ".crt"), KeyFile: l.PKI(controlplane.AuditWebhookServing + ".key"),
+		ClientCAFile: l.PKI("ca.crt"), ClientName: controlplane.WebhookClient.CommonName,
+		// Only queued: the writer that drains it is the next platform's.
+		Handler: &audit.Receiver{Sink: recordstore.NewWriter(q, nil, log), Log: log}, Log: log,
+	}
+	if err := rs.Bind(); err != nil {
+		q.Close()
+		log.Warn("the apiserver's last audit events are not kept", "err", err)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = rs.Start(ctx)
+	}()
+	return func() {
+		cancel()
+		select {
+		case <-served:
+		case <-time.After(6 * time.Second):
+		}
+		q.Close()
+	}
+}
