@@ -48,9 +48,19 @@ const (
 	// `kubectl logs -f` of a simulated pod shows output.
 	heartbeatEvery = 2 * time.Second
 	// podLogsGrace keeps a deleted pod's files for a while, so that a log
-	// agent still reads their last lines.
+	// agent still reads their last lines. $KSTACK_POD_LOGS_GRACE sets
+	// another (tests that watch them go).
 	podLogsGrace = 30 * time.Second
 )
+
+// graceFromEnv is $KSTACK_POD_LOGS_GRACE if it is a positive duration, else
+// podLogsGrace.
+func graceFromEnv() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("KSTACK_POD_LOGS_GRACE")); err == nil && d > 0 {
+		return d
+	}
+	return podLogsGrace
+}
 
 // podDirName names a pod's directory as the kubelet does; namespaces and pod
 // names cannot hold "_", so the name is unambiguous.
@@ -211,7 +221,7 @@ func startPodLogs(ctx context.Context, l controlplane.Layout, cfg *rest.Config, 
 
 func newPodLogs(l controlplane.Layout, kwok kwokclient.Interface, pods corelisters.PodLister, log *slog.Logger) *podLogs {
 	return &podLogs{
-		layout: l, kwok: kwok, pods: pods, log: log, grace: podLogsGrace,
+		layout: l, kwok: kwok, pods: pods, log: log, grace: graceFromEnv(),
 		queue:      workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
 		containers: map[string]*simContainer{},
 		checked:    map[string]checkedLogs{},
@@ -241,7 +251,7 @@ func (p *podLogs) work(ctx context.Context) {
 func (p *podLogs) tick(ctx context.Context) {
 	beat := time.NewTicker(heartbeatEvery)
 	defer beat.Stop()
-	sweep := time.NewTicker(10 * time.Second)
+	sweep := time.NewTicker(min(10*time.Second, p.grace))
 	defer sweep.Stop()
 	for {
 		select {

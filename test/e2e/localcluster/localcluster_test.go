@@ -64,6 +64,9 @@ func processes(t *testing.T, kc string) map[string]int {
 
 func TestLocalClusters(t *testing.T) {
 	k := framework.New(t)
+	// A deleted pod's log files are kept for 2 s, not 30: the test watches
+	// them go.
+	k.Env = append(k.Env, "KSTACK_POD_LOGS_GRACE=2s")
 	kcA := k.CreateCluster("alpha", 2)
 	kcB := k.CreateCluster("beta", 3)
 
