@@ -9,7 +9,6 @@ package addons
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -272,39 +271,11 @@ func TestAddons(t *testing.T) {
 
 	t.Run("a leader change neither loses nor doubles a schedule", func(t *testing.T) {
 		second := startReplica(t, k, p.ConsoleURL, e.clock)
-		platformKC := p.Kubeconfig
-		leader := func() string {
-			out, err := k.Kubectl(platformKC, "-n", "kstack-system", "get", "lease", "kstack-platform", "-o", "jsonpath={.spec.holderIdentity}")
-			if err != nil {
-				t.Fatal(err)
-			}
-			return strings.TrimSpace(out)
-		}
 		// After the 10:00 firing someone scales by hand: no one may apply
 		// 10:00 again over it.
 		e.kubectl("-n", "web", "scale", "deployment", "shop", "--replicas=4")
-		before := leader()
-		out, _ := exec.Command("pgrep", "-f", "kstack.* platform run").Output()
-		var victims []string
-		for _, pid := range strings.Fields(string(out)) {
-			if pid != fmt.Sprint(second.Pid()) {
-				victims = append(victims, pid)
-			}
-		}
-		if len(victims) != 1 {
-			t.Fatalf("platform processes other than the second replica: %v", victims)
-		}
-		if err := exec.Command("kill", "-TERM", victims[0]).Run(); err != nil {
-			t.Fatal(err)
-		}
 		// 11:00 (3 replicas) comes while the leader changes.
-		e.setClock("11:00:10")
-		framework.Eventually(t, 2*time.Minute, "another leader", func() error {
-			if l := leader(); l == before || l == "" {
-				return fmt.Errorf("still %q", l)
-			}
-			return nil
-		})
+		framework.StopFirstReplica(t, k, p.Kubeconfig, second, func() { e.setClock("11:00:10") })
 		e.waitReplicas("shop", "3")
 		time.Sleep(3 * time.Second)
 		if n := e.rescales(e.at("11:00:00")); n != 1 {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -419,39 +418,12 @@ func secondServes(t *testing.T, e *env, base string) {
 // takes over with the shared notification log: the firing message is not
 // sent again, and the resolved one comes once.
 func failover(t *testing.T, e *env, platformKC string, second *framework.Proc) {
-	leader := func() string {
-		out, err := e.k.Kubectl(platformKC, "-n", "kstack-system", "get", "lease", "kstack-platform", "-o", "jsonpath={.spec.holderIdentity}")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(out)
-	}
 	hooks, mails := len(e.hook.Received()), len(e.mail.Messages())
 	e.restarts(9)
 	e.hook.Wait(t, hooks+1, 3*time.Minute)
 	e.mail.Wait(t, mails+1, time.Minute)
-	before := leader()
-	// The replica `kstack up` runs is the one that is not the second.
-	out, _ := exec.Command("pgrep", "-f", "kstack.* platform run").Output()
-	var victims []string
-	for _, pid := range strings.Fields(string(out)) {
-		if pid != fmt.Sprint(second.Pid()) {
-			victims = append(victims, pid)
-		}
-	}
-	if len(victims) != 1 {
-		t.Fatalf("platform processes other than the second replica: %v (second %d)", victims, second.Pid())
-	}
-	if err := exec.Command("kill", "-TERM", victims[0]).Run(); err != nil {
-		t.Fatal(err)
-	}
-	framework.Eventually(t, 2*time.Minute, "another leader", func() error {
-		if l := leader(); l == before || l == "" {
-			return fmt.Errorf("still %q", l)
-		}
-		return nil
-	})
-	t.Logf("leader %s -> %s", before, leader())
+	before, after := framework.StopFirstReplica(t, e.k, platformKC, second, nil)
+	t.Logf("leader %s -> %s", before, after)
 	quiet(t, e, hooks+1, mails+1)
 	e.restarts(0)
 	got := e.hook.Wait(t, hooks+2, 3*time.Minute)

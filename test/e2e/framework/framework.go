@@ -505,3 +505,44 @@ func (p *Proc) Kill() {
 		p.done <- err
 	})
 }
+
+// PlatformLeader is the holder of the platform's leader Lease.
+func PlatformLeader(t testing.TB, k *Kstack, platformKC string) string {
+	t.Helper()
+	out, err := k.Kubectl(platformKC, "-n", "kstack-system", "get", "lease", "kstack-platform", "-o", "jsonpath={.spec.holderIdentity}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// StopFirstReplica sends SIGTERM to the platform replica `kstack up` runs
+// (the one `platform run` that is not second), calls meanwhile, and waits
+// until another replica leads. It returns the leaders before and after.
+func StopFirstReplica(t testing.TB, k *Kstack, platformKC string, second *Proc, meanwhile func()) (before, after string) {
+	t.Helper()
+	before = PlatformLeader(t, k, platformKC)
+	out, _ := exec.Command("pgrep", "-f", "kstack.* platform run").Output()
+	var victims []string
+	for _, pid := range strings.Fields(string(out)) {
+		if pid != fmt.Sprint(second.Pid()) {
+			victims = append(victims, pid)
+		}
+	}
+	if len(victims) != 1 {
+		t.Fatalf("platform processes other than the second replica: %v (second %d)", victims, second.Pid())
+	}
+	if err := exec.Command("kill", "-TERM", victims[0]).Run(); err != nil {
+		t.Fatal(err)
+	}
+	if meanwhile != nil {
+		meanwhile()
+	}
+	Eventually(t, 2*time.Minute, "another leader", func() error {
+		if after = PlatformLeader(t, k, platformKC); after == before || after == "" {
+			return fmt.Errorf("still %q", after)
+		}
+		return nil
+	})
+	return before, after
+}
