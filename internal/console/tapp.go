@@ -219,14 +219,6 @@ func podImages(spec *corev1.PodSpec) []string {
 	return out
 }
 
-// templateOf is the name of the template instance id runs.
-func templateOf(t *tappv1.TApp, id string) string {
-	if n := t.Spec.Templates[id]; n != "" {
-		return string(n)
-	}
-	return tappv1.DefaultTemplateName
-}
-
 // inPool says whether name is a template of t's pool ("default" is the
 // spec's template).
 func inPool(t *tappv1.TApp, name string) bool {
@@ -242,7 +234,7 @@ func (d *tappData) fill(t *tappv1.TApp, pods map[string]*corev1.Pod) {
 	uses := map[string]int{}
 	for i := 0; i < int(t.Spec.Replicas); i++ {
 		id := strconv.Itoa(i)
-		in := tappInstance{ID: id, Template: templateOf(t, id), Status: string(t.Status.Statuses[id]), Desired: string(tappv1.InstanceRunning),
+		in := tappInstance{ID: id, Template: tapp.TemplateOf(&t.Spec, i), Status: string(t.Status.Statuses[id]), Desired: string(tappv1.InstanceRunning),
 			Pod: tapp.PodName(t.Name, i)}
 		if in.Status == "" {
 			in.Status = string(tappv1.InstanceNotCreated)

@@ -13,16 +13,31 @@ import (
 	"github.com/kstack/kstack/internal/recordstore"
 )
 
+// defaultRecordQueueDir is where up puts the platform's record queue.
+func defaultRecordQueueDir(l controlplane.Layout) string {
+	return filepath.Join(l.Dir, "records", "queue")
+}
+
 // recordQueueDir is the platform's record queue: up's default, or the
 // one --platform-arg gives it.
 func (u *upRun) recordQueueDir() string {
-	dir := filepath.Join(u.l.Dir, "records", "queue")
+	dir := defaultRecordQueueDir(u.l)
 	for _, a := range u.o.PlatformArgs {
 		if v, ok := strings.CutPrefix(a, "--record-queue-dir="); ok {
 			dir = v
 		}
 	}
 	return dir
+}
+
+// auditReceiver is where and how the platform receives the apiserver's
+// audit events (the platform's flags; the stand-in's server).
+func (u *upRun) auditReceiver() *audit.ReceiverServer {
+	return &audit.ReceiverServer{
+		Listen:   fmt.Sprintf("127.0.0.1:%d", u.st.Ports.AuditWebhook),
+		CertFile: u.l.PKI(controlplane.AuditWebhookServing + ".crt"), KeyFile: u.l.PKI(controlplane.AuditWebhookServing + ".key"),
+		ClientCAFile: u.l.PKI("ca.crt"), ClientName: controlplane.WebhookClient.CommonName,
+	}
 }
 
 // auditStandIn takes the platform's place as the apiserver's audit
@@ -38,14 +53,9 @@ func (u *upRun) auditStandIn() (release func()) {
 		log.Warn("the apiserver's last audit events are not kept", "err", err)
 		return nil
 	}
-	l := u.l
-	rs := &audit.ReceiverServer{
-		Listen:   fmt.Sprintf("127.0.0.1:%d", u.st.Ports.AuditWebhook),
-		CertFile: l.PKI(controlplane.AuditWebhookServing + ".crt"), KeyFile: l.PKI(controlplane.AuditWebhookServing + ".key"),
-		ClientCAFile: l.PKI("ca.crt"), ClientName: controlplane.WebhookClient.CommonName,
-		// Only queued: the writer that drains it is the next platform's.
-		Handler: &audit.Receiver{Sink: recordstore.NewWriter(q, nil, log), Log: log}, Log: log,
-	}
+	rs := u.auditReceiver()
+	// Only queued: the writer that drains it is the next platform's.
+	rs.Handler, rs.Log = &audit.Receiver{Sink: recordstore.NewWriter(q, nil, log), Log: log}, log
 	if err := rs.Bind(); err != nil {
 		q.Close()
 		log.Warn("the apiserver's last audit events are not kept", "err", err)

@@ -315,6 +315,7 @@ func (u *upRun) startProcesses(ctx context.Context) error {
 	if probeHost == "" || net.ParseIP(probeHost).IsUnspecified() {
 		probeHost = "127.0.0.1"
 	}
+	recv := u.auditReceiver()
 	plat := supervisor.Process{
 		Name: "platform", Path: o.Binary, LogFile: l.Log("platform"),
 		Args: []string{"platform", "run",
@@ -323,12 +324,10 @@ func (u *upRun) startProcesses(ctx context.Context) error {
 			"--client-ca-file", l.PKI("ca.crt"), "--admin-token-file", adminTokenPath(l),
 			"--webhook-client-ca-file", l.PKI("ca.crt"),
 			"--external-url", u.consoleURL,
-			"--record-store", u.recordStore(), "--record-queue-dir", filepath.Join(l.Dir, "records", "queue"),
+			"--record-store", u.recordStore(), "--record-queue-dir", defaultRecordQueueDir(l),
 			"--metrics-dir", filepath.Join(l.Dir, "metrics"),
 			"--registry-dir", filepath.Join(l.Dir, "registry"),
-			"--audit-webhook-listen", fmt.Sprintf("127.0.0.1:%d", u.st.Ports.AuditWebhook),
-			"--audit-webhook-cert-file", l.PKI(controlplane.AuditWebhookServing + ".crt"),
-			"--audit-webhook-key-file", l.PKI(controlplane.AuditWebhookServing + ".key")},
+			"--audit-webhook-listen", recv.Listen, "--audit-webhook-cert-file", recv.CertFile, "--audit-webhook-key-file", recv.KeyFile},
 		Ready: supervisor.HTTPProbe("https://"+net.JoinHostPort(probeHost, u.port)+"/readyz", func() (*tls.Config, error) {
 			return &tls.Config{InsecureSkipVerify: true}, nil //nolint:gosec // loopback probe of our own gateway
 		}),
